@@ -1,0 +1,32 @@
+// Package provider is the backend-neutral heart of wasihsm: the algorithm
+// registry, the interfaces every cryptographic backend implements, the typed
+// errors they return, and the Router that chooses a backend for each
+// (algorithm, operation) under the operator's fallback policy.
+//
+// # Shape
+//
+// A [Backend] creates hashes and keys. Every operation that needs a key is a
+// method of the key itself ([Signer], [AEADKey], [HKDFKey], [KeyAgreementKey],
+// [PublicKeyExporter]), so a key never leaves the backend that made it: a key
+// generated on a PKCS#11 token is used on that token and nowhere else.
+//
+// The wasm host never talks to a backend directly. It holds a [Provider],
+// normally a [*Router], which decides where each new hash or key goes:
+//
+//	router, err := provider.NewRouter(provider.RouterConfig{
+//		Primary:  token,          // e.g. the PKCS#11 backend
+//		Fallback: software,       // the pure-Go backend
+//		Policy:   provider.FallbackPublicOnly,
+//	})
+//
+// # Errors
+//
+// Backends return (wrapped) sentinels of this package, such as
+// [ErrInvalidArgument] or [ErrNotSupported]; the host maps each sentinel to one
+// wasi errno in a single table. Messages never contain PINs or key bytes.
+//
+// # Imports
+//
+// This package imports only the standard library. Backends import it; it
+// imports no backend.
+package provider
