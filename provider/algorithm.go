@@ -158,3 +158,10 @@ func HKDFHash(h Algorithm) bool {
 	}
 	return false
 }
+
+// LookupBytes is Lookup for a name held in a byte slice (such as guest
+// memory); it does not allocate.
+func LookupBytes(name []byte) (Algorithm, bool) {
+	a, ok := registry[string(name)]
+	return a, ok
+}

@@ -1,0 +1,35 @@
+// Package wasihost implements the wazero host modules `wasi_ephemeral_crypto`
+// (the 32 functions of the spec) and `wasi_ephemeral_crypto_keys` (the key
+// extension of CONTRACT §7) on top of a [provider.Provider].
+//
+// # Use
+//
+//	host, err := wasihost.New(router, wasihost.Options{})
+//	r := wazero.NewRuntime(ctx)
+//	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+//	err = host.Instantiate(ctx, r)
+//	compiled, err := r.CompileModule(ctx, wasm)
+//	mod, err := host.InstantiateGuest(ctx, r, compiled, wazero.NewModuleConfig(), provider.Guest{Name: "app"})
+//
+// # Instances
+//
+// Every guest module instance that calls the host gets its own handle table
+// and limits; a handle of one instance means nothing in another. When the
+// instance closes, every handle is released and every key it created is
+// destroyed in its backend. Instances made with [Host.InstantiateGuest] are
+// released the moment they close; others (instantiated directly with wazero)
+// are released when the host next sees a new instance, or at [Host.Close].
+//
+// # Guest memory
+//
+// Inputs are read in place from guest memory. The host copies only what it
+// must keep beyond the call (nonces, AAD, tags, key material, HKDF info) and
+// builds outputs in host memory before copying them out, so that overlapping
+// input and output ranges give the same result as separate ones, and a call
+// that fails writes nothing.
+//
+// # Concurrency
+//
+// Calls of one instance are serialised by a per-instance lock; instances run
+// in parallel. The Host itself is safe for concurrent use.
+package wasihost

@@ -1,0 +1,235 @@
+package wasihost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wasihsm/wasihsm/provider"
+	"github.com/wasihsm/wasihsm/wasihost/internal/abi"
+)
+
+// Module names of the two host modules.
+const (
+	ModuleName     = abi.ModuleName
+	KeysModuleName = abi.KeysModuleName
+)
+
+// Defaults of Options.
+const (
+	// DefaultMaxHandles is the default limit of open handles per instance.
+	DefaultMaxHandles = 1024
+	// DefaultMaxBufferedBytes is the default limit of bytes one state may
+	// hold (AAD, key material, HKDF info, a buffered EdDSA message).
+	DefaultMaxBufferedBytes = 16 << 20
+)
+
+// Options configures a Host. The zero value is valid and uses the defaults.
+type Options struct {
+	// MaxHandles limits the open handles of one guest instance; beyond it
+	// calls that create a handle answer mfile. 0 means DefaultMaxHandles.
+	MaxHandles int
+	// MaxBufferedBytes limits the bytes one state may hold; beyond it the
+	// call answers msgsize. 0 means DefaultMaxBufferedBytes.
+	MaxBufferedBytes int
+	// Logger receives failures the guest cannot see (a key that could not
+	// be destroyed). nil discards them.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.MaxHandles < 0 || o.MaxBufferedBytes < 0 {
+		return o, fmt.Errorf("wasihost: negative limit: %w", provider.ErrInvalidArgument)
+	}
+	if o.MaxHandles == 0 {
+		o.MaxHandles = DefaultMaxHandles
+	}
+	if o.MaxBufferedBytes == 0 {
+		o.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
+
+// Host serves the two host modules to any number of guest instances.
+type Host struct {
+	provider provider.Provider
+	opts     Options
+
+	mu        sync.Mutex
+	instances map[api.Module]*instance
+}
+
+// New returns a Host that serves p with opts.
+func New(p provider.Provider, opts Options) (*Host, error) {
+	if p == nil {
+		return nil, fmt.Errorf("wasihost: no provider: %w", provider.ErrInvalidArgument)
+	}
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Host{provider: p, opts: opts, instances: make(map[api.Module]*instance)}, nil
+}
+
+// Instantiate instantiates both host modules into r. Call it once per
+// runtime, before instantiating guests that import them.
+func (h *Host) Instantiate(ctx context.Context, r wazero.Runtime) error {
+	for _, m := range []struct {
+		name  string
+		funcs []hostFunc
+	}{{ModuleName, cryptoFuncs}, {KeysModuleName, keysFuncs}} {
+		b := r.NewHostModuleBuilder(m.name)
+		for _, f := range m.funcs {
+			b.NewFunctionBuilder().
+				WithGoModuleFunction(h.adapt(f), f.paramTypes(), []api.ValueType{api.ValueTypeI32}).
+				WithParameterNames(f.params...).
+				WithResultNames("errno").
+				Export(f.name)
+		}
+		if _, err := b.Instantiate(ctx); err != nil {
+			return fmt.Errorf("wasihost: instantiate %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// guestKey is the context key under which InstantiateGuest passes the guest
+// being instantiated to the host functions its start function calls.
+type guestKey struct{}
+
+// pending links an instantiation to the instance state its first host call
+// creates, so that the close notifier can release it.
+type pending struct {
+	guest provider.Guest
+	mu    sync.Mutex
+	inst  *instance
+}
+
+// InstantiateGuest instantiates compiled with cfg (running its start
+// function, as wazero does) as the guest identified by guest, and arranges
+// for its handles and keys to be released the moment the module closes. An
+// error from the guest's start function, such as a *sys.ExitError, is
+// returned unchanged, with the module (nil if it did not instantiate).
+func (h *Host) InstantiateGuest(ctx context.Context, r wazero.Runtime, compiled wazero.CompiledModule, cfg wazero.ModuleConfig, guest provider.Guest) (api.Module, error) {
+	p := &pending{guest: guest}
+	ctx = context.WithValue(ctx, guestKey{}, p)
+	ctx = experimental.WithCloseNotifier(ctx, experimental.CloseNotifyFunc(func(ctx context.Context, _ uint32) {
+		p.mu.Lock()
+		inst := p.inst
+		p.mu.Unlock()
+		if inst != nil {
+			h.release(ctx, inst)
+		}
+	}))
+	return r.InstantiateModule(ctx, compiled, cfg)
+}
+
+// instance returns the state of the calling module, creating it on its
+// first call.
+func (h *Host) instance(ctx context.Context, mod api.Module) *instance {
+	h.mu.Lock()
+	inst, ok := h.instances[mod]
+	if !ok {
+		h.sweepLocked(ctx)
+		guest := provider.Guest{Name: mod.Name()}
+		p, _ := ctx.Value(guestKey{}).(*pending)
+		if p != nil {
+			guest = p.guest
+			if guest.Name == "" {
+				guest.Name = mod.Name()
+			}
+		}
+		inst = newInstance(h, mod, guest)
+		h.instances[mod] = inst
+		if p != nil {
+			p.mu.Lock()
+			p.inst = inst
+			p.mu.Unlock()
+		}
+	}
+	h.mu.Unlock()
+	return inst
+}
+
+// sweepLocked releases the states of modules that closed without a
+// notifier (instantiated directly with wazero).
+func (h *Host) sweepLocked(ctx context.Context) {
+	for mod, inst := range h.instances {
+		if mod.IsClosed() {
+			delete(h.instances, mod)
+			inst.close(ctx)
+		}
+	}
+}
+
+func (h *Host) release(ctx context.Context, inst *instance) {
+	h.mu.Lock()
+	if h.instances[inst.mod] == inst {
+		delete(h.instances, inst.mod)
+	}
+	h.mu.Unlock()
+	inst.close(ctx)
+}
+
+// Close releases every instance's handles and keys. Guests that call the
+// host afterwards start over with empty tables.
+func (h *Host) Close(ctx context.Context) error {
+	h.mu.Lock()
+	all := h.instances
+	h.instances = make(map[api.Module]*instance)
+	h.mu.Unlock()
+	var errs []error
+	for _, inst := range all {
+		errs = append(errs, inst.close(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// Stats is a snapshot of the host's live state, for tests and metrics.
+type Stats struct {
+	// Instances is the number of guest instances with state.
+	Instances int
+	// Handles is the number of open handles over all instances.
+	Handles int
+}
+
+// Stats returns a snapshot of the host's live state.
+func (h *Host) Stats() Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := Stats{Instances: len(h.instances)}
+	for _, inst := range h.instances {
+		inst.mu.Lock()
+		s.Handles += inst.handles.Len()
+		inst.mu.Unlock()
+	}
+	return s
+}
+
+// adapt turns a host function body into a wazero stack-based function: it
+// finds the caller's instance, runs the body under the instance lock and
+// writes the errno to stack[0].
+func (h *Host) adapt(f hostFunc) api.GoModuleFunc {
+	body := f.body
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		inst := h.instance(ctx, mod)
+		inst.mu.Lock()
+		var errno abi.Errno
+		if inst.closed {
+			errno = abi.ErrnoBadf // every handle was released
+		} else {
+			errno = body(inst, ctx, mod.Memory(), stack)
+		}
+		inst.mu.Unlock()
+		stack[0] = uint64(errno)
+	}
+}

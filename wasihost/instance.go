@@ -1,0 +1,211 @@
+package wasihost
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasihsm/wasihsm/provider"
+	"github.com/wasihsm/wasihsm/wasihost/internal/abi"
+	"github.com/wasihsm/wasihsm/wasihost/internal/guestmem"
+	"github.com/wasihsm/wasihsm/wasihost/internal/handles"
+)
+
+// The handle types of CONTRACT §2. cipher_state_encrypted and
+// cipher_state_decrypted have no handles of their own: no function returns
+// them, and cipher_decrypt_end takes the decrypting handle.
+const (
+	typeHash handles.Type = iota + 1
+	typeKey
+	typeCipherInitial
+	typeCipherEncrypting
+	typeCipherDecrypting
+	typeSignInitial
+	typeSignSigning
+	typeGenerateKey
+	typeDeriveKey
+)
+
+// maxRetainedScratch is the largest scratch buffer an instance keeps between
+// calls; a larger one (a big message) is dropped after use, so an idle
+// instance holds little memory.
+const maxRetainedScratch = 64 << 10
+
+// instance is the state of one guest module instance.
+type instance struct {
+	host  *Host
+	mod   api.Module
+	guest provider.Guest
+
+	mu      sync.Mutex // serialises the instance's calls
+	closed  bool
+	handles *handles.Table
+	scratch []byte // output staging, reused
+}
+
+func newInstance(h *Host, mod api.Module, guest provider.Guest) *instance {
+	return &instance{host: h, mod: mod, guest: guest, handles: handles.New(h.opts.MaxHandles)}
+}
+
+// close releases every handle; keys whose last reference goes are destroyed.
+func (in *instance) close(ctx context.Context) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.closed {
+		return nil
+	}
+	in.closed = true
+	var errs []error
+	for _, v := range in.handles.Drain() {
+		errs = append(errs, closeObject(ctx, v))
+	}
+	in.scratch = nil
+	err := errors.Join(errs...)
+	if err != nil {
+		in.host.opts.Logger.Error("wasihost: releasing instance", "guest", in.guest.Name, "err", err)
+	}
+	return err
+}
+
+// closer is implemented by every object a handle can hold.
+type closer interface {
+	close(ctx context.Context) error
+}
+
+func closeObject(ctx context.Context, v any) error {
+	if c, ok := v.(closer); ok {
+		return c.close(ctx)
+	}
+	return nil
+}
+
+// takeScratch returns a buffer of length 0 and capacity ≥ n for staging
+// output; giveScratch hands it back.
+func (in *instance) takeScratch(n int) []byte {
+	if cap(in.scratch) < n {
+		return make([]byte, 0, n)
+	}
+	return in.scratch[:0]
+}
+
+func (in *instance) giveScratch(b []byte) {
+	clear(b[:cap(b)]) // it may have held plaintext or secrets
+	if cap(b) <= maxRetainedScratch {
+		in.scratch = b[:0]
+	}
+}
+
+// keyRef is a key with the references to it: its handle, if still open, and
+// each state that uses it (CONTRACT §2: a state keeps its key alive).
+type keyRef struct {
+	key  provider.Key
+	refs int
+	// The nonce this key last encrypted with (CONTRACT §4).
+	lastNonce    [12]byte
+	hasLastNonce bool
+}
+
+func (k *keyRef) retain() { k.refs++ }
+
+func (k *keyRef) release(ctx context.Context) error {
+	k.refs--
+	if k.refs > 0 {
+		return nil
+	}
+	return k.key.Destroy(ctx)
+}
+
+// close implements closer for the key handle.
+func (k *keyRef) close(ctx context.Context) error { return k.release(ctx) }
+
+// args gives typed access to the parameters on a host function's stack.
+type args []uint64
+
+func (a args) u32(i int) uint32 { return uint32(a[i]) }
+
+func (a args) rng(i int) guestmem.Range { return guestmem.Range{Ptr: uint32(a[i]), Len: uint32(a[i+1])} }
+
+// hostFunc is one host function: its name, parameter names (for logs and
+// traces), and its body. Bodies check in the order of CONTRACT §1: handles
+// (badf), then memory ranges (fault), then the algorithm (notsup), then the
+// rest; they write guest memory only once nothing can fail any more.
+type hostFunc struct {
+	name   string
+	params []string
+	body   func(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno
+}
+
+func (f hostFunc) paramTypes() []api.ValueType {
+	t := make([]api.ValueType, len(f.params))
+	for i := range t {
+		t[i] = api.ValueTypeI32
+	}
+	return t
+}
+
+// valid reports whether every range lies inside mem.
+func valid(mem api.Memory, rs ...guestmem.Range) bool {
+	for _, r := range rs {
+		if !guestmem.Valid(mem, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// view returns the guest bytes of a range that valid has checked.
+func view(mem api.Memory, r guestmem.Range) []byte {
+	b, _ := guestmem.View(mem, r)
+	return b
+}
+
+// newHandle stores v under a new handle of type typ and writes it to the
+// out pointer (already checked by valid). On failure it closes v.
+func (in *instance) newHandle(ctx context.Context, mem api.Memory, out uint32, typ handles.Type, v any) abi.Errno {
+	h, err := in.handles.Insert(typ, v)
+	if err != nil {
+		_ = closeObject(ctx, v)
+		return abi.ToErrno(err)
+	}
+	mem.WriteUint32Le(out, h)
+	return abi.ErrnoSuccess
+}
+
+// transition consumes handle h of type from, gives its value a new handle of
+// type to and writes it to out (already checked by valid).
+func (in *instance) transition(mem api.Memory, h uint32, from, to handles.Type, out uint32) (any, abi.Errno) {
+	nh, v, err := in.handles.Transition(h, from, to)
+	if err != nil {
+		return nil, abi.ToErrno(err)
+	}
+	mem.WriteUint32Le(out, nh)
+	return v, abi.ErrnoSuccess
+}
+
+// lookupAlg resolves an algorithm name from guest memory without
+// allocating; kinds lists the kinds acceptable to the calling function.
+func lookupAlg(name []byte, kinds ...provider.Kind) (provider.Algorithm, bool) {
+	a, ok := provider.LookupBytes(name)
+	if !ok {
+		return provider.Algorithm{}, false
+	}
+	for _, k := range kinds {
+		if a.Kind == k {
+			return a, true
+		}
+	}
+	return provider.Algorithm{}, false
+}
+
+// setBuffer copies src into *dst, reusing its storage, unless src is
+// longer than the instance's buffering limit.
+func (in *instance) setBuffer(dst *[]byte, src []byte) abi.Errno {
+	if len(src) > in.host.opts.MaxBufferedBytes {
+		return abi.ErrnoMsgsize
+	}
+	clear(*dst)
+	*dst = append((*dst)[:0], src...)
+	return abi.ErrnoSuccess
+}
