@@ -125,7 +125,9 @@ type args []uint64
 
 func (a args) u32(i int) uint32 { return uint32(a[i]) }
 
-func (a args) rng(i int) guestmem.Range { return guestmem.Range{Ptr: uint32(a[i]), Len: uint32(a[i+1])} }
+func (a args) rng(i int) guestmem.Range {
+	return guestmem.Range{Ptr: uint32(a[i]), Len: uint32(a[i+1])}
+}
 
 // hostFunc is one host function: its name, parameter names (for logs and
 // traces), and its body. Bodies check in the order of CONTRACT §1: handles
