@@ -114,46 +114,42 @@ func (r *Router) Policy() Policy { return r.cfg.Policy }
 // Route returns the backend that serves op for alg, and how. It answers
 // ErrNotSupported when neither backend may serve it.
 func (r *Router) Route(alg Algorithm, op Operation) (Backend, Support, error) {
-	if s := r.cfg.Primary.Supports(alg, op); s != Unsupported {
-		return r.cfg.Primary, s, nil
+	b, s, _, err := r.route(alg, func(b Backend) Support { return b.Supports(alg, op) })
+	if err != nil {
+		return nil, Unsupported, fmt.Errorf("provider: %s %s: %w", alg.Name, op, err)
+	}
+	return b, s, nil
+}
+
+// route asks the primary, then (as the policy permits) the fallback, how
+// it supports something, and returns the first that does and whether it is
+// the fallback. Backends are never compared: their dynamic types need not
+// be comparable.
+func (r *Router) route(alg Algorithm, supports func(Backend) Support) (Backend, Support, bool, error) {
+	if s := supports(r.cfg.Primary); s != Unsupported {
+		return r.cfg.Primary, s, false, nil
 	}
 	if r.cfg.Fallback != nil && r.cfg.Policy.permits(alg) {
-		if s := r.cfg.Fallback.Supports(alg, op); s != Unsupported {
-			return r.cfg.Fallback, s, nil
+		if s := supports(r.cfg.Fallback); s != Unsupported {
+			return r.cfg.Fallback, s, true, nil
 		}
 	}
-	return nil, Unsupported, fmt.Errorf("provider: %s %s: %w", alg.Name, op, ErrNotSupported)
+	return nil, Unsupported, false, ErrNotSupported
 }
 
-// placeKey picks the backend for a new key of alg: the first that can create
-// it (op) and serve every operation of KeyOperations(alg).
-func (r *Router) placeKey(alg Algorithm, op Operation) (Backend, error) {
-	if supportsKey(r.cfg.Primary, alg, op) {
-		return r.cfg.Primary, nil
-	}
-	if r.cfg.Fallback != nil && r.cfg.Policy.permits(alg) && supportsKey(r.cfg.Fallback, alg, op) {
-		return r.cfg.Fallback, nil
-	}
-	return nil, fmt.Errorf("provider: %s %s: %w", alg.Name, op, ErrNotSupported)
-}
-
-func supportsKey(b Backend, alg Algorithm, create Operation) bool {
-	if b.Supports(alg, create) == Unsupported {
-		return false
-	}
+// keySupport is how b supports a key of alg created by create: the least
+// support over creation and every operation of KeyOperations(alg), since a
+// key lives in one backend for its whole life.
+func keySupport(b Backend, alg Algorithm, create Operation) Support {
+	least := b.Supports(alg, create)
 	for _, op := range KeyOperations(alg) {
-		if b.Supports(alg, op) == Unsupported {
-			return false
-		}
+		least = min(least, b.Supports(alg, op))
 	}
-	return true
+	return least
 }
 
 // noteFallback logs, once per algorithm, that alg runs on the fallback.
 func (r *Router) noteFallback(b Backend, alg Algorithm) {
-	if b == r.cfg.Primary {
-		return
-	}
 	if _, seen := r.logged.LoadOrStore(alg.Name, struct{}{}); !seen {
 		r.cfg.Logger.Info("algorithm runs in the fallback backend",
 			"algorithm", alg.Name, "backend", b.Name(), "primary", r.cfg.Primary.Name(), "policy", r.cfg.Policy.String())
@@ -165,11 +161,13 @@ func (r *Router) NewHash(ctx context.Context, alg Algorithm) (Hash, error) {
 	if alg.Kind != KindHash && alg.Kind != KindXOF {
 		return nil, fmt.Errorf("provider: %s is not a hash: %w", alg.Name, ErrNotSupported)
 	}
-	b, _, err := r.Route(alg, OpHash)
+	b, _, fallback, err := r.route(alg, func(b Backend) Support { return b.Supports(alg, OpHash) })
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("provider: hash %s: %w", alg.Name, err)
 	}
-	r.noteFallback(b, alg)
+	if fallback {
+		r.noteFallback(b, alg)
+	}
 	return b.NewHash(ctx, alg)
 }
 
@@ -178,15 +176,17 @@ func (r *Router) GenerateKey(ctx context.Context, req KeyRequest) (Key, error) {
 	if !req.Algorithm.Kind.Keyed() {
 		return nil, fmt.Errorf("provider: %s is not a key algorithm: %w", req.Algorithm.Name, ErrNotSupported)
 	}
-	op := OpGenerate
+	alg, op := req.Algorithm, OpGenerate
 	if req.Imported() {
 		op = OpImport
 	}
-	b, err := r.placeKey(req.Algorithm, op)
+	b, _, fallback, err := r.route(alg, func(b Backend) Support { return keySupport(b, alg, op) })
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("provider: %s key (%s): %w", alg.Name, op, err)
 	}
-	r.noteFallback(b, req.Algorithm)
+	if fallback {
+		r.noteFallback(b, alg)
+	}
 	return b.GenerateKey(ctx, req)
 }
 

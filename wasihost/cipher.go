@@ -216,11 +216,14 @@ func cipherEncrypt(in *instance, ctx context.Context, mem api.Memory, p args) ab
 }
 
 // cipherEncryptEnd implements cipher_encrypt_end(state, out_state). It
-// consumes the encrypting state and returns an initial one.
+// consumes the encrypting state and returns an initial one. It succeeds
+// also when cipher_encrypt did not run (or failed), so that a guest can
+// always get back to a state it can close; then no encryption happened,
+// the nonce stays used, and cipher_get_auth_tag still answers the last
+// encryption that did.
 //
 //   - badf: state is not an encrypting cipher state.
 //   - fault: the out pointer is outside memory.
-//   - inval: cipher_encrypt has not run since cipher_encrypt_begin.
 func cipherEncryptEnd(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
 	return cipherEnd(in, mem, p, typeCipherEncrypting)
 }
@@ -235,9 +238,6 @@ func cipherEnd(in *instance, mem api.Memory, p args, from handles.Type) abi.Errn
 		return abi.ErrnoFault
 	}
 	s := v.(*cipherState)
-	if !s.done {
-		return abi.ErrnoInval
-	}
 	if _, errno := in.transition(mem, p.u32(0), from, typeCipherInitial, out.Ptr); errno != abi.ErrnoSuccess {
 		return errno
 	}
@@ -314,11 +314,12 @@ func cipherDecrypt(in *instance, ctx context.Context, mem api.Memory, p args) ab
 
 // cipherDecryptEnd implements cipher_decrypt_end(state, out_state). It takes
 // the handle cipher_decrypt_begin returned (CONTRACT §2), consumes it and
-// returns an initial state.
+// returns an initial state, also after a failed (badmsg) or missing
+// cipher_decrypt, so that the guest can close the state. The tag is
+// cleared: the next decryption needs its own.
 //
 //   - badf: state is not a decrypting cipher state.
 //   - fault: the out pointer is outside memory.
-//   - inval: cipher_decrypt has not succeeded since cipher_decrypt_begin.
 func cipherDecryptEnd(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
 	return cipherEnd(in, mem, p, typeCipherDecrypting)
 }

@@ -222,14 +222,6 @@ func (h *Host) adapt(f hostFunc) api.GoModuleFunc {
 	body := f.body
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		inst := h.instance(ctx, mod)
-		inst.mu.Lock()
-		var errno abi.Errno
-		if inst.closed {
-			errno = abi.ErrnoBadf // every handle was released
-		} else {
-			errno = body(inst, ctx, mod.Memory(), stack)
-		}
-		inst.mu.Unlock()
-		stack[0] = uint64(errno)
+		stack[0] = uint64(inst.call(ctx, mod.Memory(), stack, body))
 	}
 }

@@ -49,6 +49,18 @@ func newInstance(h *Host, mod api.Module, guest provider.Guest) *instance {
 	return &instance{host: h, mod: mod, guest: guest, handles: handles.New(h.opts.MaxHandles)}
 }
 
+// call runs a host function body under the instance lock. The deferred
+// unlock matters: wazero turns a panic into a trap and then closes the
+// module, whose close notifier takes this lock.
+func (in *instance) call(ctx context.Context, mem api.Memory, stack []uint64, body func(*instance, context.Context, api.Memory, args) abi.Errno) abi.Errno {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.closed {
+		return abi.ErrnoBadf // every handle was released
+	}
+	return body(in, ctx, mem, stack)
+}
+
 // close releases every handle; keys whose last reference goes are destroyed.
 func (in *instance) close(ctx context.Context) error {
 	in.mu.Lock()
