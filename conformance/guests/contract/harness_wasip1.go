@@ -72,7 +72,7 @@ func newSlot() slot {
 	return slot{a, b}
 }
 
-func (s slot) get() uint32    { return binary.LittleEndian.Uint32(s.b) }
+func (s slot) get() uint32     { return binary.LittleEndian.Uint32(s.b) }
 func (s slot) untouched() bool { return s.get() == marker }
 
 // buf is an output buffer pre-filled with a marker byte.
