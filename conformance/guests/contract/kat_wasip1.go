@@ -23,6 +23,8 @@ import (
 //	hkdf HASH IKM SALT INFO LEN → OKM
 //	seal ALG KEY NONCE AAD PT   → CT TAG
 //	open ALG KEY NONCE AAD CT TAG → PT, or the errno name
+//	sign ALG KEY MSG LEN        → signature (KEY: PKCS#8 or raw)
+//	agree ALG KEY PEER LEN      → shared secret (KEY: PKCS#8)
 //
 // Each answer is one line: "ok HEX [HEX]" or "err ERRNO".
 func runKAT() {
@@ -129,7 +131,7 @@ func katOp(t *T, f []string) (string, uint32) {
 		must("sign", raw.Sign(s, sa, uint32(size)))
 		return hex.EncodeToString(sb[:size]), 0
 	case "hkdf":
-		g := prepareK(f[0])
+		g := prepareK("HKDF")
 		a, n := str(f[1])
 		o := newSlot()
 		must("hash_open", raw.HashOpen(a, n, o.addr))
@@ -180,6 +182,41 @@ func katOp(t *T, f []string) (string, uint32) {
 		must("decrypt_end", raw.CipherDecryptEnd(dec, c.addr))
 		must("decrypt", e)
 		return hex.EncodeToString(pb), 0
+	case "sign":
+		k := importKey(f[1], hx(f[2]))
+		a, n := str(f[1])
+		o := newSlot()
+		must("sign_open", raw.SignOpen(a, n, k, o.addr))
+		must("sign_begin", raw.SignBegin(o.get(), o.addr))
+		s := o.get()
+		onDone(func() {
+			e := newSlot()
+			raw.SignEnd(s, e.addr)
+			raw.SignClose(e.get())
+		})
+		ma, mn := put(hx(f[3]))
+		must("sign_update", raw.SignUpdate(s, ma, mn))
+		l, _ := strconv.Atoi(f[4])
+		sa, sb := alloc(l)
+		must("sign", raw.Sign(s, sa, uint32(l)))
+		return hex.EncodeToString(sb), 0
+	case "agree":
+		k := importKey(f[1], hx(f[2]))
+		a, n := str(f[1])
+		o := newSlot()
+		must("derive_key_prepare", raw.DeriveKeyPrepare(a, n, k, o.addr))
+		d := o.get()
+		pa, pn := put(hx(f[3]))
+		must("derive_key_set_nonce", raw.DeriveKeySetNonce(d, pa, pn))
+		l, _ := strconv.Atoi(f[4])
+		oa, ob := alloc(l)
+		e := raw.DeriveKey(d, oa, uint32(l))
+		if e != 0 {
+			// A failed derivation leaves its state open (CONTRACT §2).
+			lastErrno = e
+			panic(fatal{})
+		}
+		return hex.EncodeToString(ob), 0
 	}
 	panic("kat: unknown request " + f[0])
 }
