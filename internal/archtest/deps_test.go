@@ -1,0 +1,55 @@
+// Package archtest holds tests of the project's shape: which package may
+// import which (STYLE.md "Shape of the house").
+package archtest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const module = "github.com/wasihsm/wasihsm"
+
+// deps lists the packages pkg depends on (non-test builds), for GOOS/GOARCH
+// of the host.
+func deps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", module+"/"+pkg).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return strings.Fields(string(out))
+}
+
+func TestDependencyDirection(t *testing.T) {
+	tests := []struct {
+		pkg       string
+		forbidden []string // module-relative prefixes
+		stdOnly   bool     // only the standard library and the module itself
+	}{
+		// provider imports only the standard library.
+		{pkg: "provider", stdOnly: true},
+		// The host never imports a backend; backends never import the host.
+		{pkg: "wasihost", forbidden: []string{"softfallback", "hsm", "cmd"}},
+		{pkg: "softfallback", forbidden: []string{"wasihost", "hsm", "cmd"}},
+		// The guest SDK is independent of the host side.
+		{pkg: "guest/wasicrypto", forbidden: []string{"provider", "wasihost", "softfallback", "hsm"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pkg, func(t *testing.T) {
+			for _, d := range deps(t, tt.pkg) {
+				if tt.stdOnly {
+					firstElem, _, _ := strings.Cut(d, "/")
+					isStd := !strings.Contains(firstElem, ".")
+					assert.True(t, isStd || strings.HasPrefix(d, module+"/"+tt.pkg),
+						"%s must import only the standard library, but depends on %s", tt.pkg, d)
+				}
+				for _, f := range tt.forbidden {
+					assert.False(t, d == module+"/"+f || strings.HasPrefix(d, module+"/"+f+"/"),
+						"%s must not depend on %s", tt.pkg, d)
+				}
+			}
+		})
+	}
+}
