@@ -1,0 +1,125 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+type pinKind uint8
+
+const (
+	pinNone    pinKind = iota
+	pinLiteral         // WASIHSM_PIN: ref is the PIN
+	pinEnv             // env:NAME: ref is NAME
+	pinFile            // file:PATH: ref is PATH
+)
+
+// PINSource is where the user PIN comes from: WASIHSM_PIN, or the source
+// that the file's pkcs11.pin names ("env:NAME" or "file:PATH"). Formatting
+// it with any verb shows the source, never the PIN; [PINSource.Read]
+// gives the PIN.
+type PINSource struct {
+	kind pinKind
+	ref  string
+}
+
+// IsSet reports whether a source was given.
+func (p PINSource) IsSet() bool { return p.kind != pinNone }
+
+// String returns the source: "WASIHSM_PIN", "env:NAME", "file:PATH", or ""
+// when none was given.
+func (p PINSource) String() string {
+	switch p.kind {
+	case pinLiteral:
+		return EnvPIN
+	case pinEnv:
+		return "env:" + p.ref
+	case pinFile:
+		return "file:" + p.ref
+	}
+	return ""
+}
+
+// GoString is like String, so that %#v does not show the PIN either.
+func (p PINSource) GoString() string { return fmt.Sprintf("config.PINSource(%q)", p.String()) }
+
+// Format implements fmt.Formatter, so that no verb (%d and %x included)
+// prints the PIN: every verb prints String, %#v prints GoString.
+func (p PINSource) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = io.WriteString(f, p.GoString())
+		return
+	}
+	_, _ = io.WriteString(f, p.String())
+}
+
+// Read returns the PIN: WASIHSM_PIN's value, the variable's value for
+// env:NAME (looked up with lookupEnv; nil means os.LookupEnv), or the first
+// line of the file for file:PATH. An empty PIN is an error. Errors name the
+// source, never the PIN.
+func (p PINSource) Read(lookupEnv func(string) (string, bool)) (string, error) {
+	if lookupEnv == nil {
+		lookupEnv = os.LookupEnv
+	}
+	var pin string
+	switch p.kind {
+	case pinNone:
+		return "", fmt.Errorf("config: %s: no PIN source; set %s or pkcs11.pin in the config file", FieldPIN, EnvPIN)
+	case pinLiteral:
+		pin = p.ref
+	case pinEnv:
+		v, ok := lookupEnv(p.ref)
+		if !ok {
+			return "", fmt.Errorf("config: %s: %s: the environment variable %s is not set", FieldPIN, p, p.ref)
+		}
+		pin = v
+	case pinFile:
+		b, err := os.ReadFile(p.ref)
+		if err != nil {
+			return "", fmt.Errorf("config: %s: %s: %w", FieldPIN, p, unwrapPath(err))
+		}
+		line, _, _ := bytes.Cut(b, []byte("\n"))
+		pin = strings.TrimSuffix(string(line), "\r")
+	}
+	if pin == "" {
+		return "", fmt.Errorf("config: %s: %s: the PIN is empty", FieldPIN, p)
+	}
+	return pin, nil
+}
+
+// parsePINSource parses the file's pkcs11.pin. Its problems never quote
+// the value, which might be a PIN written in by mistake.
+func parsePINSource(v, dir string) (PINSource, string) {
+	kind, ref, ok := strings.Cut(v, ":")
+	if ok {
+		switch kind {
+		case "env":
+			if !validEnvName(ref) {
+				return PINSource{}, "env: must be followed by the name of an environment variable (letters, digits, _)"
+			}
+			return PINSource{kind: pinEnv, ref: ref}, ""
+		case "file":
+			if ref == "" {
+				return PINSource{}, "file: must be followed by the path of a file that holds the PIN"
+			}
+			return PINSource{kind: pinFile, ref: inDir(dir, ref)}, ""
+		}
+	}
+	return PINSource{}, `must name where the PIN is, "env:NAME" or "file:PATH", not hold the PIN itself`
+}
+
+func validEnvName(s string) bool {
+	if s == "" || '0' <= s[0] && s[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
