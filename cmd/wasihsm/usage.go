@@ -1,0 +1,62 @@
+package main
+
+// usage is the text of `wasihsm help`. TestUsageNamesEveryFlag keeps it in
+// step with the flags.
+const usage = `wasihsm runs WebAssembly modules with the wasi_ephemeral_crypto API; their
+keys live in a PKCS#11 token or, without one, in host memory.
+
+Usage:
+  wasihsm run [flags] MODULE.wasm [ARGS...]
+  wasihsm version
+  wasihsm help
+
+run starts MODULE.wasm (WASI preview1) with ARGS as its arguments (argv[0]
+is the module's file name), the process's stdin, stdout and stderr, the
+clocks and a cryptographic random source. Flags end at MODULE.wasm:
+everything after it goes to the guest untouched.
+
+Flags of run:
+  --config PATH             YAML configuration file (see wasihsm.example.yaml)
+  --backend NAME            where keys live: software or pkcs11
+  --fallback POLICY         what may run in software when the token cannot:
+                            allow (default), public-only or deny
+  --pkcs11-module PATH      PKCS#11 module (shared library)
+  --token LABEL             token label, or a PKCS#11 URI (RFC 7512)
+  --max-handles N           open handles per guest (default 1024)
+  --max-buffered-bytes N    bytes one state may buffer (default 16777216)
+  --cache-dir DIR           compilation cache, so that a module compiles once
+                            (default: the user cache directory's wasihsm/wazero)
+  --no-cache                compile without the cache
+  --dir HOST[:GUEST]        give the guest the host directory HOST at GUEST
+                            (default: HOST's absolute path); repeatable
+  --env NAME=VALUE          set a variable in the guest's environment (NAME
+                            alone passes the host's value); repeatable. The
+                            guest sees no other host variable.
+  --timeout DURATION        stop the guest after DURATION, e.g. 30s (default 0:
+                            never)
+
+Environment (flags override it; it overrides the configuration file):
+  WASIHSM_CONFIG            configuration file, when --config is not given
+  WASIHSM_BACKEND           software or pkcs11
+  WASIHSM_FALLBACK          allow, public-only or deny
+  WASIHSM_PKCS11_MODULE     PKCS#11 module
+  WASIHSM_TOKEN             token label or PKCS#11 URI
+  WASIHSM_PIN               the user PIN (the configuration file names a source
+                            instead: pin: env:NAME or pin: file:PATH)
+With no backend, module or token set anywhere, the guest runs on the software
+backend, and wasihsm says so in one line on stderr.
+
+Exit status of run:
+  the guest's exit code     0 also when the guest returns from _start; a code
+                            above 255 is reported as 255
+  2                         usage or configuration error, or a backend that
+                            this build does not have
+  124                       --timeout expired
+  125                       wasihsm could not set up the runtime
+  126                       MODULE is not valid WebAssembly, or imports what
+                            wasihsm does not provide
+  127                       MODULE cannot be read
+  134                       the guest trapped (unreachable, out-of-bounds
+                            memory access, stack overflow, ...)
+A guest may exit with these codes too; the message on stderr tells them apart.
+`
