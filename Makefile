@@ -1,0 +1,74 @@
+# wasihsm: the targets people expect. `make test` is what CI runs (after
+# `make lint`, see .ci/run).
+
+GO        ?= go
+BIN       ?= bin
+WASIHSM   := $(BIN)/wasihsm
+FUZZTIME  ?= 30s
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS   := -X main.version=$(VERSION)
+WASM_ENV  := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0
+# Packages built for the guest side (GOOS=wasip1).
+GUEST_PKGS := ./guest/... ./examples/... ./cmd/wasihsm/testdata/guests/...
+# Cross builds that `make check` tries (GOOS/GOARCH).
+CROSS     := linux/arm64 darwin/arm64 windows/amd64
+
+# The guest SDK's own tests and runnable examples run inside wasihsm itself:
+# go test hands the test binary (a wasm module) to this command.
+GUEST_EXEC = $(abspath $(WASIHSM)) run --backend software --dir /:/ --env PWD --env TMPDIR
+
+# CI=true makes the tests that need SoftHSM2 fail instead of skipping.
+CI ?=
+export CI
+
+.PHONY: all test lint check build demo fuzz bench clean
+
+all: lint test
+
+## test: vet, every test with the race detector, then the guest SDK's tests inside wasihsm
+test: build
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+	$(WASM_ENV) $(GO) test -count=1 -exec "$(GUEST_EXEC)" ./guest/...
+
+## lint: vet, staticcheck (pinned in go.mod) and gofmt
+lint:
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+	@unformatted=$$(gofmt -l .); \
+	if [ -n "$$unformatted" ]; then echo "gofmt -w needed:"; echo "$$unformatted"; exit 1; fi
+
+## check: builds without cgo and for other platforms, vets the guest side, and go.mod is tidy
+check:
+	CGO_ENABLED=0 $(GO) build ./...
+	@set -e; for p in $(CROSS); do \
+		echo "GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build ./..."; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build ./...; \
+	done
+	$(WASM_ENV) $(GO) vet $(GUEST_PKGS)
+	$(GO) mod tidy -diff
+
+## build: bin/wasihsm
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(WASIHSM) ./cmd/wasihsm
+
+## demo: run the JWS example guest in wasihsm
+demo: build
+	$(WASM_ENV) $(GO) build -o $(BIN)/jws.wasm ./examples/jws
+	$(WASIHSM) run $(BIN)/jws.wasm
+
+## fuzz: each fuzz target of the module for FUZZTIME (go test -fuzz takes one target at a time)
+fuzz:
+	@set -e; for dir in $$($(GO) list -f '{{.Dir}}' ./...); do \
+		for target in $$(grep -h -o '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+			echo "== $$target ($$dir)"; \
+			$(GO) test -run=NONE -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$dir; \
+		done; \
+	done
+
+## bench: every benchmark
+bench:
+	$(GO) test -run=NONE -bench=. -benchmem ./...
+
+clean:
+	rm -rf $(BIN)
