@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"sync/atomic"
 	"testing"
@@ -189,7 +188,7 @@ func contractGuest(t testing.TB) []byte {
 
 func must[T any](v T, err error) T {
 	if err != nil {
-		panic(fmt.Sprint("must: ", err))
+		panic("must: " + err.Error())
 	}
 	return v
 }
