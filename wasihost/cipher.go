@@ -22,9 +22,10 @@ type cipherState struct {
 	key  *keyRef
 	aead provider.AEADKey
 
-	nonce    [gcmNonceSize]byte
-	hasNonce bool // set since the last encrypt_begin
-	aad      []byte
+	nonce      [gcmNonceSize]byte
+	hasNonce   bool // a nonce is set (decryptions may reuse it)
+	freshNonce bool // set since the last *_begin: what encrypt_begin requires
+	aad        []byte
 
 	tag    [gcmTagSize]byte // set by cipher_set_auth_tag, for the next decryption
 	hasTag bool
@@ -93,7 +94,7 @@ func cipherSetNonce(in *instance, ctx context.Context, mem api.Memory, p args) a
 		return abi.ErrnoInval
 	}
 	copy(s.nonce[:], view(mem, p.rng(1)))
-	s.hasNonce = true
+	s.hasNonce, s.freshNonce = true, true
 	return abi.ErrnoSuccess
 }
 
@@ -154,8 +155,9 @@ func cipherSetAuthTag(in *instance, ctx context.Context, mem api.Memory, p args)
 //
 //   - badf: state is not an initial cipher state.
 //   - fault: the out pointer is outside memory.
-//   - inval: no nonce set since the last encryption, or the nonce is the
-//     one this key last encrypted with.
+//   - inval: no nonce set since the last cipher_encrypt_begin or
+//     cipher_decrypt_begin, or the nonce is the one this key last
+//     encrypted with.
 func cipherEncryptBegin(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
 	out := guestmem.HandleOut(p.u32(1))
 	s, errno := cipherInitial(in, mem, p.u32(0), out)
@@ -163,14 +165,14 @@ func cipherEncryptBegin(in *instance, ctx context.Context, mem api.Memory, p arg
 		return errno
 	}
 	k := s.key
-	if !s.hasNonce || (k.hasLastNonce && k.lastNonce == s.nonce) {
+	if !s.freshNonce || (k.hasLastNonce && k.lastNonce == s.nonce) {
 		return abi.ErrnoInval
 	}
 	if _, errno := in.transition(mem, p.u32(0), typeCipherInitial, typeCipherEncrypting, out.Ptr); errno != abi.ErrnoSuccess {
 		return errno
 	}
 	k.lastNonce, k.hasLastNonce = s.nonce, true
-	s.hasNonce = false
+	s.hasNonce, s.freshNonce = false, false
 	s.done = false
 	return abi.ErrnoSuccess
 }
@@ -266,6 +268,7 @@ func cipherDecryptBegin(in *instance, ctx context.Context, mem api.Memory, p arg
 	if _, errno := in.transition(mem, p.u32(0), typeCipherInitial, typeCipherDecrypting, out.Ptr); errno != abi.ErrnoSuccess {
 		return errno
 	}
+	s.freshNonce = false // an encryption after this needs its own cipher_set_nonce
 	s.done = false
 	return abi.ErrnoSuccess
 }

@@ -130,7 +130,17 @@ func (h *Host) InstantiateGuest(ctx context.Context, r wazero.Runtime, compiled 
 			h.release(ctx, inst)
 		}
 	}))
-	return r.InstantiateModule(ctx, compiled, cfg)
+	mod, err := r.InstantiateModule(ctx, compiled, cfg)
+	if mod != nil {
+		// Calls after instantiation (exports the embedder calls) carry
+		// their own context, without p: bind the state to the module now,
+		// so that they run as this guest and the notifier can release it.
+		inst := h.instance(ctx, mod)
+		if mod.IsClosed() { // it may have closed before p knew the state
+			h.release(ctx, inst)
+		}
+	}
+	return mod, err
 }
 
 // instance returns the state of the calling module, creating it on its

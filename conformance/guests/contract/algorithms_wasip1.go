@@ -298,6 +298,8 @@ func testCipherRules(t *T) {
 	}
 	// The tag applies to one decryption.
 	t.Expect("decrypt_begin again without tag", raw.CipherDecryptBegin(c, out.addr), wasicrypto.ErrnoInval)
+	// A nonce set before a decryption does not serve an encryption after it.
+	t.Expect("encrypt_begin after a decryption, no new nonce", raw.CipherEncryptBegin(c, out.addr), wasicrypto.ErrnoInval)
 
 	// One encrypt per begin; output ≥ input; exactly input-length bytes written.
 	// An end without an encryption is allowed (the state can always be
