@@ -1,18 +1,13 @@
 package wasihost_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
 	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasihsm/wasihsm/internal/testguest"
 	"github.com/wasihsm/wasihsm/provider"
@@ -115,63 +110,31 @@ func (k *countedAgreement) SharedSecret(ctx context.Context, peer []byte) ([]byt
 	return k.ka.SharedSecret(ctx, peer)
 }
 
-// harness is one host over one runtime, running one compiled guest.
+// harness is a testguest.Harness over the counting software backend.
 type harness struct {
-	t        testing.TB
-	rt       wazero.Runtime
-	host     *wasihost.Host
-	compiled wazero.CompiledModule
-	backend  *countingBackend
+	*testguest.Harness
+	t       testing.TB
+	host    *wasihost.Host
+	backend *countingBackend
 }
 
 func newHarness(t testing.TB, wasm []byte, opts wasihost.Options, cfg provider.RouterConfig) *harness {
 	t.Helper()
-	ctx := context.Background()
 	b := &countingBackend{Backend: softfallback.New()}
 	if cfg.Primary == nil {
 		cfg.Primary = b
 	}
 	router, err := provider.NewRouter(cfg)
 	require.NoError(t, err)
-	host, err := wasihost.New(router, opts)
-	require.NoError(t, err)
-	rt := testguest.NewRuntime(t)
-	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	require.NoError(t, host.Instantiate(ctx, rt))
-	compiled, err := rt.CompileModule(ctx, wasm)
-	require.NoError(t, err)
-	return &harness{t: t, rt: rt, host: host, compiled: compiled, backend: b}
+	h := testguest.NewHarness(t, router, opts, wasm)
+	return &harness{Harness: h, t: t, host: h.Host, backend: b}
 }
 
-// run instantiates the guest with args, env and stdin, and returns its
-// stdout, stderr and exit code.
+// run runs the guest and returns its stdout, stderr and exit code.
 func (h *harness) run(guest string, stdin io.Reader, env map[string]string, args ...string) (string, string, uint32) {
 	h.t.Helper()
-	var stdout, stderr bytes.Buffer
-	if stdin == nil {
-		stdin = bytes.NewReader(nil)
-	}
-	cfg := wazero.NewModuleConfig().
-		WithName("").
-		WithArgs(append([]string{guest}, args...)...).
-		WithStdin(stdin).WithStdout(&stdout).WithStderr(&stderr).
-		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
-	for k, v := range env {
-		cfg = cfg.WithEnv(k, v)
-	}
-	mod, err := h.host.InstantiateGuest(context.Background(), h.rt, h.compiled, cfg, provider.Guest{Name: guest})
-	code := uint32(0)
-	var exit *sys.ExitError
-	switch {
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	case err != nil:
-		h.t.Fatalf("guest %s %v: %v\nstderr: %s", guest, args, err, stderr.String())
-	}
-	if mod != nil {
-		_ = mod.Close(context.Background())
-	}
-	return stdout.String(), stderr.String(), code
+	r := h.Run(guest, stdin, env, args...)
+	return r.Stdout, r.Stderr, r.ExitCode
 }
 
 // requireClean checks that no instance state and no key outlives the

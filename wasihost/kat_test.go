@@ -189,7 +189,7 @@ func TestGuestImportsAllFunctions(t *testing.T) {
 	// A guest that imports all 35 functions instantiates (issue 2, Done).
 	hr := newHarness(t, contractGuest(t), contractOptions, provider.RouterConfig{})
 	imported := map[string]bool{}
-	for _, f := range hr.compiled.ImportedFunctions() {
+	for _, f := range hr.Compiled.ImportedFunctions() {
 		mod, name, _ := f.Import()
 		if mod == wasihost.ModuleName || mod == wasihost.KeysModuleName {
 			imported[mod+"."+name] = true
