@@ -106,6 +106,9 @@ func TestContract(t *testing.T) {
 			assert.Contains(t, out, "ok "+name+"\n", "stdout: %s\nstderr: %s", out, stderr)
 			assert.Zero(t, code, "exit code; stdout: %s", out)
 			for _, line := range strings.Split(out, "\n") {
+				if strings.HasPrefix(line, "matrix ") {
+					assert.True(t, strings.HasSuffix(line, " success"), "the software backend serves every algorithm: %s", line)
+				}
 				if strings.HasPrefix(line, "sig ") {
 					verifySigLine(t, line)
 					if name == "keys/managed-key" {
