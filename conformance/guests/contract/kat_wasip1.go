@@ -113,23 +113,8 @@ func katOp(t *T, f []string) (string, uint32) {
 		must("hash_digest", raw.HashDigest(h, da, uint32(l)))
 		return hex.EncodeToString(db), 0
 	case "mac":
-		k := importKey(f[1], hx(f[2]))
-		a, n := str(f[1])
-		o := newSlot()
-		must("sign_open", raw.SignOpen(a, n, k, o.addr))
-		must("sign_begin", raw.SignBegin(o.get(), o.addr))
-		s := o.get()
-		onDone(func() {
-			e := newSlot()
-			raw.SignEnd(s, e.addr)
-			raw.SignClose(e.get())
-		})
-		ma, mn := put(hx(f[3]))
-		must("sign_update", raw.SignUpdate(s, ma, mn))
-		sa, sb := alloc(64)
 		size := map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}[f[1]]
-		must("sign", raw.Sign(s, sa, uint32(size)))
-		return hex.EncodeToString(sb[:size]), 0
+		return katSign(f[1], hx(f[2]), hx(f[3]), size), 0
 	case "hkdf":
 		g := prepareK("HKDF")
 		a, n := str(f[1])
@@ -183,23 +168,8 @@ func katOp(t *T, f []string) (string, uint32) {
 		must("decrypt", e)
 		return hex.EncodeToString(pb), 0
 	case "sign":
-		k := importKey(f[1], hx(f[2]))
-		a, n := str(f[1])
-		o := newSlot()
-		must("sign_open", raw.SignOpen(a, n, k, o.addr))
-		must("sign_begin", raw.SignBegin(o.get(), o.addr))
-		s := o.get()
-		onDone(func() {
-			e := newSlot()
-			raw.SignEnd(s, e.addr)
-			raw.SignClose(e.get())
-		})
-		ma, mn := put(hx(f[3]))
-		must("sign_update", raw.SignUpdate(s, ma, mn))
 		l, _ := strconv.Atoi(f[4])
-		sa, sb := alloc(l)
-		must("sign", raw.Sign(s, sa, uint32(l)))
-		return hex.EncodeToString(sb), 0
+		return katSign(f[1], hx(f[2]), hx(f[3]), l), 0
 	case "agree":
 		k := importKey(f[1], hx(f[2]))
 		a, n := str(f[1])
@@ -219,6 +189,27 @@ func katOp(t *T, f []string) (string, uint32) {
 		return hex.EncodeToString(ob), 0
 	}
 	panic("kat: unknown request " + f[0])
+}
+
+// katSign signs msg with a key imported from key and returns the first
+// size bytes of the signature, hex-encoded.
+func katSign(alg string, key, msg []byte, size int) string {
+	k := importKey(alg, key)
+	a, n := str(alg)
+	o := newSlot()
+	must("sign_open", raw.SignOpen(a, n, k, o.addr))
+	must("sign_begin", raw.SignBegin(o.get(), o.addr))
+	s := o.get()
+	onDone(func() {
+		e := newSlot()
+		raw.SignEnd(s, e.addr)
+		raw.SignClose(e.get())
+	})
+	ma, mn := put(msg)
+	must("sign_update", raw.SignUpdate(s, ma, mn))
+	sa, sb := alloc(size)
+	must("sign", raw.Sign(s, sa, uint32(size)))
+	return hex.EncodeToString(sb)
 }
 
 func prepareK(alg string) uint32 {
