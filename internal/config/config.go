@@ -4,12 +4,15 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wasihsm/wasihsm/provider"
 	"github.com/wasihsm/wasihsm/wasihost"
@@ -32,12 +35,22 @@ const (
 	FieldBackend          = "backend"
 	FieldFallback         = "fallback"
 	FieldPKCS11Module     = "pkcs11.module"
+	FieldAllowedModules   = "pkcs11.allowed_modules"
 	FieldToken            = "pkcs11.token"
+	FieldSerial           = "pkcs11.serial"
+	FieldSlotID           = "pkcs11.slot_id"
 	FieldPIN              = "pkcs11.pin"
+	FieldSessionWait      = "pkcs11.session_wait"
+	FieldMaxSessions      = "pkcs11.max_sessions"
 	FieldMaxHandles       = "limits.max_handles"
 	FieldMaxBufferedBytes = "limits.max_buffered_bytes"
 	FieldCacheDir         = "cache_dir"
+	FieldKeys             = "keys"
 )
+
+// DefaultSessionWait is how long an operation waits for a free session of
+// the token when pkcs11.session_wait is not set.
+const DefaultSessionWait = 5 * time.Second
 
 // Environment variables (CONTRACT §8).
 const (
@@ -52,9 +65,12 @@ const (
 // FlagConfig is the flag that names the configuration file.
 const FlagConfig = "config"
 
-// maxLabel is the length of CK_TOKEN_INFO.label: a longer label can match no
-// token.
-const maxLabel = 32
+// maxLabel and maxSerial are the lengths of CK_TOKEN_INFO.label and
+// .serialNumber: a longer value can match no token.
+const (
+	maxLabel  = 32
+	maxSerial = 16
+)
 
 // Settings are the resolved settings. Load fills in every default, and
 // nothing changes a Settings afterwards; pass it by value.
@@ -74,6 +90,10 @@ type Settings struct {
 	// CacheDir is the directory of the compilation cache, or "" when the
 	// system has no user cache directory and none was configured.
 	CacheDir string
+	// Keys are the managed keys: token objects that guests may open by
+	// name (CONTRACT §7), in the order of the file. Load guarantees that
+	// the backend is pkcs11 when there are any.
+	Keys []ManagedKey
 
 	origins map[string]Origin // field → where its value came from; never written after Load
 }
@@ -81,12 +101,32 @@ type Settings struct {
 // PKCS11 says how to reach the token.
 type PKCS11 struct {
 	// Module is the path (or, without a slash, the library name that the
-	// dynamic loader searches) of the PKCS#11 module.
+	// dynamic loader searches) of the PKCS#11 module: pkcs11.module, or
+	// else the module-path of the token's URI. Load guarantees that it is
+	// in AllowedModules.
 	Module string
-	// Token is the token's label, or an RFC 7512 PKCS#11 URI ("pkcs11:…").
+	// AllowedModules are the modules that may be loaded:
+	// pkcs11.allowed_modules, or else just the module that pkcs11.module
+	// (or its flag or variable) names. Paths are compared as written,
+	// after cleaning.
+	AllowedModules []string
+	// Token is pkcs11.token as given: the token's label, or an RFC 7512
+	// PKCS#11 URI ("pkcs11:…") written as pkcs11uri writes it, with any
+	// pin-value as "***". It is "" when only pkcs11.serial or
+	// pkcs11.slot_id select the token. Selector is what to match.
 	Token string
-	// PIN is where the user PIN comes from.
+	// Selector says which token to use: everything that pkcs11.token,
+	// pkcs11.serial and pkcs11.slot_id ask for.
+	Selector TokenSelector
+	// PIN is where the user PIN comes from. It is needed only when the
+	// token requires a login (CKF_LOGIN_REQUIRED).
 	PIN PINSource
+	// SessionWait is how long an operation waits for a free session
+	// before it fails (nfile).
+	SessionWait time.Duration
+	// MaxSessions bounds the sessions the backend opens; 0 means as many
+	// as the token allows (ulMaxSessionCount).
+	MaxSessions int
 }
 
 // Limits bound each guest instance (see wasihost.Options).
@@ -101,11 +141,25 @@ type Limits struct {
 // from.
 func (s Settings) Origin(field string) Origin { return s.origins[field] }
 
+// ManagedKey returns the managed key of that name, if there is one.
+func (s Settings) ManagedKey(name string) (ManagedKey, bool) {
+	for _, k := range s.Keys {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return ManagedKey{}, false
+}
+
+// tokenFields are the settings that configure a token: giving any of them
+// makes pkcs11 the default backend.
+var tokenFields = []string{FieldPKCS11Module, FieldToken, FieldSerial, FieldSlotID}
+
 // BackendImplicit reports whether nobody chose the backend: it is the
 // default because no flag, environment variable or file field gave a
-// backend, a PKCS#11 module or a token.
+// backend, a PKCS#11 module or a token (label, URI, serial or slot id).
 func (s Settings) BackendImplicit() bool {
-	for _, f := range []string{FieldBackend, FieldPKCS11Module, FieldToken} {
+	for _, f := range append([]string{FieldBackend}, tokenFields...) {
 		if s.origins[f].Kind != FromDefault {
 			return false
 		}
@@ -113,24 +167,20 @@ func (s Settings) BackendImplicit() bool {
 	return true
 }
 
-// CheckPKCS11 reports what the PKCS#11 backend lacks: a module, a token and
-// a PIN. It answers nil when all three are set. It does not read the PIN.
+// CheckPKCS11 reports what the PKCS#11 backend lacks: a module and a token.
+// It answers nil when both are set. The PIN is not required here, since a
+// token may need no login; [PINSource.Read] says what is missing when one
+// is needed.
 func (s Settings) CheckPKCS11() error {
 	var errs fieldErrors
-	need := func(set bool, field, flag, env string) {
-		if set {
-			return
-		}
-		var ways []string
-		if flag != "" {
-			ways = append(ways, "--"+flag)
-		}
-		ways = append(ways, env, field+" in the config file")
-		errs.add(&FieldError{Field: field, Problem: "required with backend pkcs11; set " + orList(ways)})
+	if s.PKCS11.Module == "" {
+		errs.add(&FieldError{Field: FieldPKCS11Module, Problem: "required with backend pkcs11; set --pkcs11-module, " +
+			EnvPKCS11Module + " or pkcs11.module in the config file"})
 	}
-	need(s.PKCS11.Module != "", FieldPKCS11Module, "pkcs11-module", EnvPKCS11Module)
-	need(s.PKCS11.Token != "", FieldToken, "token", EnvToken)
-	need(s.PKCS11.PIN.IsSet(), FieldPIN, "", EnvPIN)
+	if !s.PKCS11.Selector.IsSet() {
+		errs.add(&FieldError{Field: FieldToken, Problem: "required with backend pkcs11; set --token, " +
+			EnvToken + " or pkcs11.token (or pkcs11.serial, pkcs11.slot_id) in the config file"})
+	}
 	return errs.err()
 }
 
@@ -146,23 +196,29 @@ type Input struct {
 	UserCacheDir func() (string, error)
 }
 
-// setting describes one setting and how to set it from a string.
+// setting describes one setting that holds a single value (or, for a list
+// field, one value per item) and how to set it from a string.
 type setting struct {
 	field string
 	flag  string // "" when there is no flag
 	env   string // "" when there is no environment variable
 	usage string // flag help
-	// set parses v (from origin o; relative paths against dir) into s and
-	// returns what is wrong with it, or "".
-	set func(s *Settings, v string, o Origin, dir string) (problem string)
+	// set parses v (from origin o; relative paths against dir) into l.s
+	// and returns what is wrong with it, or "".
+	set func(l *loader, v string, o Origin, dir string) (problem string)
 }
 
 var settings = []setting{
 	{FieldBackend, "backend", EnvBackend, "`name` of the key backend: software or pkcs11", setBackend},
 	{FieldFallback, "fallback", EnvFallback, "what may run in software: allow, public-only or deny", setFallback},
 	{FieldPKCS11Module, "pkcs11-module", EnvPKCS11Module, "`path` of the PKCS#11 module", setModule},
+	{FieldAllowedModules, "", "", "", setAllowedModule},
 	{FieldToken, "token", EnvToken, "token `label` or PKCS#11 URI", setToken},
+	{FieldSerial, "", "", "", setSerial},
+	{FieldSlotID, "", "", "", setSlotID},
 	{FieldPIN, "", EnvPIN, "", setPIN},
+	{FieldSessionWait, "", "", "", setSessionWait},
+	{FieldMaxSessions, "", "", "", setMaxSessions},
 	{FieldMaxHandles, "max-handles", "", "open handles per guest (default 1024)", setMaxHandles},
 	{FieldMaxBufferedBytes, "max-buffered-bytes", "", "bytes one state may buffer (default 16777216)", setMaxBuffered},
 	{FieldCacheDir, "cache-dir", "", "`dir`ectory of the compilation cache", setCacheDir},
@@ -177,6 +233,49 @@ func settingByField(field string) *setting {
 	return nil
 }
 
+func settingByFlag(name string) *setting {
+	for i := range settings {
+		if settings[i].flag != "" && settings[i].flag == name {
+			return &settings[i]
+		}
+	}
+	return nil
+}
+
+// loader holds what Load has gathered so far. Only s leaves it.
+type loader struct {
+	s    Settings
+	errs fieldErrors
+	line int // line in the file of the value being set, or 0
+
+	// layer is the token selection that the source being applied gives
+	// (nil when it gives none); sel is the one in effect, that of the
+	// highest source that gave one.
+	layer, sel *selection
+	// filePIN says that the file holds a literal PIN (a token URI's
+	// pin-value), so it must not be readable by others.
+	filePIN bool
+	// keysLine is the line of the file's keys field.
+	keysLine int
+}
+
+func newLoader(userCacheDir func() (string, error)) *loader {
+	l := &loader{s: Settings{
+		Backend:  BackendSoftware,
+		Fallback: provider.FallbackAllow,
+		PKCS11:   PKCS11{SessionWait: DefaultSessionWait},
+		Limits: Limits{
+			MaxHandles:       wasihost.DefaultMaxHandles,
+			MaxBufferedBytes: wasihost.DefaultMaxBufferedBytes,
+		},
+		origins: make(map[string]Origin),
+	}}
+	if base, err := userCacheDir(); err == nil && base != "" {
+		l.s.CacheDir = filepath.Join(base, "wasihsm", "wazero")
+	}
+	return l
+}
+
 // Load resolves the settings from in, the configuration file it names and
 // the defaults. The error joins a [*FieldError] for each problem.
 func Load(in Input) (Settings, error) {
@@ -186,37 +285,32 @@ func Load(in Input) (Settings, error) {
 	if in.UserCacheDir == nil {
 		in.UserCacheDir = os.UserCacheDir
 	}
-	s := Settings{
-		Backend:  BackendSoftware,
-		Fallback: provider.FallbackAllow,
-		Limits: Limits{
-			MaxHandles:       wasihost.DefaultMaxHandles,
-			MaxBufferedBytes: wasihost.DefaultMaxBufferedBytes,
-		},
-		origins: make(map[string]Origin),
-	}
-	if base, err := in.UserCacheDir(); err == nil && base != "" {
-		s.CacheDir = filepath.Join(base, "wasihsm", "wazero")
-	}
-	var errs fieldErrors
+	l := newLoader(in.UserCacheDir)
 
 	for _, name := range slices.Sorted(maps.Keys(in.Flags)) {
 		if name != FlagConfig && settingByFlag(name) == nil {
-			errs.add(&FieldError{Origin: Origin{FromFlag, name}, Problem: "not a configuration flag"})
+			l.errs.add(&FieldError{Origin: Origin{FromFlag, name}, Problem: "not a configuration flag"})
 		}
 	}
 
 	// Lowest precedence first, so that each layer overrides the one
 	// before; every layer is validated whole.
-	path, pathOrigin, ok := configPath(in, &errs)
+	path, pathOrigin, ok := configPath(in, &l.errs)
 	if ok {
-		s.ConfigFile = path
+		l.s.ConfigFile = path
 		o := Origin{FromFile, path}
-		data, err := os.ReadFile(path)
+		data, mode, err := readFile(path)
 		if err != nil {
-			errs.add(&FieldError{Origin: o, Problem: fmt.Sprintf("cannot read the file named by %s: %v", pathOrigin, unwrapPath(err))})
+			l.errs.add(&FieldError{Origin: o, Problem: fmt.Sprintf("cannot read the file named by %s: %v", pathOrigin, unwrapPath(err))})
 		} else {
-			errs = append(errs, s.applyFile(o, data)...)
+			l.layer = nil
+			errs := l.applyFile(o, data)
+			if l.filePIN && mode.Perm()&0o077 != 0 {
+				l.errs.add(&FieldError{Origin: o, Problem: fmt.Sprintf(
+					"holds a PIN (pkcs11.token pin-value) but is readable by others (mode %04o): chmod 600 %s", mode.Perm(), path)})
+			}
+			l.errs = append(l.errs, errs...)
+			l.endLayer()
 		}
 	}
 	for i := range settings {
@@ -225,44 +319,72 @@ func Load(in Input) (Settings, error) {
 			continue
 		}
 		if v, ok := in.LookupEnv(st.env); ok && v != "" {
-			s.apply(st, v, Origin{FromEnv, st.env}, "", 0, &errs)
+			l.apply(st, st.field, v, Origin{FromEnv, st.env}, "", 0, &l.errs)
 		}
 	}
+	l.endLayer()
 	for i := range settings {
 		st := &settings[i]
 		if st.flag == "" {
 			continue
 		}
 		if v, ok := in.Flags[st.flag]; ok {
-			s.apply(st, v, Origin{FromFlag, st.flag}, "", 0, &errs)
+			l.apply(st, st.field, v, Origin{FromFlag, st.flag}, "", 0, &l.errs)
 		}
 	}
+	l.endLayer()
 
-	if s.origins[FieldBackend].Kind == FromDefault &&
-		(s.origins[FieldPKCS11Module].Kind != FromDefault || s.origins[FieldToken].Kind != FromDefault) {
-		// A configured token is a request for it: running in software
-		// instead would move the keys silently into host memory.
-		s.Backend = BackendPKCS11
-	}
-	if err := errs.err(); err != nil {
+	l.resolve()
+	if err := l.errs.err(); err != nil {
 		return Settings{}, err
 	}
-	return s, nil
+	return l.s, nil
 }
 
-// applyFile applies the file's values to s and returns the file's problems
-// in the order of its lines.
-func (s *Settings) applyFile(o Origin, data []byte) fieldErrors {
-	entries, errs := parseFile(o, data)
+// readFile reads the configuration file and returns its permissions with
+// it, both from one open file.
+func readFile(path string) ([]byte, fs.FileMode, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	data, err := io.ReadAll(f)
+	return data, fi.Mode(), err
+}
+
+// endLayer ends the application of one source: its token selection, if it
+// gave one, replaces that of the sources below.
+func (l *loader) endLayer() {
+	if l.layer != nil {
+		l.sel = l.layer
+	}
+	l.layer = nil
+}
+
+// applyFile applies the file's values to l.s and returns the file's
+// problems in the order of its lines.
+func (l *loader) applyFile(o Origin, data []byte) fieldErrors {
+	w := parseFile(o, data)
+	errs := w.errs
 	dir := filepath.Dir(o.Name)
-	for _, e := range entries {
+	for _, e := range w.entries {
 		st := settingByField(e.field)
 		if st == nil {
 			// The walker knows the file's sections but not which fields
 			// are settings; a field it accepts must be one.
 			panic("config: file field without a setting: " + e.field)
 		}
-		s.apply(st, e.value, o, dir, e.line, &errs)
+		l.apply(st, e.name, e.value, o, dir, e.line, &errs)
+	}
+	if w.keysGiven {
+		l.keysLine = w.keysLine
+		l.s.Keys = l.managedKeys(o, w.keys, &errs)
+		l.s.origins[FieldKeys] = o
 	}
 	slices.SortStableFunc(errs, func(a, b error) int {
 		return cmp.Compare(errLine(a), errLine(b))
@@ -276,15 +398,6 @@ func errLine(err error) int {
 		return fe.Line
 	}
 	return 0
-}
-
-func settingByFlag(name string) *setting {
-	for i := range settings {
-		if settings[i].flag != "" && settings[i].flag == name {
-			return &settings[i]
-		}
-	}
-	return nil
 }
 
 // configPath returns the configuration file to read, if any.
@@ -304,127 +417,175 @@ func configPath(in Input, errs *fieldErrors) (path string, o Origin, ok bool) {
 }
 
 // apply sets one value and records its origin, or records its problem.
-func (s *Settings) apply(st *setting, v string, o Origin, dir string, line int, errs *fieldErrors) {
+// name is the field as errors name it: st.field, or an item of a list
+// ("pkcs11.allowed_modules[1]").
+func (l *loader) apply(st *setting, name, v string, o Origin, dir string, line int, errs *fieldErrors) {
 	if v == "" {
-		errs.add(&FieldError{Origin: o, Field: st.field, Line: line, Problem: "empty"})
+		errs.add(&FieldError{Origin: o, Field: name, Line: line, Problem: "empty"})
 		return
 	}
-	if p := st.set(s, v, o, dir); p != "" {
-		errs.add(&FieldError{Origin: o, Field: st.field, Line: line, Problem: p})
+	l.line = line
+	if p := st.set(l, v, o, dir); p != "" {
+		errs.add(&FieldError{Origin: o, Field: name, Line: line, Problem: p})
 		return
 	}
-	s.origins[st.field] = o
+	l.s.origins[st.field] = o
 }
 
-func setBackend(s *Settings, v string, _ Origin, _ string) string {
+// resolve settles what depends on several settings, once every source is
+// applied.
+func (l *loader) resolve() {
+	s := &l.s
+	moduleField := s.PKCS11.Module // from pkcs11.module, its flag or variable
+	if l.sel != nil {
+		l.resolveToken(l.sel)
+	}
+	l.checkModuleAllowed(moduleField)
+
+	if s.origins[FieldBackend].Kind == FromDefault {
+		for _, f := range tokenFields {
+			if s.origins[f].Kind != FromDefault {
+				// A configured token is a request for it: running in
+				// software instead would move the keys silently into
+				// host memory.
+				s.Backend = BackendPKCS11
+			}
+		}
+	}
+	if len(s.Keys) > 0 && s.Backend != BackendPKCS11 {
+		problem := "managed keys need backend pkcs11; configure the token (pkcs11.module, pkcs11.token) or set backend: pkcs11"
+		if o := s.origins[FieldBackend]; o.Kind != FromDefault {
+			problem = fmt.Sprintf("managed keys need backend pkcs11, not %s (from %s)", s.Backend, o)
+		}
+		l.errs.add(&FieldError{Origin: s.origins[FieldKeys], Field: FieldKeys, Line: l.keysLine, Problem: problem})
+	}
+}
+
+// checkModuleAllowed checks the module against the allow-list and fills in
+// the default list. moduleField is the module that pkcs11.module (or its
+// flag or variable) gave, before a token URI's module-path.
+func (l *loader) checkModuleAllowed(moduleField string) {
+	p := &l.s.PKCS11
+	listed := len(p.AllowedModules) > 0
+	if !listed && moduleField != "" {
+		p.AllowedModules = []string{moduleField}
+	}
+	if p.Module == "" || slices.ContainsFunc(p.AllowedModules, func(m string) bool { return samePath(m, p.Module) }) {
+		return
+	}
+	fromURI := p.Module != moduleField
+	o := l.s.origins[FieldPKCS11Module]
+	fe := &FieldError{Origin: o, Field: FieldPKCS11Module}
+	what := fmt.Sprintf("%q", p.Module)
+	if fromURI {
+		fe.Field, fe.Line = FieldToken, l.sel.line
+		what = fmt.Sprintf("the URI's module-path %q", p.Module)
+	}
+	switch {
+	case listed:
+		fe.Problem = fmt.Sprintf("%s is not in pkcs11.allowed_modules (%s); add it there, or use one of those",
+			what, strings.Join(p.AllowedModules, ", "))
+	default:
+		fe.Problem = what + " is not an allowed module; list it in pkcs11.allowed_modules in the config file, or set it as pkcs11.module"
+	}
+	l.errs.add(fe)
+}
+
+// samePath reports whether two module paths name the same file, as far as
+// their text tells: bare library names are compared as they are.
+func samePath(a, b string) bool {
+	if strings.ContainsRune(a, '/') {
+		a = filepath.Clean(a)
+	}
+	if strings.ContainsRune(b, '/') {
+		b = filepath.Clean(b)
+	}
+	return a == b
+}
+
+func setBackend(l *loader, v string, _ Origin, _ string) string {
 	switch b := Backend(v); b {
 	case BackendSoftware, BackendPKCS11:
-		s.Backend = b
+		l.s.Backend = b
 		return ""
 	}
 	return fmt.Sprintf("%q is not one of software, pkcs11", v)
 }
 
-func setFallback(s *Settings, v string, _ Origin, _ string) string {
+func setFallback(l *loader, v string, _ Origin, _ string) string {
 	p, err := provider.ParsePolicy(v)
 	if err != nil {
 		return fmt.Sprintf("%q is not one of allow, public-only, deny", v)
 	}
-	s.Fallback = p
+	l.s.Fallback = p
 	return ""
 }
 
-func setModule(s *Settings, v string, _ Origin, dir string) string {
+// modulePath resolves a module path from the file against the file's
+// directory; a bare name is for the dynamic loader.
+func modulePath(dir, v string) string {
 	if dir != "" && strings.ContainsRune(v, '/') {
-		v = inDir(dir, v)
+		return inDir(dir, v)
 	}
-	s.PKCS11.Module = v
+	return v
+}
+
+func setModule(l *loader, v string, _ Origin, dir string) string {
+	l.s.PKCS11.Module = modulePath(dir, v)
 	return ""
 }
 
-func setToken(s *Settings, v string, _ Origin, _ string) string {
-	if strings.HasPrefix(v, "pkcs11:") {
-		if p := checkURI(v); p != "" {
-			return p
-		}
-	} else if len(v) > maxLabel {
-		return fmt.Sprintf("label %q is %d bytes long; a PKCS#11 token label has at most %d (or give a pkcs11: URI)", v, len(v), maxLabel)
-	}
-	s.PKCS11.Token = v
-	return ""
-}
-
-// checkURI checks the syntax of an RFC 7512 PKCS#11 URI: path attributes
-// name=value separated by ';', then optional query attributes separated by
-// '&', all percent-encoded. Which attributes select a token is for the
-// backend to say.
-func checkURI(uri string) string {
-	rest := strings.TrimPrefix(uri, "pkcs11:")
-	path, query, _ := strings.Cut(rest, "?")
-	for _, part := range []struct {
-		s, sep string
-	}{{path, ";"}, {query, "&"}} {
-		if part.s == "" {
-			continue
-		}
-		for attr := range strings.SplitSeq(part.s, part.sep) {
-			name, value, ok := strings.Cut(attr, "=")
-			if !ok || name == "" {
-				return fmt.Sprintf("PKCS#11 URI %q: attribute %q is not name=value (RFC 7512)", uri, attr)
-			}
-			if !validPercent(value) {
-				return fmt.Sprintf("PKCS#11 URI %q: attribute %q has a bad %%-escape (RFC 7512)", uri, attr)
-			}
-		}
+func setAllowedModule(l *loader, v string, _ Origin, dir string) string {
+	v = modulePath(dir, v)
+	if !slices.ContainsFunc(l.s.PKCS11.AllowedModules, func(m string) bool { return samePath(m, v) }) {
+		l.s.PKCS11.AllowedModules = append(l.s.PKCS11.AllowedModules, v)
 	}
 	return ""
 }
 
-func validPercent(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
-			continue
-		}
-		if i+2 >= len(s) {
-			return false
-		}
-		if !isHex(s[i+1]) || !isHex(s[i+2]) {
-			return false
-		}
-		i += 2
-	}
-	return true
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func setPIN(s *Settings, v string, o Origin, dir string) string {
+func setPIN(l *loader, v string, o Origin, dir string) string {
 	if o.Kind == FromEnv {
-		s.PKCS11.PIN = PINSource{kind: pinLiteral, ref: v}
+		l.s.PKCS11.PIN = PINSource{kind: pinLiteral, ref: v}
 		return ""
 	}
 	p, problem := parsePINSource(v, dir)
 	if problem != "" {
 		return problem
 	}
-	s.PKCS11.PIN = p
+	l.s.PKCS11.PIN = p
 	return ""
 }
 
-func setMaxHandles(s *Settings, v string, _ Origin, _ string) string {
+func setSessionWait(l *loader, v string, _ Origin, _ string) string {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Sprintf("%q is not a positive duration; want a number with a unit, such as 5s or 500ms", v)
+	}
+	l.s.PKCS11.SessionWait = d
+	return ""
+}
+
+func setMaxSessions(l *loader, v string, _ Origin, _ string) string {
+	n, err := strconv.ParseInt(v, 0, 0)
+	if err != nil || n < 0 {
+		return fmt.Sprintf("%q is not a whole number ≥ 0 (0: as many as the token allows)", v)
+	}
+	l.s.PKCS11.MaxSessions = int(n)
+	return ""
+}
+
+func setMaxHandles(l *loader, v string, _ Origin, _ string) string {
 	n, p := positive(v)
 	if p == "" {
-		s.Limits.MaxHandles = n
+		l.s.Limits.MaxHandles = n
 	}
 	return p
 }
 
-func setMaxBuffered(s *Settings, v string, _ Origin, _ string) string {
+func setMaxBuffered(l *loader, v string, _ Origin, _ string) string {
 	n, p := positive(v)
 	if p == "" {
-		s.Limits.MaxBufferedBytes = n
+		l.s.Limits.MaxBufferedBytes = n
 	}
 	return p
 }
@@ -439,8 +600,8 @@ func positive(v string) (int, string) {
 	return int(n), ""
 }
 
-func setCacheDir(s *Settings, v string, _ Origin, dir string) string {
-	s.CacheDir = inDir(dir, v)
+func setCacheDir(l *loader, v string, _ Origin, dir string) string {
+	l.s.CacheDir = inDir(dir, v)
 	return ""
 }
 

@@ -11,16 +11,18 @@ import (
 type pinKind uint8
 
 const (
-	pinNone    pinKind = iota
-	pinLiteral         // WASIHSM_PIN: ref is the PIN
-	pinEnv             // env:NAME: ref is NAME
-	pinFile            // file:PATH: ref is PATH
+	pinNone     pinKind = iota
+	pinLiteral          // WASIHSM_PIN: ref is the PIN
+	pinEnv              // env:NAME: ref is NAME
+	pinFile             // file:PATH: ref is PATH
+	pinURIValue         // a token URI's pin-value: ref is the PIN
 )
 
-// PINSource is where the user PIN comes from: WASIHSM_PIN, or the source
-// that the file's pkcs11.pin names ("env:NAME" or "file:PATH"). Formatting
-// it with any verb shows the source, never the PIN; [PINSource.Read]
-// gives the PIN.
+// PINSource is where the user PIN comes from: WASIHSM_PIN, the source that
+// the file's pkcs11.pin names ("env:NAME" or "file:PATH"), or the
+// pin-source or pin-value of the token's PKCS#11 URI. Formatting it with
+// any verb shows the source, never the PIN; [PINSource.Read] gives the
+// PIN.
 type PINSource struct {
 	kind pinKind
 	ref  string
@@ -29,12 +31,14 @@ type PINSource struct {
 // IsSet reports whether a source was given.
 func (p PINSource) IsSet() bool { return p.kind != pinNone }
 
-// String returns the source: "WASIHSM_PIN", "env:NAME", "file:PATH", or ""
-// when none was given.
+// String returns the source: "WASIHSM_PIN", "env:NAME", "file:PATH",
+// "pkcs11.token pin-value", or "" when none was given.
 func (p PINSource) String() string {
 	switch p.kind {
 	case pinLiteral:
 		return EnvPIN
+	case pinURIValue:
+		return FieldToken + " pin-value"
 	case pinEnv:
 		return "env:" + p.ref
 	case pinFile:
@@ -57,9 +61,10 @@ func (p PINSource) Format(f fmt.State, verb rune) {
 }
 
 // Read returns the PIN: WASIHSM_PIN's value, the variable's value for
-// env:NAME (looked up with lookupEnv; nil means os.LookupEnv), or the first
-// line of the file for file:PATH. An empty PIN is an error. Errors name the
-// source, never the PIN.
+// env:NAME (looked up with lookupEnv; nil means os.LookupEnv), the first
+// line of the file for file:PATH, or the URI's pin-value. An empty PIN is
+// an error, except from a pin-value, which says so explicitly
+// ("pin-value="). Errors name the source, never the PIN.
 func (p PINSource) Read(lookupEnv func(string) (string, bool)) (string, error) {
 	if lookupEnv == nil {
 		lookupEnv = os.LookupEnv
@@ -70,6 +75,8 @@ func (p PINSource) Read(lookupEnv func(string) (string, bool)) (string, error) {
 		return "", fmt.Errorf("config: %s: no PIN source; set %s or pkcs11.pin in the config file", FieldPIN, EnvPIN)
 	case pinLiteral:
 		pin = p.ref
+	case pinURIValue:
+		return p.ref, nil
 	case pinEnv:
 		v, ok := lookupEnv(p.ref)
 		if !ok {
