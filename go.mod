@@ -3,6 +3,7 @@ module github.com/wasihsm/wasihsm
 go 1.26.0
 
 require (
+	github.com/miekg/pkcs11 v1.1.2
 	github.com/rogpeppe/go-internal v1.16.0
 	github.com/stretchr/testify v1.12.1
 	github.com/tetratelabs/wazero v1.12.0

@@ -33,6 +33,7 @@ func TestDependencyDirection(t *testing.T) {
 		// The host never imports a backend; backends never import the host.
 		{pkg: "wasihost", forbidden: []string{"softfallback", "hsm", "cmd"}},
 		{pkg: "softfallback", forbidden: []string{"wasihost", "hsm", "cmd"}},
+		{pkg: "hsm", forbidden: []string{"wasihost", "softfallback", "cmd", "internal/config"}},
 		// The guest SDK is independent of the host side.
 		{pkg: "guest/wasicrypto", forbidden: []string{"provider", "wasihost", "softfallback", "hsm"}},
 	}

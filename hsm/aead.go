@@ -1,0 +1,134 @@
+//go:build cgo
+
+package hsm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+
+	"github.com/miekg/pkcs11"
+
+	"github.com/wasihsm/wasihsm/provider"
+)
+
+// gcmTagBits is the only tag length of CONTRACT §4. SoftHSM2 accepts tags
+// of 0 to 16 bytes; the backend always asks for 16.
+const gcmTagBits = 128
+
+// aeadKey is an A128GCM, A192GCM or A256GCM key on the token (CKK_AES,
+// used with CKM_AES_GCM).
+type aeadKey struct {
+	keyBase
+}
+
+var _ provider.AEADKey = (*aeadKey)(nil)
+
+func (b *Backend) newAEADKey(ctx context.Context, alg provider.Algorithm, input []byte) (*aeadKey, error) {
+	tmpl := b.privateTemplate(
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
+		pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, true),
+		pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true),
+	)
+	var value []byte
+	if input == nil {
+		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, alg.KeySize))
+	} else {
+		// Exactly the algorithm's size: the token would take any AES size.
+		if len(input) != alg.KeySize {
+			return nil, errorf(alg, provider.ErrInvalidArgument, "import: key of %d bytes, want %d", len(input), alg.KeySize)
+		}
+		value = bytes.Clone(input)
+		defer clear(value)
+	}
+	o, err := b.create(ctx, alg, input == nil, b.secretObject(pkcs11.CKM_AES_KEY_GEN, tmpl, value), nil)
+	if err != nil {
+		return nil, err
+	}
+	k := &aeadKey{}
+	k.init(b, alg, o)
+	return k, nil
+}
+
+// gcm is the CKM_AES_GCM mechanism for one call. The caller frees the
+// parameters after the call that ends the operation.
+func gcm(nonce, aad []byte) (*pkcs11.GCMParams, []*pkcs11.Mechanism) {
+	params := pkcs11.NewGCMParams(nonce, aad, gcmTagBits)
+	return params, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}
+}
+
+// Seal implements provider.AEADKey: one C_Encrypt, whose output is
+// ciphertext‖tag. The output is built in memory of its own and appended to
+// dst at the end, so overlapping inputs and outputs are no concern.
+func (k *aeadKey) Seal(ctx context.Context, dst, nonce, plaintext, aad []byte) ([]byte, error) {
+	if err := k.acquire(provider.OpEncrypt); err != nil {
+		return nil, err
+	}
+	defer k.release()
+	if len(nonce) != k.alg.NonceSize {
+		return nil, k.errorf(provider.ErrInvalidArgument, "nonce of %d bytes, want %d", len(nonce), k.alg.NonceSize)
+	}
+	var out []byte
+	err := k.b.withSession(ctx, k.alg.Name+": encrypt", func(s pkcs11.SessionHandle) error {
+		params, mech := gcm(nonce, aad)
+		defer params.Free()
+		if err := k.b.p.EncryptInit(s, mech, k.obj); err != nil {
+			return err
+		}
+		var err error
+		out, err = k.b.p.Encrypt(s, plaintext)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) != len(plaintext)+k.alg.TagSize {
+		return nil, k.errorf(provider.ErrDevice, "the token's ciphertext has %d bytes, want %d", len(out), len(plaintext)+k.alg.TagSize)
+	}
+	return append(dst, out...), nil
+}
+
+// errOpen is the one error of a failed authentication: it says nothing
+// about which input was wrong.
+func (k *aeadKey) errOpen() error { return k.errorf(provider.ErrAuthentication, "open") }
+
+// Open implements provider.AEADKey: one C_Decrypt of ciphertext‖tag. When
+// authentication fails it returns dst unchanged and an opaque
+// provider.ErrAuthentication.
+func (k *aeadKey) Open(ctx context.Context, dst, nonce, ciphertextAndTag, aad []byte) ([]byte, error) {
+	if err := k.acquire(provider.OpDecrypt); err != nil {
+		return dst, err
+	}
+	defer k.release()
+	if len(nonce) != k.alg.NonceSize {
+		return dst, k.errorf(provider.ErrInvalidArgument, "nonce of %d bytes, want %d", len(nonce), k.alg.NonceSize)
+	}
+	if len(ciphertextAndTag) < k.alg.TagSize {
+		return dst, k.errOpen()
+	}
+	var out []byte
+	err := k.b.withSession(ctx, k.alg.Name+": decrypt", func(s pkcs11.SessionHandle) error {
+		params, mech := gcm(nonce, aad)
+		defer params.Free()
+		if err := k.b.p.DecryptInit(s, mech, k.obj); err != nil {
+			return err
+		}
+		var err error
+		if out, err = k.b.p.Decrypt(s, ciphertextAndTag); err != nil {
+			return decryptAEADError(k.alg.Name+": decrypt", err)
+		}
+		return nil
+	})
+	if errors.Is(err, provider.ErrAuthentication) {
+		return dst, k.errOpen()
+	}
+	if err != nil {
+		return dst, err
+	}
+	defer clear(out)
+	if len(out) != len(ciphertextAndTag)-k.alg.TagSize {
+		return dst, k.errorf(provider.ErrDevice, "the token's plaintext has %d bytes, want %d", len(out), len(ciphertextAndTag)-k.alg.TagSize)
+	}
+	return append(dst, out...), nil
+}

@@ -1,0 +1,115 @@
+//go:build cgo
+
+package hsm
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdh"
+
+	"github.com/miekg/pkcs11"
+
+	"github.com/wasihsm/wasihsm/provider"
+)
+
+// agreeKey is an ECDH-P256 or ECDH-P384 private key on the token, used
+// with CKM_ECDH1_DERIVE.
+type agreeKey struct {
+	keyBase
+	curve    ecdh.Curve
+	peerSize int    // length of a peer's public key: an uncompressed point
+	spki     []byte // the public key; nil when a managed key has none
+}
+
+var (
+	_ provider.KeyAgreementKey   = (*agreeKey)(nil)
+	_ provider.PublicKeyExporter = (*agreeKey)(nil)
+)
+
+func (b *Backend) newAgreeKey(ctx context.Context, alg provider.Algorithm, input []byte) (*agreeKey, error) {
+	k := &agreeKey{}
+	if err := k.setCurve(alg); err != nil {
+		return nil, err
+	}
+	o, spki, _, err := b.newPair(ctx, alg, input, pkcs11.CKA_DERIVE)
+	if err != nil {
+		return nil, err
+	}
+	k.init(b, alg, o)
+	k.spki = spki
+	return k, nil
+}
+
+func (k *agreeKey) setCurve(alg provider.Algorithm) error {
+	_, curve := ecParams(alg.Curve)
+	if curve == nil {
+		return errorf(alg, provider.ErrNotSupported, "no curve %q", alg.Curve)
+	}
+	k.curve, k.peerSize = curve, 1+2*int((curveBits(alg.Curve)+7)/8)
+	return nil
+}
+
+// PublicKeyDER implements provider.PublicKeyExporter.
+func (k *agreeKey) PublicKeyDER(context.Context) ([]byte, error) {
+	if err := k.alive(provider.OpExportPublic); err != nil {
+		return nil, err
+	}
+	if k.spki == nil {
+		return nil, k.errorf(provider.ErrNotFound, "managed key %q has no public key object on the token", k.managed)
+	}
+	return bytes.Clone(k.spki), nil
+}
+
+// SharedSecret implements provider.KeyAgreementKey. The peer's point is
+// checked on the host first (uncompressed, on the curve, not the identity:
+// provider.ErrInvalidArgument otherwise). Then the token derives the
+// shared secret into a temporary generic-secret object, the one object the
+// backend makes readable (CKA_SENSITIVE false, CKA_EXTRACTABLE true), whose
+// value is read and which is destroyed at once, on the persistent session.
+func (k *agreeKey) SharedSecret(ctx context.Context, peerPublic []byte) ([]byte, error) {
+	if err := k.acquire(provider.OpDerive); err != nil {
+		return nil, err
+	}
+	defer k.release()
+	if len(peerPublic) != k.peerSize {
+		return nil, k.errorf(provider.ErrInvalidArgument, "peer public key of %d bytes, want %d", len(peerPublic), k.peerSize)
+	}
+	if _, err := k.curve.NewPublicKey(peerPublic); err != nil {
+		return nil, k.errorf(provider.ErrInvalidArgument, "peer public key: %v", err)
+	}
+	size := k.alg.OutputSize
+	tmpl := []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, k.b.login),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, size),
+	}
+	// CKD_NULL: the raw x-coordinate, as ECDH in JOSE and crypto/ecdh.
+	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_ECDH1_DERIVE,
+		pkcs11.NewECDH1DeriveParams(pkcs11.CKD_NULL, nil, bytes.Clone(peerPublic)))}
+	var secret []byte
+	err := k.b.withMain(ctx, k.alg.Name+": derive", true, func(s pkcs11.SessionHandle) error {
+		obj, err := k.b.p.DeriveKey(s, mech, k.obj, tmpl)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = destroyObjects(k.b.p, s, obj) }()
+		a, err := k.b.p.GetAttributeValue(s, obj, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
+		if err != nil {
+			return err
+		}
+		secret = a[0].Value
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(secret) != size {
+		clear(secret)
+		return nil, k.errorf(provider.ErrDevice, "the token derived a secret of %d bytes, want %d", len(secret), size)
+	}
+	return secret, nil
+}

@@ -1,0 +1,378 @@
+//go:build cgo
+
+package hsm
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/asn1"
+	"fmt"
+	"math/big"
+
+	"github.com/miekg/pkcs11"
+
+	"github.com/wasihsm/wasihsm/provider"
+)
+
+// RSA modulus sizes accepted on import: CONTRACT §4 says at least 2048
+// bits, and the software backend takes at most 8192; the two agree.
+const (
+	minRSABits = 2048
+	maxRSABits = 8192
+)
+
+// GenerateKey implements provider.Backend: it generates a key on the token
+// when req.Input is nil, and imports req.Input otherwise, as a session
+// object with CKA_SENSITIVE true, CKA_EXTRACTABLE false and CKA_PRIVATE
+// true (CONTRACT §6). The import formats and rules are those of the
+// software backend (see the package documentation).
+func (b *Backend) GenerateKey(ctx context.Context, req provider.KeyRequest) (provider.Key, error) {
+	alg := req.Algorithm
+	if !registered(alg) || !alg.Kind.Keyed() {
+		return nil, fmt.Errorf("hsm: key algorithm %q: %w", alg.Name, provider.ErrNotSupported)
+	}
+	if alg.Kind == provider.KindKDF {
+		return b.newHKDFKey(ctx, req)
+	}
+	if req.Nonce != nil {
+		return nil, errorf(alg, provider.ErrInvalidArgument, "the algorithm takes no nonce")
+	}
+	if req.Hash != (provider.Algorithm{}) {
+		return nil, errorf(alg, provider.ErrInvalidArgument, "the algorithm takes no hash")
+	}
+	op := provider.OpGenerate
+	if req.Imported() {
+		op = provider.OpImport
+	}
+	if b.Supports(alg, op) == provider.Unsupported {
+		return nil, errorf(alg, provider.ErrNotSupported, "the token cannot %s such keys", op)
+	}
+	switch alg.Kind {
+	case provider.KindAEAD:
+		return b.newAEADKey(ctx, alg, req.Input)
+	case provider.KindMAC:
+		return b.newMACKey(ctx, alg, req.Input)
+	case provider.KindSignature:
+		return b.newSignKey(ctx, alg, req.Input)
+	case provider.KindKeyAgreement:
+		return b.newAgreeKey(ctx, alg, req.Input)
+	}
+	return nil, fmt.Errorf("hsm: key algorithm %q: %w", alg.Name, provider.ErrNotSupported)
+}
+
+// objects are the handles of a key the backend created, and the
+// generation of the persistent session that holds them.
+type objects struct {
+	priv, pub pkcs11.ObjectHandle
+	gen       uint64
+}
+
+// init sets up a key the backend created: every operation of its
+// algorithm is allowed.
+func (k *keyBase) init(b *Backend, alg provider.Algorithm, o objects) {
+	k.b, k.alg, k.obj, k.pub, k.gen = b, alg, o.priv, o.pub, o.gen
+	k.allowed = opsOf(provider.KeyOperations(alg)...)
+}
+
+// create makes a key's objects with mk on the persistent session (the one
+// place objects are created, one at a time), checks the private or secret
+// key's attributes, and runs after (reading the public half, say). When a
+// step after mk fails, the objects are destroyed again.
+func (b *Backend) create(ctx context.Context, alg provider.Algorithm, generated bool,
+	mk func(s pkcs11.SessionHandle) (objects, error), after func(s pkcs11.SessionHandle, o objects) error,
+) (objects, error) {
+	what := "import"
+	if generated {
+		what = "generate"
+	}
+	var out objects
+	err := b.withMain(ctx, alg.Name+": "+what, true, func(s pkcs11.SessionHandle) error {
+		o, err := mk(s)
+		if err != nil {
+			return err
+		}
+		if err := b.checkKeyAttributes(s, alg, o.priv, generated); err != nil {
+			_ = destroyObjects(b.p, s, o.priv, o.pub)
+			return err
+		}
+		if after != nil {
+			if err := after(s, o); err != nil {
+				_ = destroyObjects(b.p, s, o.priv, o.pub)
+				return err
+			}
+		}
+		o.gen = b.gen.Load()
+		out = o
+		return nil
+	})
+	return out, err
+}
+
+// secretObject returns the mk of create for a secret key: generated with
+// mech from tmpl, or, when value is not nil, created from tmpl and value.
+func (b *Backend) secretObject(mech uint, tmpl []*pkcs11.Attribute, value []byte) func(pkcs11.SessionHandle) (objects, error) {
+	if value != nil {
+		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE, value))
+		return func(s pkcs11.SessionHandle) (objects, error) {
+			o, err := b.p.CreateObject(s, tmpl)
+			return objects{priv: o}, err
+		}
+	}
+	m := []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}
+	return func(s pkcs11.SessionHandle) (objects, error) {
+		o, err := b.p.GenerateKey(s, m, tmpl)
+		return objects{priv: o}, err
+	}
+}
+
+// pairObjects returns the mk of create for a key pair: generated with
+// mech, or, when imported, created from the two templates (which then
+// hold the key material).
+func (b *Backend) pairObjects(mech uint, imported bool, pubT, privT []*pkcs11.Attribute) func(pkcs11.SessionHandle) (objects, error) {
+	if imported {
+		return func(s pkcs11.SessionHandle) (objects, error) {
+			priv, err := b.p.CreateObject(s, privT)
+			if err != nil {
+				return objects{}, err
+			}
+			pub, err := b.p.CreateObject(s, pubT)
+			if err != nil {
+				_ = destroyObjects(b.p, s, priv)
+				return objects{}, err
+			}
+			return objects{priv: priv, pub: pub}, nil
+		}
+	}
+	m := []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}
+	return func(s pkcs11.SessionHandle) (objects, error) {
+		pub, priv, err := b.p.GenerateKeyPair(s, m, pubT, privT)
+		return objects{priv: priv, pub: pub}, err
+	}
+}
+
+// material is a parsed private key as PKCS#11 attributes: those of the
+// private-key object and of the public-key object, without the common
+// template. wipe zeroes the secret values.
+type material struct {
+	keyType   uint
+	priv, pub []*pkcs11.Attribute
+	secrets   [][]byte
+}
+
+func (m *material) wipe() {
+	for _, s := range m.secrets {
+		clear(s)
+	}
+}
+
+// parsePKCS8 parses PKCS#8 DER, reporting any failure as an invalid
+// argument without repeating the input. The rules are the software
+// backend's, so that a key imports on both or on neither.
+func parsePKCS8(alg provider.Algorithm, der []byte) (any, error) {
+	// x509 ignores bytes after the PKCS#8 structure; they are not DER.
+	var outer asn1.RawValue
+	if rest, err := asn1.Unmarshal(der, &outer); err == nil && len(rest) != 0 {
+		return nil, errorf(alg, provider.ErrInvalidArgument, "import: %d bytes after the PKCS#8 structure", len(rest))
+	}
+	key, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, errorf(alg, provider.ErrInvalidArgument, "import: not a PKCS#8 private key (%v)", err)
+	}
+	return key, nil
+}
+
+// importMaterial parses a PKCS#8 key for a signature or key-agreement
+// algorithm into attributes. Wrong key types, curves and sizes are invalid
+// arguments, as in the software backend. The parsed key is zeroed as far
+// as Go allows; the caller wipes the returned material.
+func importMaterial(alg provider.Algorithm, der []byte) (*material, error) {
+	parsed, err := parsePKCS8(alg, der)
+	if err != nil {
+		return nil, err
+	}
+	defer discard(parsed)
+	switch {
+	case alg.Curve == "Ed25519":
+		ed, ok := parsed.(ed25519.PrivateKey)
+		if !ok {
+			return nil, wrongKey(alg, parsed)
+		}
+		seed := bytes.Clone(ed.Seed())
+		pub := ed.Public().(ed25519.PublicKey)
+		return &material{
+			keyType: ckkECEdwards,
+			priv:    []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, oidEd25519), pkcs11.NewAttribute(pkcs11.CKA_VALUE, seed)},
+			pub:     []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, oidEd25519), pkcs11.NewAttribute(pkcs11.CKA_EC_POINT, wrapPoint(pub))},
+			secrets: [][]byte{seed},
+		}, nil
+	case alg.IsRSA():
+		r, ok := parsed.(*rsa.PrivateKey)
+		if !ok {
+			return nil, wrongKey(alg, parsed)
+		}
+		if bits := r.N.BitLen(); bits < minRSABits || bits > maxRSABits {
+			return nil, errorf(alg, provider.ErrInvalidArgument, "import: RSA key of %d bits, want %d to %d", bits, minRSABits, maxRSABits)
+		}
+		if len(r.Primes) != 2 {
+			return nil, errorf(alg, provider.ErrInvalidArgument, "import: multi-prime RSA key")
+		}
+		r.Precompute()
+		n, e := r.N.Bytes(), big.NewInt(int64(r.E)).Bytes()
+		secret := [][]byte{r.D.Bytes(), r.Primes[0].Bytes(), r.Primes[1].Bytes(),
+			r.Precomputed.Dp.Bytes(), r.Precomputed.Dq.Bytes(), r.Precomputed.Qinv.Bytes()}
+		return &material{
+			keyType: pkcs11.CKK_RSA,
+			priv: []*pkcs11.Attribute{
+				pkcs11.NewAttribute(pkcs11.CKA_MODULUS, n),
+				pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, e),
+				pkcs11.NewAttribute(pkcs11.CKA_PRIVATE_EXPONENT, secret[0]),
+				pkcs11.NewAttribute(pkcs11.CKA_PRIME_1, secret[1]),
+				pkcs11.NewAttribute(pkcs11.CKA_PRIME_2, secret[2]),
+				pkcs11.NewAttribute(pkcs11.CKA_EXPONENT_1, secret[3]),
+				pkcs11.NewAttribute(pkcs11.CKA_EXPONENT_2, secret[4]),
+				pkcs11.NewAttribute(pkcs11.CKA_COEFFICIENT, secret[5]),
+			},
+			pub:     []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_MODULUS, n), pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, e)},
+			secrets: secret,
+		}, nil
+	}
+	// ES* and ECDH-P*: x509 returns keys on NIST curves as ECDSA keys (the
+	// PKCS#8 encoding is the same).
+	ec, ok := parsed.(*ecdsa.PrivateKey)
+	if !ok || ec.Curve.Params().Name != alg.Curve {
+		return nil, wrongKey(alg, parsed)
+	}
+	params, _ := ecParams(alg.Curve)
+	ek, err := ec.ECDH()
+	if err != nil {
+		return nil, errorf(alg, provider.ErrInvalidArgument, "import: %v", err)
+	}
+	d := ek.Bytes()
+	return &material{
+		keyType: pkcs11.CKK_EC,
+		priv:    []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, params), pkcs11.NewAttribute(pkcs11.CKA_VALUE, d)},
+		pub:     []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, params), pkcs11.NewAttribute(pkcs11.CKA_EC_POINT, wrapPoint(ek.PublicKey().Bytes()))},
+		secrets: [][]byte{d},
+	}, nil
+}
+
+// discard zeroes what it can of a parsed private key that is being
+// dropped: the Ed25519 key bytes, and the words of the big integers of
+// ECDSA and RSA keys.
+func discard(priv any) {
+	switch p := priv.(type) {
+	case ed25519.PrivateKey:
+		clear(p)
+	case *ecdsa.PrivateKey:
+		if p != nil {
+			//lint:ignore SA1019 zeroing is the one change made to D, as the key is dropped.
+			wipeInts(p.D)
+		}
+	case *rsa.PrivateKey:
+		if p != nil {
+			wipeInts(p.D, p.Precomputed.Dp, p.Precomputed.Dq, p.Precomputed.Qinv)
+			wipeInts(p.Primes...)
+		}
+	}
+}
+
+// wipeInts zeroes the words of big integers in place.
+func wipeInts(xs ...*big.Int) {
+	for _, x := range xs {
+		if x != nil {
+			clear(x.Bits())
+		}
+	}
+}
+
+// wrongKey is the error for a parsed private key of the wrong type or
+// curve. It names what was found, never its bytes.
+func wrongKey(alg provider.Algorithm, priv any) error {
+	var found string
+	switch p := priv.(type) {
+	case *ecdsa.PrivateKey:
+		found = "an EC key on " + p.Curve.Params().Name
+	case ed25519.PrivateKey:
+		found = "an Ed25519 key"
+	case *rsa.PrivateKey:
+		found = "an RSA key"
+	case *ecdh.PrivateKey:
+		found = fmt.Sprintf("an ECDH key on %v", p.Curve())
+	default:
+		found = fmt.Sprintf("a key of type %T", priv)
+	}
+	want := alg.Curve
+	if alg.IsRSA() {
+		want = "RSA"
+	}
+	return errorf(alg, provider.ErrInvalidArgument, "import: %s, want a %s key", found, want)
+}
+
+// newPair generates or imports the key pair of a signature or
+// key-agreement key. usage is the private key's CKA_SIGN or CKA_DERIVE;
+// signature keys' public halves get CKA_VERIFY. It returns the objects and
+// the public key read back from the token (SubjectPublicKeyInfo DER) with
+// the signature length.
+func (b *Backend) newPair(ctx context.Context, alg provider.Algorithm, input []byte, usage uint) (objects, []byte, int, error) {
+	var (
+		mech    uint
+		keyType uint
+		pubT    []*pkcs11.Attribute
+		privT   []*pkcs11.Attribute
+	)
+	switch {
+	case alg.Curve == "Ed25519":
+		mech, keyType = ckmECEdwardsKeyPairGen, ckkECEdwards
+	case alg.IsRSA():
+		mech, keyType = pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN, pkcs11.CKK_RSA
+	default:
+		mech, keyType = pkcs11.CKM_EC_KEY_PAIR_GEN, pkcs11.CKK_EC
+	}
+	if input == nil {
+		if alg.IsRSA() {
+			pubT = append(pubT, pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, alg.KeySize),
+				pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}))
+		} else {
+			params, _ := ecParams(alg.Curve)
+			pubT = append(pubT, pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, params))
+		}
+	} else {
+		m, err := importMaterial(alg, input)
+		if err != nil {
+			return objects{}, nil, 0, err
+		}
+		defer m.wipe()
+		keyType, pubT, privT = m.keyType, m.pub, m.priv
+	}
+	privT = b.privateTemplate(append([]*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType),
+		pkcs11.NewAttribute(usage, true),
+	}, privT...)...)
+	pubT = publicTemplate(append([]*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType),
+	}, pubT...)...)
+	if usage == pkcs11.CKA_SIGN {
+		pubT = append(pubT, pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true))
+	}
+	var (
+		spki []byte
+		size int
+	)
+	o, err := b.create(ctx, alg, input == nil, b.pairObjects(mech, input != nil, pubT, privT),
+		func(s pkcs11.SessionHandle, o objects) error {
+			var err error
+			spki, size, err = b.readPublic(s, alg, o.priv, o.pub)
+			return err
+		})
+	if err != nil {
+		return objects{}, nil, 0, err
+	}
+	return o, spki, size, nil
+}

@@ -1,0 +1,87 @@
+//go:build cgo
+
+package hsm
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/miekg/pkcs11"
+
+	"github.com/wasihsm/wasihsm/provider"
+)
+
+// NewHash implements provider.Backend for the hashes whose digest
+// mechanism the token lists.
+//
+// hash_digest may be asked any number of times without disturbing the
+// state, and a token digest cannot be copied (SoftHSM2 answers
+// C_GetOperationState with CKR_FUNCTION_NOT_SUPPORTED); holding a session
+// per open hash would also let guests drain the pool. So the state
+// buffers the data, up to Config.MaxBuffered bytes, and each Digest is one
+// C_Digest over all of it on a pooled session.
+func (b *Backend) NewHash(_ context.Context, alg provider.Algorithm) (provider.Hash, error) {
+	if !registered(alg) || (alg.Kind != provider.KindHash && alg.Kind != provider.KindXOF) {
+		return nil, fmt.Errorf("hsm: hash %q: %w", alg.Name, provider.ErrNotSupported)
+	}
+	if b.Supports(alg, provider.OpHash) == provider.Unsupported {
+		return nil, errorf(alg, provider.ErrNotSupported, "the token has no such digest")
+	}
+	return &hashState{b: b, alg: alg, mech: hashMechanism(alg.Name), max: b.maxBuffered}, nil
+}
+
+// hashState is an open hash on the token.
+type hashState struct {
+	b      *Backend
+	alg    provider.Algorithm
+	mech   uint
+	max    int
+	buf    []byte
+	closed bool
+}
+
+func (h *hashState) Algorithm() provider.Algorithm { return h.alg }
+
+func (h *hashState) Update(p []byte) error {
+	if h.closed {
+		return errorf(h.alg, provider.ErrInvalidArgument, "hash state closed")
+	}
+	if len(p) > h.max-len(h.buf) {
+		return errorf(h.alg, provider.ErrMessageTooLarge, "more than %d bytes to hash", h.max)
+	}
+	h.buf = append(h.buf, p...)
+	return nil
+}
+
+func (h *hashState) Digest(out []byte) error {
+	if h.closed {
+		return errorf(h.alg, provider.ErrInvalidArgument, "hash state closed")
+	}
+	if len(out) < 1 || len(out) > h.alg.OutputSize {
+		return errorf(h.alg, provider.ErrInvalidArgument, "digest length %d: want 1 to %d", len(out), h.alg.OutputSize)
+	}
+	var sum []byte
+	// The interface gives Digest no context; the session wait bounds it.
+	err := h.b.withSession(context.Background(), h.alg.Name+": digest", func(s pkcs11.SessionHandle) error {
+		if err := h.b.p.DigestInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(h.mech, nil)}); err != nil {
+			return err
+		}
+		var err error
+		sum, err = h.b.p.Digest(s, h.buf)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if len(sum) != h.alg.OutputSize {
+		return errorf(h.alg, provider.ErrDevice, "the token made a digest of %d bytes, want %d", len(sum), h.alg.OutputSize)
+	}
+	copy(out, sum)
+	return nil
+}
+
+func (h *hashState) Close() error {
+	clear(h.buf)
+	h.buf, h.closed = nil, true
+	return nil
+}

@@ -1,0 +1,231 @@
+//go:build cgo
+
+package hsm
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/miekg/pkcs11"
+
+	"github.com/wasihsm/wasihsm/provider"
+)
+
+// opSet is a set of provider operations.
+type opSet uint16
+
+func opsOf(ops ...provider.Operation) opSet {
+	var s opSet
+	for _, op := range ops {
+		s |= 1 << op
+	}
+	return s
+}
+
+func (s opSet) has(op provider.Operation) bool { return s&(1<<op) != 0 }
+
+// keyBase is what every key of the backend shares: the token objects, the
+// operations allowed on them, and the lock that keeps Destroy from
+// removing the objects while an operation uses them.
+type keyBase struct {
+	b   *Backend
+	alg provider.Algorithm
+	obj pkcs11.ObjectHandle // the private or secret key
+	pub pkcs11.ObjectHandle // the public key, or 0
+	// gen is the generation of the persistent session that created the
+	// objects (see Backend.gen); 0 for managed keys, which are token
+	// objects and outlive sessions.
+	gen uint64
+	// managed is the name of a managed key, or "" for a key the backend
+	// created (and destroys).
+	managed string
+	allowed opSet
+
+	mu        sync.RWMutex
+	destroyed bool
+}
+
+// Algorithm implements provider.Key.
+func (k *keyBase) Algorithm() provider.Algorithm { return k.alg }
+
+// Backend implements provider.Key: it returns "pkcs11".
+func (k *keyBase) Backend() string { return BackendName }
+
+// acquire takes the key for op. It fails when the key is destroyed
+// (provider.ErrInvalidArgument), when op is not allowed on a managed key
+// (provider.ErrAccessDenied), and when the key's objects died with the
+// session that created them (provider.ErrKeyLost). On success the caller
+// must call release.
+func (k *keyBase) acquire(op provider.Operation) error {
+	k.mu.RLock()
+	err := k.usable(op)
+	if err != nil {
+		k.mu.RUnlock()
+	}
+	return err
+}
+
+func (k *keyBase) release() { k.mu.RUnlock() }
+
+func (k *keyBase) usable(op provider.Operation) error {
+	switch {
+	case k.destroyed:
+		return k.errorf(provider.ErrInvalidArgument, "key destroyed")
+	case !k.allowed.has(op):
+		return k.errorf(provider.ErrAccessDenied, "managed key %q: %s is not allowed", k.managed, op)
+	case k.b.closed.Load():
+		return errPoolClosed
+	case k.gen != 0 && k.gen != k.b.gen.Load():
+		return k.errorf(provider.ErrKeyLost, "the key's session was lost, and the key with it")
+	}
+	return nil
+}
+
+// alive reports whether the key can still be used for op, for work that
+// does not touch the token (absorbing data into a state).
+func (k *keyBase) alive(op provider.Operation) error {
+	if err := k.acquire(op); err != nil {
+		return err
+	}
+	k.release()
+	return nil
+}
+
+// Destroy implements provider.Key. It destroys the key's objects on the
+// token (both halves of a pair), or, for a managed key, only releases it.
+// Every later use of the key fails.
+func (k *keyBase) Destroy(ctx context.Context) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.destroyed {
+		return k.errorf(provider.ErrInvalidArgument, "key destroyed")
+	}
+	k.destroyed = true
+	if k.managed != "" || k.b.closed.Load() {
+		// Managed keys stay on the token; a closed backend's session
+		// objects are gone already.
+		return nil
+	}
+	err := k.b.withMain(ctx, k.alg.Name+": destroy", false, func(s pkcs11.SessionHandle) error {
+		if k.gen != k.b.gen.Load() {
+			// Gone with the session that created them.
+			return nil
+		}
+		return destroyObjects(k.b.p, s, k.obj, k.pub)
+	})
+	if errors.Is(err, provider.ErrKeyLost) {
+		return nil
+	}
+	return err
+}
+
+// destroyObjects destroys the non-zero handles, returning the first error.
+func destroyObjects(p *pkcs11.Ctx, s pkcs11.SessionHandle, objs ...pkcs11.ObjectHandle) error {
+	var first error
+	for _, o := range objs {
+		if o == 0 {
+			continue
+		}
+		if err := p.DestroyObject(s, o); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// errorf wraps sentinel with the package prefix and the key's algorithm.
+func (k *keyBase) errorf(sentinel error, format string, args ...any) error {
+	return errorf(k.alg, sentinel, format, args...)
+}
+
+// errorf wraps sentinel with the package prefix and the algorithm name:
+// "hsm: ES256: <message>: <sentinel>".
+func errorf(alg provider.Algorithm, sentinel error, format string, args ...any) error {
+	return fmt.Errorf("hsm: %s: %s: %w", alg.Name, fmt.Sprintf(format, args...), sentinel)
+}
+
+// boolAttr is the CK_BBOOL value of a read attribute.
+func boolAttr(a *pkcs11.Attribute) bool { return len(a.Value) == 1 && a.Value[0] != 0 }
+
+// ulongAttr is the CK_ULONG value of a read attribute, in the host's byte
+// order and size.
+func ulongAttr(a *pkcs11.Attribute) (uint, bool) {
+	v := a.Value
+	var n uint64
+	switch len(v) {
+	case 4:
+		n = uint64(binary.NativeEndian.Uint32(v))
+	case 8:
+		n = binary.NativeEndian.Uint64(v)
+	default:
+		return 0, false
+	}
+	return uint(n), true
+}
+
+// privateTemplate is what every private or secret key the backend creates
+// says about itself (CONTRACT §6): a session object, sensitive, never
+// extractable, private when the backend is logged in.
+func (b *Backend) privateTemplate(extra ...*pkcs11.Attribute) []*pkcs11.Attribute {
+	t := []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, b.login),
+	}
+	return append(t, extra...)
+}
+
+// publicTemplate is what the public halves of pairs say about themselves.
+func publicTemplate(extra ...*pkcs11.Attribute) []*pkcs11.Attribute {
+	t := []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
+	}
+	return append(t, extra...)
+}
+
+// checkKeyAttributes reads back the attributes that CONTRACT §6 requires
+// of a key the backend created, and fails when the token did not keep
+// them. SoftHSM2, for one, leaves a key extractable in the clear unless the
+// template says otherwise; generated keys must moreover have been so from
+// the start (CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE).
+func (b *Backend) checkKeyAttributes(s pkcs11.SessionHandle, alg provider.Algorithm, obj pkcs11.ObjectHandle, generated bool) error {
+	want := []struct {
+		typ  uint
+		name string
+		val  bool
+	}{
+		{pkcs11.CKA_TOKEN, "CKA_TOKEN", false},
+		{pkcs11.CKA_SENSITIVE, "CKA_SENSITIVE", true},
+		{pkcs11.CKA_EXTRACTABLE, "CKA_EXTRACTABLE", false},
+		{pkcs11.CKA_PRIVATE, "CKA_PRIVATE", b.login},
+	}
+	if generated {
+		want = append(want, []struct {
+			typ  uint
+			name string
+			val  bool
+		}{
+			{pkcs11.CKA_ALWAYS_SENSITIVE, "CKA_ALWAYS_SENSITIVE", true},
+			{pkcs11.CKA_NEVER_EXTRACTABLE, "CKA_NEVER_EXTRACTABLE", true},
+		}...)
+	}
+	tmpl := make([]*pkcs11.Attribute, len(want))
+	for i, w := range want {
+		tmpl[i] = pkcs11.NewAttribute(w.typ, nil)
+	}
+	got, err := b.p.GetAttributeValue(s, obj, tmpl)
+	if err != nil {
+		return err
+	}
+	for i, w := range want {
+		if boolAttr(got[i]) != w.val {
+			return errorf(alg, provider.ErrDevice, "the token did not keep the key as asked: %s is %t", w.name, !w.val)
+		}
+	}
+	return nil
+}

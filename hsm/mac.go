@@ -1,0 +1,131 @@
+//go:build cgo
+
+package hsm
+
+import (
+	"context"
+
+	"github.com/miekg/pkcs11"
+
+	"github.com/wasihsm/wasihsm/provider"
+)
+
+// macKey is an HS256, HS384 or HS512 key: a generic secret on the token,
+// used with CKM_SHA256_HMAC and friends. A token HMAC cannot be copied
+// (SoftHSM2 has no C_GetOperationState), so that sign can be repeated its
+// states buffer the data, bounded by maxBuffered, and each Sign is one
+// C_Sign over all of it.
+type macKey struct {
+	keyBase
+	mech uint
+}
+
+var _ provider.Signer = (*macKey)(nil)
+
+func (b *Backend) newMACKey(ctx context.Context, alg provider.Algorithm, input []byte) (*macKey, error) {
+	tmpl := b.privateTemplate(
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET),
+		pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
+	)
+	var value []byte
+	if input == nil {
+		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, alg.KeySize))
+	} else {
+		// RFC 7518 §3.2: a key as long as the hash at least.
+		if len(input) < alg.OutputSize {
+			return nil, errorf(alg, provider.ErrInvalidArgument, "import: key of %d bytes, want at least %d", len(input), alg.OutputSize)
+		}
+		value = b.hmacKey(alg.Hash, input)
+		defer clear(value)
+	}
+	o, err := b.create(ctx, alg, input == nil, b.secretObject(pkcs11.CKM_GENERIC_SECRET_KEY_GEN, tmpl, value), nil)
+	if err != nil {
+		return nil, err
+	}
+	k := &macKey{mech: hmacMechanism(alg.Hash)}
+	k.init(b, alg, o)
+	return k, nil
+}
+
+// hmacBlockSize is the block size of the hash under an HMAC.
+func hmacBlockSize(hash string) int {
+	if hash == "SHA-256" {
+		return 64
+	}
+	return 128 // SHA-384, SHA-512
+}
+
+// hmacKey returns a key that gives the same HMAC as key and that the
+// token accepts (RFC 2104 §2): a key longer than the hash's block is
+// replaced by its hash, as HMAC itself does; a key shorter than the
+// token's minimum for the mechanism (SoftHSM2: the hash length) is padded
+// with zeros, which HMAC does too, up to the block size. The result is a
+// new slice, for the caller to zero.
+func (b *Backend) hmacKey(hash string, key []byte) []byte {
+	block := hmacBlockSize(hash)
+	var k []byte
+	if len(key) > block {
+		newHash, _, _, _ := hostHash(hash)
+		h := newHash()
+		h.Write(key)
+		k = h.Sum(nil)
+	} else {
+		k = key
+	}
+	size := len(k)
+	if info, ok := b.caps.mechanism(hmacMechanism(hash)); ok && int(info.MinKeySize) > size {
+		size = min(int(info.MinKeySize), block)
+	}
+	out := make([]byte, size)
+	copy(out, k)
+	if len(key) > block {
+		clear(k)
+	}
+	return out
+}
+
+// NewSignState implements provider.Signer: the state buffers the data,
+// up to maxBuffered bytes.
+func (k *macKey) NewSignState(_ context.Context, maxBuffered int) (provider.SignState, error) {
+	if err := k.alive(provider.OpSign); err != nil {
+		return nil, err
+	}
+	if maxBuffered < 0 {
+		return nil, k.errorf(provider.ErrInvalidArgument, "negative buffer limit")
+	}
+	return &bufferState{key: k, max: maxBuffered}, nil
+}
+
+func (k *macKey) signatureSize() int { return k.alg.OutputSize }
+
+// signData computes the HMAC of data on the token.
+func (k *macKey) signData(ctx context.Context, dst, data []byte) ([]byte, error) {
+	if err := k.acquire(provider.OpSign); err != nil {
+		return nil, err
+	}
+	defer k.release()
+	mac, err := hmacOnToken(ctx, k.b, k.alg.Name+": sign", k.mech, k.obj, data)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(mac)
+	if len(mac) != k.alg.OutputSize {
+		return nil, k.errorf(provider.ErrDevice, "the token made an HMAC of %d bytes, want %d", len(mac), k.alg.OutputSize)
+	}
+	return append(dst, mac...), nil
+}
+
+// hmacOnToken computes one HMAC with the key obj on a pooled session.
+func hmacOnToken(ctx context.Context, b *Backend, op string, mech uint, obj pkcs11.ObjectHandle, data []byte) ([]byte, error) {
+	var mac []byte
+	err := b.withSession(ctx, op, func(s pkcs11.SessionHandle) error {
+		if err := b.p.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, obj); err != nil {
+			return err
+		}
+		var err error
+		mac, err = b.p.Sign(s, data)
+		return err
+	})
+	return mac, err
+}
