@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
+	"github.com/wasihsm/wasihsm/hsm"
 	"github.com/wasihsm/wasihsm/internal/config"
 	"github.com/wasihsm/wasihsm/provider"
 	"github.com/wasihsm/wasihsm/softfallback"
@@ -11,7 +13,11 @@ import (
 
 // newProvider wires the backend that settings choose to a router. This is
 // the only place where backends meet the host (STYLE: shape of the house).
-func newProvider(s config.Settings, logger *slog.Logger) (provider.Provider, error) {
+//
+// The PKCS#11 backend is deliberately never closed by the CLI: its session
+// objects vanish with the process, and C_Finalize at process exit is where
+// SoftHSM2 is known to crash.
+func newProvider(ctx context.Context, s config.Settings, logger *slog.Logger, lookupEnv func(string) (string, bool)) (provider.Provider, error) {
 	switch s.Backend {
 	case config.BackendSoftware:
 		// Everything runs in software already: there is nothing to fall
@@ -22,10 +28,99 @@ func newProvider(s config.Settings, logger *slog.Logger) (provider.Provider, err
 			Logger:  logger,
 		})
 	case config.BackendPKCS11:
-		return nil, fmt.Errorf("backend pkcs11 (%s): this build of wasihsm has no PKCS#11 backend yet; "+
-			"it comes with the next release. Use --backend software to keep keys in host memory", backendReason(s))
+		token, err := openToken(ctx, s, lookupEnv)
+		if err != nil {
+			return nil, err
+		}
+		return provider.NewRouter(provider.RouterConfig{
+			Primary:     token,
+			Fallback:    softfallback.New(),
+			Policy:      s.Fallback,
+			ManagedKeys: token,
+			Logger:      logger,
+		})
 	}
 	return nil, fmt.Errorf("backend %q: unknown", s.Backend)
+}
+
+// errBackendSetup marks a failure to reach the token (as opposed to a
+// configuration mistake): the module does not load, the token is absent,
+// the login fails.
+type errBackendSetup struct{ err error }
+
+func (e errBackendSetup) Error() string { return e.err.Error() }
+func (e errBackendSetup) Unwrap() error { return e.err }
+
+// openToken opens the PKCS#11 backend of the settings.
+func openToken(ctx context.Context, s config.Settings, lookupEnv func(string) (string, bool)) (*hsm.Backend, error) {
+	if err := s.CheckPKCS11(); err != nil {
+		return nil, fmt.Errorf("backend pkcs11 (%s): %w", backendReason(s), err)
+	}
+	cfg, err := hsmConfig(s, lookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	b, err := hsm.Open(ctx, cfg)
+	if err != nil {
+		return nil, errBackendSetup{fmt.Errorf("backend pkcs11 (%s): %w", backendReason(s), err)}
+	}
+	return b, nil
+}
+
+// hsmConfig maps the resolved settings to the backend's configuration.
+func hsmConfig(s config.Settings, lookupEnv func(string) (string, bool)) (hsm.Config, error) {
+	p := s.PKCS11
+	cfg := hsm.Config{
+		Module:         p.Module,
+		AllowedModules: p.AllowedModules,
+		Token:          tokenSelector(p.Selector),
+		MaxSessions:    p.MaxSessions,
+		SessionWait:    p.SessionWait,
+		MaxBuffered:    s.Limits.MaxBufferedBytes,
+	}
+	if p.PIN.IsSet() {
+		src := p.PIN
+		cfg.PIN = func() ([]byte, error) {
+			pin, err := src.Read(lookupEnv)
+			if err != nil {
+				return nil, err
+			}
+			return []byte(pin), nil
+		}
+	}
+	for _, k := range s.Keys {
+		mk := hsm.ManagedKey{Name: k.Name, Label: k.Label, ID: k.ID, Algorithm: k.Algorithm.Name}
+		for _, g := range k.Guests {
+			mk.Guests = append(mk.Guests, hsm.GuestRule{Module: g.Module, SHA256: g.SHA256})
+		}
+		for _, op := range k.Operations {
+			mk.Operations = append(mk.Operations, op.String())
+		}
+		cfg.ManagedKeys = append(cfg.ManagedKeys, mk)
+	}
+	return cfg, nil
+}
+
+// tokenSelector maps the path attributes of the configured selection.
+func tokenSelector(sel config.TokenSelector) hsm.TokenSelector {
+	u := sel.URI()
+	if u == nil {
+		return hsm.TokenSelector{}
+	}
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	return hsm.TokenSelector{
+		Label:           str(u.Token),
+		Serial:          str(u.Serial),
+		Manufacturer:    str(u.Manufacturer),
+		Model:           str(u.Model),
+		SlotID:          u.SlotID,
+		SlotDescription: str(u.SlotDescription),
+	}
 }
 
 // backendReason says who chose the backend, for messages.

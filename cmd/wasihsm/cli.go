@@ -39,6 +39,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "run":
 		return c.runCommand(ctx, rest)
+	case "slots":
+		return c.slotsCommand(ctx, rest)
 	case "version":
 		if len(rest) > 0 {
 			return c.usageError("version takes no arguments")

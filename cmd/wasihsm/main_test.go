@@ -13,6 +13,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasihsm/wasihsm/internal/softhsmtest"
 	"github.com/wasihsm/wasihsm/internal/testguest"
 )
 
@@ -21,6 +22,8 @@ const probePath = "github.com/wasihsm/wasihsm/cmd/wasihsm/testdata/guests/probe"
 // TestMain lets the test binary act as the wasihsm command in scripts.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){"wasihsm": main})
+	// testscript.Main exits; the token directory is removed by the OS's
+	// temp cleaning (softhsmtest.Shutdown cannot run here).
 }
 
 // TestScripts runs the scripts in testdata/script: the CLI as a user types
@@ -29,6 +32,7 @@ func TestMain(m *testing.M) {
 // probe guest is compiled once.
 func TestScripts(t *testing.T) {
 	files := fixtures(t)
+	token := softhsmtest.Token(t) // the scripts' PKCS#11 token (pkcs11.txtar)
 	cacheHome := sharedCacheHome(t)
 	warmCache(t, filepath.Join(cacheHome, "wasihsm", "wazero"), files["probe.wasm"])
 	testscript.Run(t, testscript.Params{
@@ -42,6 +46,10 @@ func TestScripts(t *testing.T) {
 				}
 			}
 			e.Setenv("XDG_CACHE_HOME", cacheHome)
+			e.Setenv("SOFTHSM2_CONF", token.ConfPath)
+			e.Setenv("SOFTHSM_MODULE", token.Module)
+			e.Setenv("SOFTHSM_LABEL", token.Label)
+			e.Setenv("SOFTHSM_PIN", token.PIN)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -37,8 +37,11 @@ func (c *cli) runCommand(ctx context.Context, args []string) int {
 			return a
 		},
 	}))
-	prov, err := newProvider(settings, logger)
+	prov, err := newProvider(ctx, settings, logger, c.lookupEnv)
 	if err != nil {
+		if errors.As(err, new(errBackendSetup)) {
+			return c.errorf(exitInternal, "%v", err)
+		}
 		return c.errorf(exitUsage, "%v", err)
 	}
 	wasm, err := os.ReadFile(f.module)

@@ -7,6 +7,7 @@ keys live in a PKCS#11 token or, without one, in host memory.
 
 Usage:
   wasihsm run [flags] MODULE.wasm [ARGS...]
+  wasihsm slots [--json] [flags]
   wasihsm version
   wasihsm help
 
@@ -15,7 +16,13 @@ is the module's file name), the process's stdin, stdout and stderr, the
 clocks and a cryptographic random source. Flags end at MODULE.wasm:
 everything after it goes to the guest untouched.
 
-Flags of run:
+slots lists the slots and tokens of the PKCS#11 module (label, serial, flags,
+session limits) and, per algorithm, where it runs with that token: token,
+composed (built from the token's mechanisms), software (as the fallback
+policy allows) or unavailable. It takes the configuration flags below and
+--json.
+
+Flags of run (and slots, for the configuration ones):
   --config PATH             YAML configuration file (see wasihsm.example.yaml)
   --backend NAME            where keys live: software or pkcs11
   --fallback POLICY         what may run in software when the token cannot:
@@ -52,7 +59,8 @@ Exit status of run:
   2                         usage or configuration error, or a backend that
                             this build does not have
   124                       --timeout expired
-  125                       wasihsm could not set up the runtime
+  125                       wasihsm could not set up the runtime, or could not
+                            reach the token (module, token, login)
   126                       MODULE is not valid WebAssembly, or imports what
                             wasihsm does not provide
   127                       MODULE cannot be read
