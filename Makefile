@@ -52,9 +52,15 @@ check:
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(WASIHSM) ./cmd/wasihsm
 
-## demo: run the JWS example guest in wasihsm
+## demo: a guest signs a JWS with an ES256 key generated inside a SoftHSM2 token
+## (scripts/devtoken.sh installs SoftHSM2 when missing and makes a dev token in .state/)
 demo: build
 	$(WASM_ENV) $(GO) build -o $(BIN)/jws.wasm ./examples/jws
+	@cfg=$$(scripts/devtoken.sh) && \
+	export SOFTHSM2_CONF="$(CURDIR)/.state/softhsm/softhsm2.conf" WASIHSM_CONFIG="$$cfg" && \
+	echo "== $(WASIHSM) slots (the token, and where each algorithm runs)" && \
+	$(WASIHSM) slots | grep -E '^module|^slot|^  (label|serial|flags) |^  (ALGORITHM|SHA-256|ES256|X25519) ' && \
+	echo "== $(WASIHSM) run $(BIN)/jws.wasm (the ES256 key is generated and used in the token)" && \
 	$(WASIHSM) run $(BIN)/jws.wasm
 
 ## fuzz: each fuzz target of the module for FUZZTIME (go test -fuzz takes one target at a time)
