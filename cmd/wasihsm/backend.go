@@ -70,10 +70,14 @@ func openToken(ctx context.Context, s config.Settings, lookupEnv func(string) (s
 // hsmConfig maps the resolved settings to the backend's configuration.
 func hsmConfig(s config.Settings, lookupEnv func(string) (string, bool)) (hsm.Config, error) {
 	p := s.PKCS11
+	token, err := tokenSelector(p.Selector)
+	if err != nil {
+		return hsm.Config{}, err
+	}
 	cfg := hsm.Config{
 		Module:         p.Module,
 		AllowedModules: p.AllowedModules,
-		Token:          tokenSelector(p.Selector),
+		Token:          token,
 		MaxSessions:    p.MaxSessions,
 		SessionWait:    p.SessionWait,
 		MaxBuffered:    s.Limits.MaxBufferedBytes,
@@ -101,11 +105,17 @@ func hsmConfig(s config.Settings, lookupEnv func(string) (string, bool)) (hsm.Co
 	return cfg, nil
 }
 
-// tokenSelector maps the path attributes of the configured selection.
-func tokenSelector(sel config.TokenSelector) hsm.TokenSelector {
+// tokenSelector maps the path attributes of the configured selection. The
+// library and slot-manufacturer attributes select nothing the backend can
+// match yet: they are refused rather than silently ignored.
+func tokenSelector(sel config.TokenSelector) (hsm.TokenSelector, error) {
 	u := sel.URI()
 	if u == nil {
-		return hsm.TokenSelector{}
+		return hsm.TokenSelector{}, nil
+	}
+	if u.SlotManufacturer != nil || u.LibraryManufacturer != nil || u.LibraryDescription != nil || u.LibraryVersion != nil {
+		return hsm.TokenSelector{}, fmt.Errorf("%s: slot-manufacturer and library-* attributes are not supported for selecting a token; "+
+			"select it by token, serial, manufacturer, model, slot-id or slot-description", config.FieldToken)
 	}
 	str := func(p *string) string {
 		if p == nil {
@@ -120,7 +130,7 @@ func tokenSelector(sel config.TokenSelector) hsm.TokenSelector {
 		Model:           str(u.Model),
 		SlotID:          u.SlotID,
 		SlotDescription: str(u.SlotDescription),
-	}
+	}, nil
 }
 
 // backendReason says who chose the backend, for messages.
