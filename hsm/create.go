@@ -9,21 +9,20 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/asn1"
 	"fmt"
 	"math/big"
 
 	"github.com/miekg/pkcs11"
 
 	"github.com/wasihsm/wasihsm/provider"
+	"github.com/wasihsm/wasihsm/provider/keyimport"
 )
 
-// RSA modulus sizes accepted on import: CONTRACT §4 says at least 2048
-// bits, and the software backend takes at most 8192; the two agree.
+// RSA modulus sizes accepted on import and for managed keys: the rules of
+// keyimport, shared with the software backend.
 const (
-	minRSABits = 2048
-	maxRSABits = 8192
+	minRSABits = keyimport.MinRSABits
+	maxRSABits = keyimport.MaxRSABits
 )
 
 // GenerateKey implements provider.Backend: it generates a key on the token
@@ -170,57 +169,28 @@ func (m *material) wipe() {
 	}
 }
 
-// parsePKCS8 parses PKCS#8 DER, reporting any failure as an invalid
-// argument without repeating the input. The rules are the software
-// backend's, so that a key imports on both or on neither.
-func parsePKCS8(alg provider.Algorithm, der []byte) (any, error) {
-	// x509 ignores bytes after the PKCS#8 structure; they are not DER.
-	var outer asn1.RawValue
-	if rest, err := asn1.Unmarshal(der, &outer); err == nil && len(rest) != 0 {
-		return nil, errorf(alg, provider.ErrInvalidArgument, "import: %d bytes after the PKCS#8 structure", len(rest))
-	}
-	key, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, errorf(alg, provider.ErrInvalidArgument, "import: not a PKCS#8 private key (%v)", err)
-	}
-	return key, nil
-}
-
 // importMaterial parses a PKCS#8 key for a signature or key-agreement
 // algorithm into attributes. Wrong key types, curves and sizes are invalid
 // arguments, as in the software backend. The parsed key is zeroed as far
 // as Go allows; the caller wipes the returned material.
 func importMaterial(alg provider.Algorithm, der []byte) (*material, error) {
-	parsed, err := parsePKCS8(alg, der)
+	parsed, err := keyimport.Parse(alg, der)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("hsm: %s: import: %w", alg.Name, err)
 	}
-	defer discard(parsed)
-	switch {
-	case alg.Curve == "Ed25519":
-		ed, ok := parsed.(ed25519.PrivateKey)
-		if !ok {
-			return nil, wrongKey(alg, parsed)
-		}
-		seed := bytes.Clone(ed.Seed())
-		pub := ed.Public().(ed25519.PublicKey)
+	defer keyimport.Discard(parsed)
+	switch p := parsed.(type) {
+	case ed25519.PrivateKey:
+		seed := bytes.Clone(p.Seed())
+		pub := p.Public().(ed25519.PublicKey)
 		return &material{
 			keyType: ckkECEdwards,
 			priv:    []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, oidEd25519), pkcs11.NewAttribute(pkcs11.CKA_VALUE, seed)},
 			pub:     []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, oidEd25519), pkcs11.NewAttribute(pkcs11.CKA_EC_POINT, wrapPoint(pub))},
 			secrets: [][]byte{seed},
 		}, nil
-	case alg.IsRSA():
-		r, ok := parsed.(*rsa.PrivateKey)
-		if !ok {
-			return nil, wrongKey(alg, parsed)
-		}
-		if bits := r.N.BitLen(); bits < minRSABits || bits > maxRSABits {
-			return nil, errorf(alg, provider.ErrInvalidArgument, "import: RSA key of %d bits, want %d to %d", bits, minRSABits, maxRSABits)
-		}
-		if len(r.Primes) != 2 {
-			return nil, errorf(alg, provider.ErrInvalidArgument, "import: multi-prime RSA key")
-		}
+	case *rsa.PrivateKey:
+		r := p
 		r.Precompute()
 		n, e := r.N.Bytes(), big.NewInt(int64(r.E)).Bytes()
 		secret := [][]byte{r.D.Bytes(), r.Primes[0].Bytes(), r.Primes[1].Bytes(),
@@ -241,17 +211,20 @@ func importMaterial(alg provider.Algorithm, der []byte) (*material, error) {
 			secrets: secret,
 		}, nil
 	}
-	// ES* and ECDH-P*: x509 returns keys on NIST curves as ECDSA keys (the
-	// PKCS#8 encoding is the same).
-	ec, ok := parsed.(*ecdsa.PrivateKey)
-	if !ok || ec.Curve.Params().Name != alg.Curve {
-		return nil, wrongKey(alg, parsed)
+	// ES* (an ECDSA key) and ECDH-P* (an ECDH key): the token takes the
+	// scalar and the point.
+	var ek *ecdh.PrivateKey
+	switch p := parsed.(type) {
+	case *ecdh.PrivateKey:
+		ek = p
+	case *ecdsa.PrivateKey:
+		if ek, err = p.ECDH(); err != nil {
+			return nil, errorf(alg, provider.ErrInvalidArgument, "import: %v", err)
+		}
+	default:
+		return nil, errorf(alg, provider.ErrInvalidArgument, "import: %T", parsed)
 	}
 	params, _ := ecParams(alg.Curve)
-	ek, err := ec.ECDH()
-	if err != nil {
-		return nil, errorf(alg, provider.ErrInvalidArgument, "import: %v", err)
-	}
 	d := ek.Bytes()
 	return &material{
 		keyType: pkcs11.CKK_EC,
@@ -259,58 +232,6 @@ func importMaterial(alg provider.Algorithm, der []byte) (*material, error) {
 		pub:     []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, params), pkcs11.NewAttribute(pkcs11.CKA_EC_POINT, wrapPoint(ek.PublicKey().Bytes()))},
 		secrets: [][]byte{d},
 	}, nil
-}
-
-// discard zeroes what it can of a parsed private key that is being
-// dropped: the Ed25519 key bytes, and the words of the big integers of
-// ECDSA and RSA keys.
-func discard(priv any) {
-	switch p := priv.(type) {
-	case ed25519.PrivateKey:
-		clear(p)
-	case *ecdsa.PrivateKey:
-		if p != nil {
-			//lint:ignore SA1019 zeroing is the one change made to D, as the key is dropped.
-			wipeInts(p.D)
-		}
-	case *rsa.PrivateKey:
-		if p != nil {
-			wipeInts(p.D, p.Precomputed.Dp, p.Precomputed.Dq, p.Precomputed.Qinv)
-			wipeInts(p.Primes...)
-		}
-	}
-}
-
-// wipeInts zeroes the words of big integers in place.
-func wipeInts(xs ...*big.Int) {
-	for _, x := range xs {
-		if x != nil {
-			clear(x.Bits())
-		}
-	}
-}
-
-// wrongKey is the error for a parsed private key of the wrong type or
-// curve. It names what was found, never its bytes.
-func wrongKey(alg provider.Algorithm, priv any) error {
-	var found string
-	switch p := priv.(type) {
-	case *ecdsa.PrivateKey:
-		found = "an EC key on " + p.Curve.Params().Name
-	case ed25519.PrivateKey:
-		found = "an Ed25519 key"
-	case *rsa.PrivateKey:
-		found = "an RSA key"
-	case *ecdh.PrivateKey:
-		found = fmt.Sprintf("an ECDH key on %v", p.Curve())
-	default:
-		found = fmt.Sprintf("a key of type %T", priv)
-	}
-	want := alg.Curve
-	if alg.IsRSA() {
-		want = "RSA"
-	}
-	return errorf(alg, provider.ErrInvalidArgument, "import: %s, want a %s key", found, want)
 }
 
 // newPair generates or imports the key pair of a signature or

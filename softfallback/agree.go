@@ -3,10 +3,10 @@ package softfallback
 import (
 	"context"
 	"crypto/ecdh"
-	"crypto/ecdsa"
 	"crypto/rand"
 
 	"github.com/wasihsm/wasihsm/provider"
+	"github.com/wasihsm/wasihsm/provider/keyimport"
 )
 
 // agreementKey is an ECDH-P256, ECDH-P384 or X25519 private key.
@@ -41,29 +41,11 @@ func newAgreementKey(alg provider.Algorithm, input []byte) (*agreementKey, error
 		}
 		k.priv = priv
 	} else {
-		parsed, err := parsePKCS8(alg, input)
+		parsed, err := keyimport.Parse(alg, input)
 		if err != nil {
-			return nil, err
+			return nil, importError(alg, err)
 		}
-		// x509 returns EC keys on NIST curves as ECDSA keys (the PKCS#8
-		// encoding is the same) and X25519 keys as ECDH keys.
-		switch p := parsed.(type) {
-		case *ecdh.PrivateKey:
-			k.priv = p
-		case *ecdsa.PrivateKey:
-			if p.Curve.Params().Name == alg.Curve {
-				k.priv, err = p.ECDH()
-			}
-			// Only the ECDH form is kept.
-			discard(p)
-			if err != nil {
-				return nil, errorf(alg, provider.ErrInvalidArgument, "import: %v", err)
-			}
-		}
-		if k.priv == nil || k.priv.Curve() != k.curve {
-			discard(parsed)
-			return nil, wrongKey(alg, parsed)
-		}
+		k.priv = parsed.(*ecdh.PrivateKey)
 	}
 	if err := k.setPublic(k.priv.PublicKey()); err != nil {
 		return nil, err

@@ -120,26 +120,3 @@ func TestDestroyZeroes(t *testing.T) {
 		require.True(t, allZero(buf))
 	})
 }
-
-func TestCheckRSABits(t *testing.T) {
-	a := provider.MustLookup("RS256")
-	for _, tc := range []struct {
-		bits int
-		want error
-	}{
-		{1024, provider.ErrInvalidArgument},
-		{2047, provider.ErrInvalidArgument},
-		{2048, nil},
-		{4096, nil},
-		{8192, nil},
-		{8193, provider.ErrInvalidArgument},
-		{16384, provider.ErrInvalidArgument},
-	} {
-		err := checkRSABits(a, tc.bits)
-		if tc.want == nil {
-			require.NoError(t, err, tc.bits)
-		} else {
-			require.ErrorIs(t, err, tc.want, tc.bits)
-		}
-	}
-}

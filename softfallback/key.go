@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/asn1"
-	"math/big"
+	"fmt"
 	"sync"
 
 	"github.com/wasihsm/wasihsm/provider"
@@ -95,27 +94,8 @@ func (k *asymmetric) setPublic(pub any) error {
 	return nil
 }
 
-// parsePKCS8 parses PKCS#8 DER, reporting any failure as an invalid
-// argument without repeating the input.
-func parsePKCS8(alg provider.Algorithm, der []byte) (any, error) {
-	// x509 ignores bytes after the PKCS#8 structure; they are not DER.
-	var outer asn1.RawValue
-	if rest, err := asn1.Unmarshal(der, &outer); err == nil && len(rest) != 0 {
-		return nil, errorf(alg, provider.ErrInvalidArgument, "import: %d bytes after the PKCS#8 structure", len(rest))
-	}
-	key, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, errorf(alg, provider.ErrInvalidArgument, "import: not a PKCS#8 private key (%v)", err)
-	}
-	return key, nil
-}
-
-// wipeInts zeroes the words of big integers in place. The integers are
-// unusable afterwards; callers drop them.
-func wipeInts(xs ...*big.Int) {
-	for _, x := range xs {
-		if x != nil {
-			clear(x.Bits())
-		}
-	}
+// importError wraps a keyimport refusal (which wraps
+// provider.ErrInvalidArgument) with the backend and algorithm.
+func importError(alg provider.Algorithm, err error) error {
+	return fmt.Errorf("softfallback: %s: import: %w", alg.Name, err)
 }

@@ -3,25 +3,17 @@ package softfallback
 import (
 	"context"
 	"crypto"
-	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"fmt"
 	"hash"
 	"math/big"
 	"slices"
 
 	"github.com/wasihsm/wasihsm/provider"
-)
-
-// RSA modulus sizes accepted on import (CONTRACT §4: at least 2048 bits;
-// the upper bound keeps a guest from making the host work on huge keys).
-const (
-	minRSABits = 2048
-	maxRSABits = 8192
+	"github.com/wasihsm/wasihsm/provider/keyimport"
 )
 
 // signatureKey is an ES*, EdDSA, RS* or PS* private key. Exactly one of ec,
@@ -49,15 +41,15 @@ func newSignatureKey(alg provider.Algorithm, input []byte) (*signatureKey, error
 	)
 	if input == nil {
 		priv, err = generateSignatureKey(alg)
-	} else {
-		priv, err = parsePKCS8(alg, input)
+	} else if priv, err = keyimport.Parse(alg, input); err != nil {
+		err = importError(alg, err)
 	}
 	if err != nil {
 		return nil, err
 	}
 	k, err := signatureKeyOf(alg, priv)
 	if err != nil {
-		discard(priv)
+		keyimport.Discard(priv)
 		return nil, err
 	}
 	return k, nil
@@ -65,33 +57,19 @@ func newSignatureKey(alg provider.Algorithm, input []byte) (*signatureKey, error
 
 // signatureKeyOf checks that priv is a key for alg and wraps it.
 func signatureKeyOf(alg provider.Algorithm, priv any) (*signatureKey, error) {
+	priv, err := keyimport.Check(alg, priv)
+	if err != nil {
+		return nil, importError(alg, err)
+	}
 	k := &signatureKey{asymmetric: asymmetric{keyBase: keyBase{alg: alg}}}
 	var pub crypto.PublicKey
-	switch {
-	case alg.Curve == "Ed25519":
-		ed, ok := priv.(ed25519.PrivateKey)
-		if !ok {
-			return nil, wrongKey(alg, priv)
-		}
-		k.ed, k.size, pub = ed, ed25519.SignatureSize, ed.Public()
-	case alg.IsRSA():
-		r, ok := priv.(*rsa.PrivateKey)
-		if !ok {
-			return nil, wrongKey(alg, priv)
-		}
-		if err := checkRSABits(alg, r.N.BitLen()); err != nil {
-			return nil, err
-		}
-		if len(r.Primes) != 2 {
-			return nil, errorf(alg, provider.ErrInvalidArgument, "import: multi-prime RSA key")
-		}
-		k.rsa, k.size, pub = r, r.Size(), r.Public()
-	default:
-		e, ok := priv.(*ecdsa.PrivateKey)
-		if !ok || e.Curve.Params().Name != alg.Curve {
-			return nil, wrongKey(alg, priv)
-		}
-		k.ec, k.size, pub = e, alg.OutputSize, e.Public()
+	switch p := priv.(type) {
+	case ed25519.PrivateKey:
+		k.ed, k.size, pub = p, ed25519.SignatureSize, p.Public()
+	case *rsa.PrivateKey:
+		k.rsa, k.size, pub = p, p.Size(), p.Public()
+	case *ecdsa.PrivateKey:
+		k.ec, k.size, pub = p, alg.OutputSize, p.Public()
 	}
 	if alg.Curve != "Ed25519" {
 		var ok bool
@@ -103,9 +81,9 @@ func signatureKeyOf(alg provider.Algorithm, priv any) (*signatureKey, error) {
 		return nil, err
 	}
 	k.wipe = func() {
-		discard(k.ed)
-		discard(k.ec)
-		discard(k.rsa)
+		keyimport.Discard(k.ed)
+		keyimport.Discard(k.ec)
+		keyimport.Discard(k.rsa)
 		k.ed, k.ec, k.rsa = nil, nil, nil
 	}
 	return k, nil
@@ -139,55 +117,6 @@ func generateSignatureKey(alg provider.Algorithm) (any, error) {
 		return nil, errorf(alg, provider.ErrDevice, "generate: %v", err)
 	}
 	return priv, nil
-}
-
-func checkRSABits(alg provider.Algorithm, bits int) error {
-	if bits < minRSABits || bits > maxRSABits {
-		return errorf(alg, provider.ErrInvalidArgument, "import: RSA key of %d bits, want %d to %d", bits, minRSABits, maxRSABits)
-	}
-	return nil
-}
-
-// discard zeroes what it can of a private key that is being dropped: the
-// Ed25519 key bytes, and the words of the big integers of ECDSA and RSA keys.
-func discard(priv any) {
-	switch p := priv.(type) {
-	case ed25519.PrivateKey:
-		clear(p)
-	case *ecdsa.PrivateKey:
-		if p != nil {
-			//lint:ignore SA1019 zeroing is the one change made to D, as the key is dropped.
-			wipeInts(p.D)
-		}
-	case *rsa.PrivateKey:
-		if p != nil {
-			wipeInts(p.D, p.Precomputed.Dp, p.Precomputed.Dq, p.Precomputed.Qinv)
-			wipeInts(p.Primes...)
-		}
-	}
-}
-
-// wrongKey is the error for a parsed private key of the wrong type or
-// curve. It names what was found, never its bytes.
-func wrongKey(alg provider.Algorithm, priv any) error {
-	var found string
-	switch p := priv.(type) {
-	case *ecdsa.PrivateKey:
-		found = "an EC key on " + p.Curve.Params().Name
-	case ed25519.PrivateKey:
-		found = "an Ed25519 key"
-	case *rsa.PrivateKey:
-		found = "an RSA key"
-	case *ecdh.PrivateKey:
-		found = fmt.Sprintf("an ECDH key on %v", p.Curve())
-	default:
-		found = fmt.Sprintf("a key of type %T", priv)
-	}
-	want := alg.Curve
-	if alg.IsRSA() {
-		want = "RSA"
-	}
-	return errorf(alg, provider.ErrInvalidArgument, "import: %s, want a %s key", found, want)
 }
 
 // NewSignState implements provider.Signer. Only EdDSA buffers the message
