@@ -64,7 +64,7 @@ type Host struct {
 	provider provider.Provider
 	opts     Options
 
-	mu        sync.Mutex
+	mu        sync.RWMutex // guards instances; every call reads it, so reads share
 	instances map[api.Module]*instance
 }
 
@@ -146,8 +146,14 @@ func (h *Host) InstantiateGuest(ctx context.Context, r wazero.Runtime, compiled 
 // instance returns the state of the calling module, creating it on its
 // first call.
 func (h *Host) instance(ctx context.Context, mod api.Module) *instance {
-	h.mu.Lock()
+	h.mu.RLock()
 	inst, ok := h.instances[mod]
+	h.mu.RUnlock()
+	if ok {
+		return inst
+	}
+	h.mu.Lock()
+	inst, ok = h.instances[mod]
 	if !ok {
 		h.sweepLocked(ctx)
 		guest := provider.Guest{Name: mod.Name()}
