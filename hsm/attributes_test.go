@@ -4,6 +4,7 @@ package hsm_test
 
 import (
 	"crypto/ecdh"
+	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/wasihsm/wasihsm/hsm"
 	"github.com/wasihsm/wasihsm/internal/softhsmtest"
 	"github.com/wasihsm/wasihsm/provider"
+	"github.com/wasihsm/wasihsm/provider/providertest"
 )
 
 // newObjects returns the handles in now that are not in before.
@@ -56,16 +58,16 @@ func TestKeyAttributes(t *testing.T) {
 				{"HS256 imported", provider.KeyRequest{Algorithm: alg("HS256"), Input: make([]byte, 40)}, false},
 				{"HKDF", provider.KeyRequest{Algorithm: alg("HKDF"), Input: []byte("ikm"), Nonce: []byte("salt"), Hash: alg("SHA-512")}, false},
 				{"ES384 generated", provider.KeyRequest{Algorithm: alg("ES384")}, true},
-				{"ES256 imported", provider.KeyRequest{Algorithm: alg("ES256"), Input: pkcs8(t, newECDSAKey(t, elliptic.P256()))}, true},
+				{"ES256 imported", provider.KeyRequest{Algorithm: alg("ES256"), Input: ecKey(t)}, true},
 				{"EdDSA generated", provider.KeyRequest{Algorithm: alg("EdDSA")}, true},
-				{"RS256 imported", provider.KeyRequest{Algorithm: alg("RS256"), Input: rsaVectorKey(t)}, true},
+				{"RS256 imported", provider.KeyRequest{Algorithm: alg("RS256"), Input: providertest.RSAKey(t)}, true},
 				{"ECDH-P256 generated", provider.KeyRequest{Algorithm: alg("ECDH-P256")}, true},
 			} {
 				create := provider.OpGenerate
 				if tc.req.Imported() {
 					create = provider.OpImport
 				}
-				if !supported(b, tc.req.Algorithm, create) {
+				if !providertest.Serves(b, tc.req.Algorithm, create) {
 					t.Logf("%s: not served by this token", tc.name)
 					continue
 				}
@@ -108,6 +110,14 @@ func TestKeyAttributes(t *testing.T) {
 	}
 }
 
+// ecKey is a fresh P-256 key as PKCS#8.
+func ecKey(t *testing.T) []byte {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	return providertest.PKCS8(t, k)
+}
+
 // checkPrivate checks a private or secret key object against CONTRACT §6.
 func checkPrivate(t *testing.T, in *softhsmtest.Inspector, o pkcs11.ObjectHandle, generated bool) {
 	t.Helper()
@@ -136,7 +146,7 @@ func use(t *testing.T, k provider.Key) {
 		_, err := k.Seal(ctx, nil, make([]byte, 12), []byte("x"), nil)
 		require.NoError(t, err)
 	case provider.Signer:
-		sign(t, k, []byte("x"))
+		providertest.Sign(t, k, []byte("x"))
 	case provider.HKDFKey:
 		require.NoError(t, k.Expand(ctx, []byte("info"), make([]byte, 100)))
 	case provider.KeyAgreementKey:

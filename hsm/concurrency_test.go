@@ -11,6 +11,7 @@ import (
 
 	"github.com/wasihsm/wasihsm/hsm"
 	"github.com/wasihsm/wasihsm/provider"
+	"github.com/wasihsm/wasihsm/provider/providertest"
 )
 
 // TestConcurrency: many goroutines generate, import, use and destroy keys
@@ -66,7 +67,7 @@ func workOnce(b *hsm.Backend, w, r int) error {
 	if req.Input != nil {
 		create = provider.OpImport
 	}
-	if !supported(b, a, create) {
+	if !providertest.Serves(b, a, create) {
 		name, a, req = "HS256", provider.MustLookup("HS256"), provider.KeyRequest{Algorithm: provider.MustLookup("HS256")}
 	}
 	k, err := b.GenerateKey(ctx, req)

@@ -18,6 +18,7 @@ import (
 	"github.com/wasihsm/wasihsm/hsm"
 	"github.com/wasihsm/wasihsm/internal/softhsmtest"
 	"github.com/wasihsm/wasihsm/provider"
+	"github.com/wasihsm/wasihsm/provider/providertest"
 )
 
 // TestManagedKeys provisions keys with pkcs11-tool, as an operator would,
@@ -36,7 +37,7 @@ func TestManagedKeys(t *testing.T) {
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	keyFile := filepath.Join(t.TempDir(), "rsa.der")
-	require.NoError(t, os.WriteFile(keyFile, pkcs8(t, rsaKey), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, providertest.PKCS8(t, rsaKey), 0o600))
 	fx.PKCS11Tool(t, "--write-object", keyFile, "--type", "privkey", "--label", label("rsa"), "--id", "a4"+tag)
 
 	wasmHash := strings.Repeat("ab", 32)
@@ -64,7 +65,7 @@ func TestManagedKeys(t *testing.T) {
 			}
 
 			wrongSize := provider.ErrInvalidArgument
-			if !supported(b, alg("A128GCM"), provider.OpImport) {
+			if !providertest.Serves(b, alg("A128GCM"), provider.OpImport) {
 				// Refused before the token is searched.
 				wrongSize = provider.ErrNotSupported
 			}
@@ -90,13 +91,13 @@ func TestManagedKeys(t *testing.T) {
 				k, err := openKey("signer", g)
 				require.NoError(t, err)
 				require.Equal(t, alg("ES256"), k.Algorithm())
-				pub := publicKey(t, k)
-				require.True(t, verify(alg("ES256"), pub, []byte("managed"), sign(t, k, []byte("managed"))))
+				pub := providertest.PublicKey(t, k)
+				require.True(t, providertest.Verify(alg("ES256"), pub, []byte("managed"), providertest.Sign(t, k, []byte("managed"))))
 				require.NoError(t, k.Destroy(ctx), "release")
 			}
 
 			// The same EC key for ECDH: derive allowed, export refused.
-			if supported(b, alg("ECDH-P256"), provider.OpImport) {
+			if providertest.Serves(b, alg("ECDH-P256"), provider.OpImport) {
 				k, err := openKey("agree", allowed)
 				require.NoError(t, err)
 				peer, err := ecdh.P256().GenerateKey(rand.Reader)
@@ -111,15 +112,15 @@ func TestManagedKeys(t *testing.T) {
 				require.ErrorIs(t, err, provider.ErrNotSupported)
 			}
 
-			if supported(b, alg("EdDSA"), provider.OpImport) {
+			if providertest.Serves(b, alg("EdDSA"), provider.OpImport) {
 				k, err := openKey("ed", allowed)
 				require.NoError(t, err)
-				require.True(t, verify(alg("EdDSA"), publicKey(t, k), []byte("managed"), sign(t, k, []byte("managed"))))
+				require.True(t, providertest.Verify(alg("EdDSA"), providertest.PublicKey(t, k), []byte("managed"), providertest.Sign(t, k, []byte("managed"))))
 				require.NoError(t, k.Destroy(ctx))
 			}
 
 			// AES: encryption allowed, decryption refused when attempted.
-			if supported(b, alg("A256GCM"), provider.OpImport) {
+			if providertest.Serves(b, alg("A256GCM"), provider.OpImport) {
 				k, err := openKey("aes", allowed)
 				require.NoError(t, err)
 				aead := k.(provider.AEADKey)
@@ -136,8 +137,8 @@ func TestManagedKeys(t *testing.T) {
 			// the private object's attributes.
 			k, err := openKey("rsa", allowed)
 			require.NoError(t, err)
-			require.True(t, rsaKey.PublicKey.Equal(publicKey(t, k)))
-			require.True(t, verify(alg("RS256"), &rsaKey.PublicKey, []byte("managed"), sign(t, k, []byte("managed"))))
+			require.True(t, rsaKey.PublicKey.Equal(providertest.PublicKey(t, k)))
+			require.True(t, providertest.Verify(alg("RS256"), &rsaKey.PublicKey, []byte("managed"), providertest.Sign(t, k, []byte("managed"))))
 			require.NoError(t, k.Destroy(ctx))
 			k, err = openKey("wrong type", allowed)
 			require.NoError(t, err, "an RSA key serves PS256 as well")

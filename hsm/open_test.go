@@ -17,6 +17,7 @@ import (
 	"github.com/wasihsm/wasihsm/hsm"
 	"github.com/wasihsm/wasihsm/internal/softhsmtest"
 	"github.com/wasihsm/wasihsm/provider"
+	"github.com/wasihsm/wasihsm/provider/providertest"
 )
 
 // TestAllowList: only allowed modules load.
@@ -261,6 +262,6 @@ func TestSharedModule(t *testing.T) {
 	_, err = hsm.Slots(ctx, tg.module)
 	require.NoError(t, err)
 	require.NoError(t, b1.Close())
-	sign(t, k, []byte("still initialised"))
+	providertest.Sign(t, k, []byte("still initialised"))
 	destroy(t, k)
 }
