@@ -175,7 +175,9 @@ func TestContractOnToken(t *testing.T) {
 							assert.True(t, strings.HasSuffix(line, " success"), "with fallback allow every algorithm runs: %s", line)
 						}
 					}
-					assert.Equal(t, baseline, len(in.SessionObjects()), "session objects back to the baseline after the instance closed")
+					if tg.seesSessionObjects { // through p11-kit the count is always 0: no check
+						assert.Equal(t, baseline, len(in.SessionObjects()), "session objects back to the baseline after the instance closed")
+					}
 					assert.Equal(t, wasihost.Stats{}, h.Host.Stats())
 				})
 			}
