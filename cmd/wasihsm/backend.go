@@ -84,13 +84,9 @@ func hsmConfig(s config.Settings, lookupEnv func(string) (string, bool)) (hsm.Co
 	}
 	if p.PIN.IsSet() {
 		src := p.PIN
-		cfg.PIN = func() ([]byte, error) {
-			pin, err := src.Read(lookupEnv)
-			if err != nil {
-				return nil, err
-			}
-			return []byte(pin), nil
-		}
+		// The backend zeroes the bytes once it has logged in
+		// (hsm.Config.PIN), so they are handed over as they are.
+		cfg.PIN = func() ([]byte, error) { return src.Read(lookupEnv) }
 	}
 	for _, k := range s.Keys {
 		mk := hsm.ManagedKey{Name: k.Name, Label: k.Label, ID: k.ID, Algorithm: k.Algorithm.Name}

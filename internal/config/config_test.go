@@ -215,7 +215,7 @@ cache_dir: /file/cache
 		check: func(t *testing.T, s Settings) {
 			pin, err := s.PKCS11.PIN.Read(env(nil))
 			require.NoError(t, err)
-			assert.Equal(t, "env:NOT_A_SOURCE", pin)
+			assert.Equal(t, "env:NOT_A_SOURCE", string(pin))
 		},
 	}}
 	for _, tt := range tests {
@@ -721,7 +721,7 @@ func TestPINRead(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tt.want, pin)
+			assert.Equal(t, tt.want, string(pin))
 		})
 	}
 }

@@ -65,37 +65,52 @@ func (p PINSource) Format(f fmt.State, verb rune) {
 // line of the file for file:PATH, or the URI's pin-value. An empty PIN is
 // an error, except from a pin-value, which says so explicitly
 // ("pin-value="). Errors name the source, never the PIN.
-func (p PINSource) Read(lookupEnv func(string) (string, bool)) (string, error) {
+//
+// # Wiping
+//
+// The PIN comes back as a fresh byte slice that belongs to the caller,
+// who zeroes it (see [Wipe]) as soon as it has been used: a Go string
+// cannot be wiped, so none is made from it here. For file:PATH the whole
+// file read is zeroed before Read returns. The literal, environment and
+// URI sources hold the PIN in Go strings that the process got it in;
+// those cannot be wiped, which is one reason to prefer file:PATH.
+func (p PINSource) Read(lookupEnv func(string) (string, bool)) ([]byte, error) {
 	if lookupEnv == nil {
 		lookupEnv = os.LookupEnv
 	}
-	var pin string
+	var pin []byte
 	switch p.kind {
 	case pinNone:
-		return "", fmt.Errorf("config: %s: no PIN source; set %s or pkcs11.pin in the config file", FieldPIN, EnvPIN)
+		return nil, fmt.Errorf("config: %s: no PIN source; set %s or pkcs11.pin in the config file", FieldPIN, EnvPIN)
 	case pinLiteral:
-		pin = p.ref
+		pin = []byte(p.ref)
 	case pinURIValue:
-		return p.ref, nil
+		return []byte(p.ref), nil
 	case pinEnv:
 		v, ok := lookupEnv(p.ref)
 		if !ok {
-			return "", fmt.Errorf("config: %s: %s: the environment variable %s is not set", FieldPIN, p, p.ref)
+			return nil, fmt.Errorf("config: %s: %s: the environment variable %s is not set", FieldPIN, p, p.ref)
 		}
-		pin = v
+		pin = []byte(v)
 	case pinFile:
 		b, err := os.ReadFile(p.ref)
 		if err != nil {
-			return "", fmt.Errorf("config: %s: %s: %w", FieldPIN, p, unwrapPath(err))
+			return nil, fmt.Errorf("config: %s: %s: %w", FieldPIN, p, unwrapPath(err))
 		}
 		line, _, _ := bytes.Cut(b, []byte("\n"))
-		pin = strings.TrimSuffix(string(line), "\r")
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		pin = bytes.Clone(line)
+		Wipe(b)
 	}
-	if pin == "" {
-		return "", fmt.Errorf("config: %s: %s: the PIN is empty", FieldPIN, p)
+	if len(pin) == 0 {
+		return nil, fmt.Errorf("config: %s: %s: the PIN is empty", FieldPIN, p)
 	}
 	return pin, nil
 }
+
+// Wipe zeroes b. Callers of [PINSource.Read] wipe the PIN with it once
+// the token has it.
+func Wipe(b []byte) { clear(b) }
 
 // parsePINSource parses the file's pkcs11.pin. Its problems never quote
 // the value, which might be a PIN written in by mistake.

@@ -240,7 +240,7 @@ pkcs11:
 	require.NoError(t, err)
 	pin, err := s.PKCS11.PIN.Read(nil)
 	require.NoError(t, err)
-	assert.Equal(t, "1357", pin)
+	assert.Equal(t, "1357", string(pin))
 }
 
 func TestURIModule(t *testing.T) {
@@ -304,14 +304,14 @@ func TestURIPINSources(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "secrets/pin"), []byte("2468\n"), 0o600))
 	pin, err := s.PKCS11.PIN.Read(nil)
 	require.NoError(t, err)
-	assert.Equal(t, "2468", pin)
+	assert.Equal(t, "2468", string(pin))
 
 	// An empty pin-value is an explicitly empty PIN.
 	s, err = load(t, map[string]string{"token": "pkcs11:token=t?pin-value="}, nil)
 	require.NoError(t, err)
 	pin, err = s.PKCS11.PIN.Read(nil)
 	require.NoError(t, err)
-	assert.Equal(t, "", pin)
+	assert.Equal(t, "", string(pin))
 }
 
 // TestPINFilePermissions: a file that holds a PIN must not be readable by
