@@ -1,0 +1,323 @@
+//go:build wasip1
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/wasihsm/wasihsm/guest/wasicrypto"
+	"github.com/wasihsm/wasihsm/guest/wasicrypto/raw"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fail(errors.New("usage: relguest mix N | hold ALG... | sweep LO HI H..."))
+	}
+	var err error
+	switch args := os.Args[2:]; os.Args[1] {
+	case "mix":
+		err = mix(args)
+	case "hold":
+		err = hold(args)
+	case "sweep":
+		err = sweep(args)
+	default:
+		err = fmt.Errorf("unknown mode %q", os.Args[1])
+	}
+	if err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "FAIL", err)
+	os.Exit(1)
+}
+
+// mix runs N rounds of mixed work and checks every result.
+func mix(args []string) error {
+	if len(args) != 1 {
+		return errors.New("mix N")
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil {
+		return err
+	}
+	ops := 0
+	for i := range n {
+		msg := fmt.Appendf(nil, "round %d of a tenant's work", i)
+
+		// Hash.
+		got, err := wasicrypto.Hash("SHA-256", msg)
+		if err != nil {
+			return err
+		}
+		if want := sha256.Sum256(msg); !bytes.Equal(got, want[:]) {
+			return fmt.Errorf("SHA-256: %x, want %x", got, want)
+		}
+		ops++
+
+		// AEAD: a generated key, seal then open; a flipped bit must fail.
+		k, err := wasicrypto.GenerateKey("A256GCM")
+		if err != nil {
+			return err
+		}
+		a, err := wasicrypto.NewAEAD(k)
+		if err != nil {
+			return err
+		}
+		nonce := make([]byte, a.NonceSize())
+		_, _ = rand.Read(nonce)
+		ct := a.Seal(nil, nonce, msg, []byte("aad"))
+		pt, err := a.Open(nil, nonce, ct, []byte("aad"))
+		if err != nil || !bytes.Equal(pt, msg) {
+			return fmt.Errorf("A256GCM open: %q, %v", pt, err)
+		}
+		ct[0] ^= 1
+		if _, err := a.Open(nil, nonce, ct, []byte("aad")); !errors.Is(err, wasicrypto.ErrnoBadmsg) {
+			return fmt.Errorf("A256GCM open of a forgery: %v, want badmsg", err)
+		}
+		_ = a.Close()
+		_ = k.Close()
+		ops += 3
+
+		// Sign and verify.
+		sk, err := wasicrypto.GenerateKey("ES256")
+		if err != nil {
+			return err
+		}
+		sig, err := wasicrypto.Sign("ES256", sk, msg)
+		if err != nil {
+			return err
+		}
+		spki, err := sk.PublicKey()
+		if err != nil {
+			return err
+		}
+		_ = sk.Close()
+		if err := verifyES256(spki, msg, sig); err != nil {
+			return err
+		}
+		ops += 3
+
+		// HKDF, against the standard library.
+		ikm := make([]byte, 32)
+		_, _ = rand.Read(ikm)
+		prk, err := wasicrypto.NewHKDFKey("SHA-256", ikm, []byte("salt"))
+		if err != nil {
+			return err
+		}
+		okm, err := wasicrypto.HKDFExpand(prk, []byte("info"), 42)
+		if err != nil {
+			return err
+		}
+		_ = prk.Close()
+		want, _ := hkdf.Key(sha256.New, ikm, []byte("salt"), "info", 42)
+		if !bytes.Equal(okm, want) {
+			return fmt.Errorf("HKDF: %x, want %x", okm, want)
+		}
+		ops += 2
+
+		// HMAC with an imported key, against the standard library.
+		mk, err := wasicrypto.ImportKey("HS256", ikm)
+		if err != nil {
+			return err
+		}
+		tag, err := wasicrypto.Sign("HS256", mk, msg)
+		if err != nil {
+			return err
+		}
+		_ = mk.Close()
+		m := hmac.New(sha256.New, ikm)
+		m.Write(msg)
+		if !hmac.Equal(tag, m.Sum(nil)) {
+			return errors.New("HS256: wrong tag")
+		}
+		ops += 2
+	}
+	fmt.Printf("ok %d ops\n", ops)
+	return nil
+}
+
+func verifyES256(spki, msg, sig []byte) error {
+	pub, err := x509.ParsePKIXPublicKey(spki)
+	if err != nil {
+		return fmt.Errorf("ES256 public key: %w", err)
+	}
+	ek, ok := pub.(*ecdsa.PublicKey)
+	if !ok || len(sig) != 64 {
+		return fmt.Errorf("ES256: key %T, signature of %d bytes", pub, len(sig))
+	}
+	h := sha256.Sum256(msg)
+	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+	if !ecdsa.Verify(ek, h[:], r, s) {
+		return errors.New("ES256: the signature does not verify")
+	}
+	return nil
+}
+
+// hold makes a key of each algorithm ("import:ALG" imports one), uses it
+// once, prints its handle, and keeps them all until stdin ends.
+func hold(algs []string) error {
+	var keys []*wasicrypto.Key
+	for _, spec := range algs {
+		alg, imported := strings.CutPrefix(spec, "import:")
+		k, err := makeKey(alg, imported)
+		if err != nil {
+			return fmt.Errorf("%s: %w", spec, err)
+		}
+		if err := use(alg, k); err != nil {
+			return fmt.Errorf("%s: use: %w", spec, err)
+		}
+		keys = append(keys, k)
+		fmt.Printf("key %s %d\n", spec, k.Handle())
+	}
+	fmt.Println("ready")
+	_, _ = io.Copy(io.Discard, bufio.NewReader(os.Stdin))
+	for _, k := range keys {
+		_ = k.Close()
+	}
+	return nil
+}
+
+func makeKey(alg string, imported bool) (*wasicrypto.Key, error) {
+	if alg == "HKDF" {
+		ikm := make([]byte, 32)
+		_, _ = rand.Read(ikm)
+		return wasicrypto.NewHKDFKey("SHA-256", ikm, nil)
+	}
+	if !imported {
+		return wasicrypto.GenerateKey(alg)
+	}
+	var material []byte
+	var err error
+	switch alg {
+	case "A128GCM", "A192GCM", "A256GCM", "HS256", "HS384", "HS512":
+		n := map[string]int{"A128GCM": 16, "A192GCM": 24, "A256GCM": 32, "HS256": 32, "HS384": 48, "HS512": 64}[alg]
+		material = make([]byte, n)
+		_, _ = rand.Read(material)
+	case "ES256", "ES384", "ES512":
+		c := map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()}[alg]
+		k, _ := ecdsa.GenerateKey(c, rand.Reader)
+		material, err = x509.MarshalPKCS8PrivateKey(k)
+	case "EdDSA":
+		_, k, _ := ed25519.GenerateKey(rand.Reader)
+		material, err = x509.MarshalPKCS8PrivateKey(k)
+	case "ECDH-P256", "ECDH-P384", "X25519":
+		c := map[string]ecdh.Curve{"ECDH-P256": ecdh.P256(), "ECDH-P384": ecdh.P384(), "X25519": ecdh.X25519()}[alg]
+		k, _ := c.GenerateKey(rand.Reader)
+		material, err = x509.MarshalPKCS8PrivateKey(k)
+	default:
+		return nil, fmt.Errorf("no import material for %s", alg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return wasicrypto.ImportKey(alg, material)
+}
+
+// use does one operation with k, so that the key surely exists where it
+// lives.
+func use(alg string, k *wasicrypto.Key) error {
+	switch {
+	case strings.HasSuffix(alg, "GCM"):
+		a, err := wasicrypto.NewAEAD(k)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		nonce := make([]byte, a.NonceSize())
+		_, _ = rand.Read(nonce)
+		a.Seal(nil, nonce, []byte("x"), nil)
+		return nil
+	case alg == "HKDF":
+		_, err := wasicrypto.HKDFExpand(k, nil, 32)
+		return err
+	case strings.HasPrefix(alg, "ECDH-") || alg == "X25519":
+		c := map[string]ecdh.Curve{"ECDH-P256": ecdh.P256(), "ECDH-P384": ecdh.P384(), "X25519": ecdh.X25519()}[alg]
+		peer, _ := c.GenerateKey(rand.Reader)
+		_, err := wasicrypto.ECDH(alg, k, peer.PublicKey().Bytes())
+		return err
+	default: // signatures and MACs
+		_, err := wasicrypto.Sign(alg, k, []byte("x"))
+		return err
+	}
+}
+
+// sweep calls functions that take a key or a state with handle values the
+// guest never received: every call must answer badf.
+func sweep(args []string) error {
+	if len(args) < 2 {
+		return errors.New("sweep LO HI H...")
+	}
+	var hs []uint32
+	lo, err1 := strconv.ParseUint(args[0], 10, 32)
+	hi, err2 := strconv.ParseUint(args[1], 10, 32)
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	for h := lo; h <= hi; h++ {
+		hs = append(hs, uint32(h))
+	}
+	for _, a := range args[2:] {
+		h, err := strconv.ParseUint(a, 10, 32)
+		if err != nil {
+			return err
+		}
+		hs = append(hs, uint32(h))
+	}
+	buf := make([]byte, 1024)
+	var out uint32
+	p := addr(&buf[0])
+	o := uint32(uintptr(unsafe.Pointer(&out)))
+	alg := "ES256"
+	algPtr := uint32(uintptr(unsafe.Pointer(unsafe.StringData(alg))))
+	calls := []struct {
+		name string
+		call func(h uint32) uint32
+	}{
+		{"private_key_export_public", func(h uint32) uint32 { return raw.PrivateKeyExportPublic(h, p, 1024, o) }},
+		{"private_key_close", func(h uint32) uint32 { return raw.PrivateKeyClose(h) }},
+		{"cipher_open", func(h uint32) uint32 { return raw.CipherOpen(h, o) }},
+		{"sign_open", func(h uint32) uint32 { return raw.SignOpen(algPtr, uint32(len(alg)), h, o) }},
+		{"hash_update", func(h uint32) uint32 { return raw.HashUpdate(h, p, 16) }},
+		{"sign_update", func(h uint32) uint32 { return raw.SignUpdate(h, p, 16) }},
+		{"cipher_encrypt_begin", func(h uint32) uint32 { return raw.CipherEncryptBegin(h, o) }},
+		{"generate_key", func(h uint32) uint32 { return raw.GenerateKey(h, o) }},
+		{"derive_key", func(h uint32) uint32 { return raw.DeriveKey(h, p, 32) }},
+	}
+	n, bad := 0, 0
+	for _, h := range hs {
+		for _, c := range calls {
+			n++
+			if e := c.call(h); wasicrypto.Errno(e) != wasicrypto.ErrnoBadf {
+				bad++
+				fmt.Printf("notbadf %s %d %d\n", c.name, h, e)
+			}
+		}
+	}
+	if bad == 0 {
+		fmt.Printf("badf %d\n", n)
+	}
+	return nil
+}
+
+func addr(b *byte) uint32 { return uint32(uintptr(unsafe.Pointer(b))) }
