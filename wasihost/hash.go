@@ -12,7 +12,8 @@ import (
 
 // hashState is the object behind a hash_state handle.
 type hashState struct {
-	h provider.Hash
+	h       provider.Hash
+	backend string // set by an Observer's first look (observe.go)
 }
 
 func (s *hashState) close(context.Context) error { return s.h.Close() }

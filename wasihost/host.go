@@ -41,6 +41,9 @@ type Options struct {
 	// Logger receives failures the guest cannot see (a key that could not
 	// be destroyed). nil discards them.
 	Logger *slog.Logger
+	// Observer receives an Event for every host call (see LogObserver and
+	// package metrics). nil observes nothing, at no cost per call.
+	Observer Observer
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -89,8 +92,12 @@ func (h *Host) Instantiate(ctx context.Context, r wazero.Runtime) error {
 	}{{ModuleName, cryptoFuncs}, {KeysModuleName, keysFuncs}} {
 		b := r.NewHostModuleBuilder(m.name)
 		for _, f := range m.funcs {
+			fn := h.adapt(f)
+			if h.opts.Observer != nil {
+				fn = h.adaptObserved(m.name, f)
+			}
 			b.NewFunctionBuilder().
-				WithGoModuleFunction(h.adapt(f), f.paramTypes(), []api.ValueType{api.ValueTypeI32}).
+				WithGoModuleFunction(fn, f.paramTypes(), []api.ValueType{api.ValueTypeI32}).
 				WithParameterNames(f.params...).
 				WithResultNames("errno").
 				Export(f.name)
