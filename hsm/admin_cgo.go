@@ -1,0 +1,708 @@
+//go:build cgo
+
+package hsm
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"math/big"
+	"slices"
+	"sync"
+	"unsafe"
+
+	"github.com/miekg/pkcs11"
+
+	"github.com/wasihsm/wasihsm/provider"
+)
+
+// Admin is one session on a token for provisioning managed keys: it
+// creates, lists and deletes token objects (CKA_TOKEN true), which outlive
+// every process, unlike the session objects of a [Backend]. It is what
+// `wasihsm keys` and `wasihsm doctor` use. Its methods are safe for
+// concurrent use (they take turns on the one session). Open it with
+// [OpenAdmin], log in with [Admin.Login], and release it with
+// [Admin.Close].
+//
+// Keys it creates are what CONTRACT §6 asks of keys on a token, as token
+// objects: CKA_TOKEN, CKA_SENSITIVE and CKA_PRIVATE true, CKA_EXTRACTABLE
+// false, with the label and id given; the public half of a pair is a token
+// object with the same label and id. Create reads the attributes back and
+// removes the key again when the token did not keep them.
+type Admin struct {
+	cfg  Config
+	opts AdminOptions
+	mod  *module
+	p    *pkcs11.Ctx
+	slot uint
+	info pkcs11.TokenInfo
+	caps *capabilities
+
+	mu       sync.Mutex // guards s, loggedIn and closed, and serialises the session
+	s        pkcs11.SessionHandle
+	loggedIn bool
+	closed   bool
+}
+
+// OpenAdmin loads cfg.Module (as [Open] does, checked against the
+// allowed modules), finds the token that cfg.Token selects and opens a
+// session on it: read-write unless opts.ReadOnly. It does not log in: call
+// [Admin.Login]. Errors are those of [Open] for the same steps: a module
+// outside the allow-list wraps provider.ErrAccessDenied, one that does not
+// load provider.ErrDevice, a token that is not there provider.ErrNotFound.
+// cfg.ManagedKeys is not used.
+func OpenAdmin(ctx context.Context, cfg Config, opts AdminOptions) (*Admin, error) {
+	cfg = cloneConfig(cfg)
+	cfg.ManagedKeys = nil
+	if err := checkConfig(cfg); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, timeoutError(err)
+	}
+	mod, err := openModule(cfg.Module)
+	if err != nil {
+		return nil, err
+	}
+	a := &Admin{cfg: cfg, opts: opts, mod: mod, p: mod.ctx}
+	if err := a.open(); err != nil {
+		_ = mod.release()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *Admin) open() error {
+	slot, info, err := selectToken(a.p, a.cfg.Token)
+	if err != nil {
+		return err
+	}
+	a.slot, a.info = slot, info
+	if info.Flags&pkcs11.CKF_TOKEN_INITIALIZED == 0 {
+		return fmt.Errorf("hsm: token %q in slot %d is not initialised: %w", info.Label, slot, provider.ErrDevice)
+	}
+	if a.caps, err = discover(a.p, slot); err != nil {
+		return err
+	}
+	flags := uint(pkcs11.CKF_SERIAL_SESSION)
+	if !a.opts.ReadOnly {
+		flags |= pkcs11.CKF_RW_SESSION
+	}
+	if a.s, err = a.p.OpenSession(slot, flags); err != nil {
+		return ckrError("admin: open a session", err)
+	}
+	return nil
+}
+
+// Slot returns the slot of the token.
+func (a *Admin) Slot() uint { return a.slot }
+
+// Label returns the token's label.
+func (a *Admin) Label() string { return a.info.Label }
+
+// LoginRequired reports whether the token wants a login
+// (CKF_LOGIN_REQUIRED) to use private objects.
+func (a *Admin) LoginRequired() bool { return a.info.Flags&pkcs11.CKF_LOGIN_REQUIRED != 0 }
+
+// Supports says how the token serves op on alg, as [Backend.Supports].
+func (a *Admin) Supports(alg provider.Algorithm, op provider.Operation) provider.Support {
+	if !registered(alg) {
+		return provider.Unsupported
+	}
+	return a.caps.supports(alg, op)
+}
+
+// Login logs the user in with cfg.PIN, zeroing the PIN right after
+// C_Login. Without a PIN source it does nothing on a token that needs no
+// login, and fails (provider.ErrAccessDenied) on one that does. A wrong
+// PIN answers an error wrapping provider.ErrAccessDenied that names
+// CKR_PIN_INCORRECT. As for [Backend], the login belongs to the whole
+// process, and Admin never logs out.
+func (a *Admin) Login(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return timeoutError(err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return errAdminClosed
+	}
+	if a.cfg.PIN == nil {
+		if a.LoginRequired() {
+			return fmt.Errorf("hsm: login: token %q requires a login and no PIN source is configured: %w", a.info.Label, provider.ErrAccessDenied)
+		}
+		return nil
+	}
+	pin, err := a.cfg.PIN()
+	if err != nil {
+		return fmt.Errorf("hsm: login: read the PIN: %w: %w", provider.ErrAccessDenied, err)
+	}
+	defer clear(pin)
+	err = a.p.Login(a.s, pkcs11.CKU_USER, unsafe.String(unsafe.SliceData(pin), len(pin)))
+	if err != nil && !hasTrait(err, done) {
+		return ckrError("login", err)
+	}
+	a.loggedIn = true
+	return nil
+}
+
+// Close closes the session and releases the module. It never logs out.
+// Close is idempotent.
+func (a *Admin) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return nil
+	}
+	a.closed = true
+	_ = a.p.CloseSession(a.s)
+	return a.mod.release()
+}
+
+var errAdminClosed = fmt.Errorf("hsm: admin: closed: %w", provider.ErrInvalidArgument)
+
+// begin takes the session for one call.
+func (a *Admin) begin(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return timeoutError(err)
+	}
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return errAdminClosed
+	}
+	return nil
+}
+
+// view is a Backend that shares the Admin's module and capabilities, for
+// the backend's helpers that read only p, caps and login (readPublic,
+// checkManagedType, hmacKey, importMaterial's callers): the key rules stay
+// in one place.
+func (a *Admin) view() *Backend {
+	return &Backend{p: a.p, caps: a.caps, login: a.loggedIn}
+}
+
+// find returns the token objects that match tmpl.
+func (a *Admin) find(tmpl []*pkcs11.Attribute) ([]pkcs11.ObjectHandle, error) {
+	if err := a.p.FindObjectsInit(a.s, tmpl); err != nil {
+		return nil, err
+	}
+	var all []pkcs11.ObjectHandle
+	for {
+		objs, _, err := a.p.FindObjects(a.s, 64)
+		if err != nil {
+			_ = a.p.FindObjectsFinal(a.s)
+			return nil, err
+		}
+		if len(objs) == 0 {
+			break
+		}
+		all = append(all, objs...)
+	}
+	return all, a.p.FindObjectsFinal(a.s)
+}
+
+// selector is a template for token objects of a class with a label and an
+// id (each only when set).
+func selector(class uint, label string, id []byte) []*pkcs11.Attribute {
+	t := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true)}
+	if class != anyClass {
+		t = append(t, pkcs11.NewAttribute(pkcs11.CKA_CLASS, class))
+	}
+	if label != "" {
+		t = append(t, pkcs11.NewAttribute(pkcs11.CKA_LABEL, label))
+	}
+	if len(id) > 0 {
+		t = append(t, pkcs11.NewAttribute(pkcs11.CKA_ID, id))
+	}
+	return t
+}
+
+// anyClass makes selector match objects of every class.
+const anyClass = ^uint(0)
+
+// attr reads one attribute; ok is false when the object has none (or the
+// token will not say, as for a sensitive value).
+func (a *Admin) attr(obj pkcs11.ObjectHandle, t uint) ([]byte, bool) {
+	got, err := a.p.GetAttributeValue(a.s, obj, []*pkcs11.Attribute{pkcs11.NewAttribute(t, nil)})
+	if err != nil || len(got) != 1 {
+		return nil, false
+	}
+	return got[0].Value, true
+}
+
+func (a *Admin) boolAttr(obj pkcs11.ObjectHandle, t uint) bool {
+	v, ok := a.attr(obj, t)
+	return ok && boolAttr(&pkcs11.Attribute{Value: v})
+}
+
+func (a *Admin) ulongAttr(obj pkcs11.ObjectHandle, t uint) (uint, bool) {
+	v, ok := a.attr(obj, t)
+	if !ok {
+		return 0, false
+	}
+	return ulongAttr(&pkcs11.Attribute{Value: v})
+}
+
+// curves are the curves of CONTRACT §4 that a token key may be on, with
+// the signature and key-agreement algorithms of each.
+var curves = []struct {
+	name, sign, derive string
+}{
+	{"P-256", "ES256", "ECDH-P256"},
+	{"P-384", "ES384", "ECDH-P384"},
+	{"P-521", "ES512", ""},
+	{"Ed25519", "EdDSA", ""},
+}
+
+// describe reads what List and Find report of a private, secret or public
+// key object. pub is the public half of a pair, or 0.
+func (a *Admin) describe(obj, pub pkcs11.ObjectHandle) TokenKey {
+	class, _ := a.ulongAttr(obj, pkcs11.CKA_CLASS)
+	keyType, _ := a.ulongAttr(obj, pkcs11.CKA_KEY_TYPE)
+	label, _ := a.attr(obj, pkcs11.CKA_LABEL)
+	id, _ := a.attr(obj, pkcs11.CKA_ID)
+	k := TokenKey{
+		Label: string(label), ID: bytes.Clone(id),
+		Token: a.boolAttr(obj, pkcs11.CKA_TOKEN), Private: a.boolAttr(obj, pkcs11.CKA_PRIVATE),
+		HasPublic: pub != 0,
+		obj:       uint(obj), pub: uint(pub), keyType: keyType,
+	}
+	switch class {
+	case pkcs11.CKO_PRIVATE_KEY:
+		k.Class = "private"
+	case pkcs11.CKO_SECRET_KEY:
+		k.Class = "secret"
+	default:
+		k.Class = "public"
+	}
+	if k.Class != "public" {
+		k.Sensitive = a.boolAttr(obj, pkcs11.CKA_SENSITIVE)
+		k.Extractable = a.boolAttr(obj, pkcs11.CKA_EXTRACTABLE)
+		k.AlwaysSensitive = a.boolAttr(obj, pkcs11.CKA_ALWAYS_SENSITIVE)
+		k.NeverExtractable = a.boolAttr(obj, pkcs11.CKA_NEVER_EXTRACTABLE)
+	}
+	sign, derive := a.boolAttr(obj, pkcs11.CKA_SIGN), a.boolAttr(obj, pkcs11.CKA_DERIVE)
+	encrypt := a.boolAttr(obj, pkcs11.CKA_ENCRYPT) || a.boolAttr(obj, pkcs11.CKA_DECRYPT)
+	var pubAlg string // an algorithm whose public key readPublic can read
+	switch keyType {
+	case pkcs11.CKK_EC, ckkECEdwards:
+		params, _ := a.attr(obj, pkcs11.CKA_EC_PARAMS)
+		k.Type = "EC (unknown curve)"
+		for _, c := range curves {
+			if !sameCurve(params, c.name) {
+				continue
+			}
+			k.Type = "EC " + c.name
+			if c.name == "Ed25519" {
+				k.Type = "Ed25519"
+			}
+			pubAlg = c.sign
+			if sign && c.sign != "" {
+				k.Algorithms = append(k.Algorithms, c.sign)
+			}
+			if derive && c.derive != "" {
+				k.Algorithms = append(k.Algorithms, c.derive)
+			}
+		}
+	case pkcs11.CKK_RSA:
+		n, _ := a.attr(obj, pkcs11.CKA_MODULUS)
+		bits := new(big.Int).SetBytes(n).BitLen()
+		k.Type = fmt.Sprintf("RSA %d", bits)
+		pubAlg = "RS256"
+		if sign && bits >= minRSABits && bits <= maxRSABits {
+			for _, alg := range provider.Algorithms() {
+				if alg.IsRSA() {
+					k.Algorithms = append(k.Algorithms, alg.Name)
+				}
+			}
+		}
+	case pkcs11.CKK_AES:
+		n, _ := a.ulongAttr(obj, pkcs11.CKA_VALUE_LEN)
+		k.Type = fmt.Sprintf("AES %d", n*8)
+		if alg, ok := provider.Lookup(fmt.Sprintf("A%dGCM", n*8)); ok && encrypt {
+			k.Algorithms = append(k.Algorithms, alg.Name)
+		}
+	case pkcs11.CKK_GENERIC_SECRET, pkcs11.CKK_SHA256_HMAC, pkcs11.CKK_SHA384_HMAC, pkcs11.CKK_SHA512_HMAC:
+		n, _ := a.ulongAttr(obj, pkcs11.CKA_VALUE_LEN)
+		k.Type = fmt.Sprintf("generic secret %d bytes", n)
+		only := map[uint]string{pkcs11.CKK_SHA256_HMAC: "HS256", pkcs11.CKK_SHA384_HMAC: "HS384", pkcs11.CKK_SHA512_HMAC: "HS512"}[keyType]
+		if only != "" {
+			k.Type = fmt.Sprintf("%s secret %d bytes", only, n)
+		}
+		for _, name := range []string{"HS256", "HS384", "HS512"} {
+			alg, _ := provider.Lookup(name)
+			if sign && (only == "" || only == name) && int(n) >= alg.OutputSize {
+				k.Algorithms = append(k.Algorithms, name)
+			}
+		}
+	default:
+		k.Type = fmt.Sprintf("key type 0x%x", keyType)
+	}
+	if pubAlg != "" {
+		alg, _ := provider.Lookup(pubAlg)
+		priv := obj
+		if k.Class == "public" {
+			priv, pub = 0, obj
+		}
+		if spki, _, err := a.view().readPublic(a.s, alg, priv, pub); err == nil {
+			k.PublicKey = spki
+		}
+	}
+	return k
+}
+
+// publicHalf finds the public key object of a private key: the one with
+// its id, or without an id its label.
+func (a *Admin) publicHalf(label string, id []byte) (pkcs11.ObjectHandle, error) {
+	t := selector(pkcs11.CKO_PUBLIC_KEY, "", id)
+	if len(id) == 0 {
+		t = selector(pkcs11.CKO_PUBLIC_KEY, label, nil)
+	}
+	found, err := a.find(t)
+	if err != nil || len(found) != 1 {
+		return 0, err
+	}
+	return found[0], nil
+}
+
+// List returns every key on the token that the session can see (private
+// objects only after a login): private and secret keys, and public keys
+// whose private half is not there, sorted by label and id.
+func (a *Admin) List(ctx context.Context) ([]TokenKey, error) {
+	if err := a.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer a.mu.Unlock()
+	var keys []TokenKey
+	paired := map[pkcs11.ObjectHandle]bool{}
+	for _, class := range []uint{pkcs11.CKO_PRIVATE_KEY, pkcs11.CKO_SECRET_KEY} {
+		objs, err := a.find(selector(class, "", nil))
+		if err != nil {
+			return nil, ckrError("admin: list keys", err)
+		}
+		for _, obj := range objs {
+			var pub pkcs11.ObjectHandle
+			if class == pkcs11.CKO_PRIVATE_KEY {
+				label, _ := a.attr(obj, pkcs11.CKA_LABEL)
+				id, _ := a.attr(obj, pkcs11.CKA_ID)
+				if pub, err = a.publicHalf(string(label), id); err != nil {
+					return nil, ckrError("admin: list keys", err)
+				}
+				paired[pub] = true
+			}
+			keys = append(keys, a.describe(obj, pub))
+		}
+	}
+	pubs, err := a.find(selector(pkcs11.CKO_PUBLIC_KEY, "", nil))
+	if err != nil {
+		return nil, ckrError("admin: list keys", err)
+	}
+	for _, obj := range pubs {
+		if !paired[obj] {
+			keys = append(keys, a.describe(obj, 0))
+		}
+	}
+	sortKeys(keys)
+	return keys, nil
+}
+
+func sortKeys(keys []TokenKey) {
+	slices.SortFunc(keys, func(x, y TokenKey) int {
+		return cmp.Or(cmp.Compare(x.Label, y.Label), bytes.Compare(x.ID, y.ID), cmp.Compare(x.Class, y.Class))
+	})
+}
+
+// Find returns the private and secret keys whose label and id are those
+// given (an empty label or nil id matches any), as a managed key of that
+// label and id finds them. At least one of label and id is required.
+func (a *Admin) Find(ctx context.Context, label string, id []byte) ([]TokenKey, error) {
+	if label == "" && len(id) == 0 {
+		return nil, fmt.Errorf("hsm: admin: find: give a label or an id: %w", provider.ErrInvalidArgument)
+	}
+	if err := a.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer a.mu.Unlock()
+	var keys []TokenKey
+	for _, class := range []uint{pkcs11.CKO_PRIVATE_KEY, pkcs11.CKO_SECRET_KEY} {
+		objs, err := a.find(selector(class, label, id))
+		if err != nil {
+			return nil, ckrError("admin: find keys", err)
+		}
+		for _, obj := range objs {
+			var pub pkcs11.ObjectHandle
+			if class == pkcs11.CKO_PRIVATE_KEY {
+				l, _ := a.attr(obj, pkcs11.CKA_LABEL)
+				i, _ := a.attr(obj, pkcs11.CKA_ID)
+				if pub, err = a.publicHalf(string(l), i); err != nil {
+					return nil, ckrError("admin: find keys", err)
+				}
+			}
+			keys = append(keys, a.describe(obj, pub))
+		}
+	}
+	sortKeys(keys)
+	return keys, nil
+}
+
+// Fits reports whether k can serve as a managed key of algorithm alg, as
+// [Backend.OpenManagedKey] checks it (class, key type, curve or size),
+// and whether its usage flags allow the algorithm. The error wraps
+// provider.ErrInvalidArgument and says what is wrong.
+func (a *Admin) Fits(ctx context.Context, k TokenKey, algName string) error {
+	alg, ok := provider.Lookup(algName)
+	if !ok || !alg.Kind.Keyed() {
+		return fmt.Errorf("hsm: admin: %q is not a key algorithm: %w", algName, provider.ErrInvalidArgument)
+	}
+	wantClass := "private"
+	if alg.Kind.Symmetric() {
+		wantClass = "secret"
+	}
+	if k.Class != wantClass {
+		return fmt.Errorf("hsm: admin: %s: a %s key, want a %s key: %w", alg.Name, k.Class, wantClass, provider.ErrInvalidArgument)
+	}
+	if err := a.begin(ctx); err != nil {
+		return err
+	}
+	defer a.mu.Unlock()
+	if err := a.view().checkManagedType(a.s, alg, pkcs11.ObjectHandle(k.obj), k.keyType); err != nil {
+		return fmt.Errorf("hsm: admin: %s: %v: %w", alg.Name, err, provider.ErrInvalidArgument)
+	}
+	if !slices.Contains(k.Algorithms, alg.Name) {
+		return fmt.Errorf("hsm: admin: %s: the key's usage flags do not allow it (%s): %w", alg.Name, usageFor(alg), provider.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// usageFor names the usage attribute that a key of alg needs.
+func usageFor(alg provider.Algorithm) string {
+	switch alg.Kind {
+	case provider.KindAEAD:
+		return "want CKA_ENCRYPT and CKA_DECRYPT"
+	case provider.KindKeyAgreement:
+		return "want CKA_DERIVE"
+	}
+	return "want CKA_SIGN"
+}
+
+// Create generates spec's key inside the token, or imports
+// spec.Material, as token objects (see [Admin]), and returns it as the
+// token now reports it. It fails, changing nothing, when the label or id
+// is already on the token or empty, the algorithm cannot be a managed key
+// of the token, or the material does not fit the algorithm
+// (provider.ErrInvalidArgument), or when the token cannot generate or
+// import such keys (provider.ErrNotSupported).
+func (a *Admin) Create(ctx context.Context, spec KeySpec) (TokenKey, error) {
+	alg, err := adminAlgorithm(spec.Algorithm)
+	if err != nil {
+		return TokenKey{}, err
+	}
+	if spec.Label == "" || len(spec.ID) == 0 {
+		return TokenKey{}, fmt.Errorf("hsm: admin: create: a managed key needs a label and an id: %w", provider.ErrInvalidArgument)
+	}
+	op, what := provider.OpGenerate, "generate"
+	if spec.Material != nil {
+		op, what = provider.OpImport, "import"
+	}
+	if err := a.begin(ctx); err != nil {
+		return TokenKey{}, err
+	}
+	defer a.mu.Unlock()
+	if a.opts.ReadOnly {
+		return TokenKey{}, fmt.Errorf("hsm: admin: create: the session is read-only: %w", provider.ErrInvalidArgument)
+	}
+	if a.caps.supports(alg, op) == provider.Unsupported {
+		return TokenKey{}, fmt.Errorf("hsm: admin: create: the token cannot %s %s keys: %w", what, alg.Name, provider.ErrNotSupported)
+	}
+	for _, t := range [][]*pkcs11.Attribute{selector(anyClass, spec.Label, nil), selector(anyClass, "", spec.ID)} {
+		found, err := a.find(t)
+		if err != nil {
+			return TokenKey{}, ckrError("admin: create: look for the label and id", err)
+		}
+		if len(found) > 0 {
+			return TokenKey{}, fmt.Errorf("hsm: admin: create: an object with label %q or id %x is already on the token; delete it or choose another: %w",
+				spec.Label, spec.ID, provider.ErrInvalidArgument)
+		}
+	}
+	priv, pub, err := a.createObjects(alg, spec)
+	if err != nil {
+		return TokenKey{}, err
+	}
+	k := a.describe(priv, pub)
+	bad := k.Compliant(a.loggedIn)
+	if spec.Material == nil && (!k.AlwaysSensitive || !k.NeverExtractable) {
+		bad = append(bad, "CKA_ALWAYS_SENSITIVE or CKA_NEVER_EXTRACTABLE is false for a key generated on the token")
+	}
+	if !slices.Contains(k.Algorithms, alg.Name) {
+		bad = append(bad, "the token did not keep the key's usage flags")
+	}
+	if len(bad) > 0 {
+		_ = destroyObjects(a.p, a.s, priv, pub)
+		return TokenKey{}, fmt.Errorf("hsm: admin: create: the token did not keep the attributes asked for (%s); the key was removed: %w",
+			bad[0], provider.ErrDevice)
+	}
+	return k, nil
+}
+
+// adminAlgorithm checks that name is an algorithm a managed key on a token
+// may have.
+func adminAlgorithm(name string) (provider.Algorithm, error) {
+	alg, ok := provider.Lookup(name)
+	switch {
+	case !ok || !alg.Kind.Keyed():
+		return alg, fmt.Errorf("hsm: admin: %q is not a key algorithm; want one of A128GCM, A192GCM, A256GCM, HS256, HS384, HS512, "+
+			"ES256, ES384, ES512, EdDSA, RS256…RS512, PS256…PS512, ECDH-P256, ECDH-P384: %w", name, provider.ErrInvalidArgument)
+	case alg.Kind == provider.KindKDF:
+		return alg, fmt.Errorf("hsm: admin: HKDF keys are made by guests (HKDF-Extract) and cannot be managed: %w", provider.ErrInvalidArgument)
+	case alg.Curve == "X25519":
+		return alg, fmt.Errorf("hsm: admin: X25519 keys on a token are not supported: %w", provider.ErrNotSupported)
+	}
+	return alg, nil
+}
+
+// createObjects makes the objects of a key: the private or secret key and,
+// for a pair, the public key. The caller holds mu.
+func (a *Admin) createObjects(alg provider.Algorithm, spec KeySpec) (priv, pub pkcs11.ObjectHandle, err error) {
+	common := func(class uint) []*pkcs11.Attribute {
+		return []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_CLASS, class),
+			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
+			pkcs11.NewAttribute(pkcs11.CKA_LABEL, spec.Label),
+			pkcs11.NewAttribute(pkcs11.CKA_ID, spec.ID),
+		}
+	}
+	secretT := func(class uint, extra ...*pkcs11.Attribute) []*pkcs11.Attribute {
+		t := append(common(class),
+			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
+			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, a.loggedIn),
+		)
+		return append(t, extra...)
+	}
+	fail := func(err error) (pkcs11.ObjectHandle, pkcs11.ObjectHandle, error) {
+		return 0, 0, ckrError(fmt.Sprintf("admin: create %s key %q", alg.Name, spec.Label), err)
+	}
+	input := spec.Material
+
+	switch alg.Kind {
+	case provider.KindAEAD, provider.KindMAC:
+		keyType, mech, usage := uint(pkcs11.CKK_AES), uint(pkcs11.CKM_AES_KEY_GEN),
+			[]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, true), pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true)}
+		var value []byte
+		if alg.Kind == provider.KindMAC {
+			keyType, mech, usage = pkcs11.CKK_GENERIC_SECRET, pkcs11.CKM_GENERIC_SECRET_KEY_GEN,
+				[]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_SIGN, true), pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true)}
+			if input != nil {
+				if len(input) < alg.OutputSize {
+					return 0, 0, errorf(alg, provider.ErrInvalidArgument, "import: key of %d bytes, want at least %d", len(input), alg.OutputSize)
+				}
+				value = a.view().hmacKey(alg.Hash, input)
+			}
+		} else if input != nil {
+			if len(input) != alg.KeySize {
+				return 0, 0, errorf(alg, provider.ErrInvalidArgument, "import: key of %d bytes, want %d", len(input), alg.KeySize)
+			}
+			value = bytes.Clone(input)
+		}
+		defer clear(value)
+		t := secretT(pkcs11.CKO_SECRET_KEY, append(usage, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType))...)
+		if value != nil {
+			obj, err := a.p.CreateObject(a.s, append(t, pkcs11.NewAttribute(pkcs11.CKA_VALUE, value)))
+			if err != nil {
+				return fail(err)
+			}
+			return obj, 0, nil
+		}
+		obj, err := a.p.GenerateKey(a.s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)},
+			append(t, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, alg.KeySize)))
+		if err != nil {
+			return fail(err)
+		}
+		return obj, 0, nil
+	}
+
+	// A signature or key-agreement pair.
+	usage, pubUsage := uint(pkcs11.CKA_SIGN), []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true)}
+	if alg.Kind == provider.KindKeyAgreement {
+		usage, pubUsage = pkcs11.CKA_DERIVE, nil
+	}
+	var (
+		mech, keyType uint
+		pubT, privT   []*pkcs11.Attribute
+	)
+	switch {
+	case alg.Curve == "Ed25519":
+		mech, keyType = ckmECEdwardsKeyPairGen, ckkECEdwards
+	case alg.IsRSA():
+		mech, keyType = pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN, pkcs11.CKK_RSA
+	default:
+		mech, keyType = pkcs11.CKM_EC_KEY_PAIR_GEN, pkcs11.CKK_EC
+	}
+	if input == nil {
+		if alg.IsRSA() {
+			pubT = []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, alg.KeySize),
+				pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1})}
+		} else {
+			params, _ := ecParams(alg.Curve)
+			pubT = []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, params)}
+		}
+	} else {
+		m, err := importMaterial(alg, input)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer m.wipe()
+		keyType, pubT, privT = m.keyType, m.pub, m.priv
+	}
+	privT = append(secretT(pkcs11.CKO_PRIVATE_KEY, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType), pkcs11.NewAttribute(usage, true)), privT...)
+	pubT = append(append(common(pkcs11.CKO_PUBLIC_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType), pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false)), append(pubUsage, pubT...)...)
+	if input == nil {
+		pub, priv, err := a.p.GenerateKeyPair(a.s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, pubT, privT)
+		if err != nil {
+			return fail(err)
+		}
+		return priv, pub, nil
+	}
+	if priv, err = a.p.CreateObject(a.s, privT); err != nil {
+		return fail(err)
+	}
+	if pub, err = a.p.CreateObject(a.s, pubT); err != nil {
+		_ = destroyObjects(a.p, a.s, priv)
+		return fail(err)
+	}
+	return priv, pub, nil
+}
+
+// Delete destroys every key object on the token (private, secret and
+// public) with the label and id given (an empty label or nil id matches
+// any; at least one is required) and returns how many it destroyed. It
+// answers provider.ErrNotFound when there is none.
+func (a *Admin) Delete(ctx context.Context, label string, id []byte) (int, error) {
+	if label == "" && len(id) == 0 {
+		return 0, fmt.Errorf("hsm: admin: delete: give a label or an id: %w", provider.ErrInvalidArgument)
+	}
+	if err := a.begin(ctx); err != nil {
+		return 0, err
+	}
+	defer a.mu.Unlock()
+	var objs []pkcs11.ObjectHandle
+	for _, class := range []uint{pkcs11.CKO_PRIVATE_KEY, pkcs11.CKO_SECRET_KEY, pkcs11.CKO_PUBLIC_KEY} {
+		found, err := a.find(selector(class, label, id))
+		if err != nil {
+			return 0, ckrError("admin: delete: find the objects", err)
+		}
+		objs = append(objs, found...)
+	}
+	if len(objs) == 0 {
+		return 0, fmt.Errorf("hsm: admin: delete: no key with label %q and id %x on the token: %w", label, id, provider.ErrNotFound)
+	}
+	for i, obj := range objs {
+		if err := a.p.DestroyObject(a.s, obj); err != nil {
+			return i, ckrError("admin: delete", err)
+		}
+	}
+	return len(objs), nil
+}
