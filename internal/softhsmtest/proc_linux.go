@@ -40,3 +40,10 @@ func startLocked(cmd *exec.Cmd, exited chan<- struct{}) error {
 	}()
 	return <-started
 }
+
+// signalServer sends sig to the server's process group: the server and
+// the p11-kit-remote children that serve its connections (and load the
+// token).
+func signalServer(cmd *exec.Cmd, sig syscall.Signal) error {
+	return syscall.Kill(-cmd.Process.Pid, sig)
+}

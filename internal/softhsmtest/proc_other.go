@@ -5,6 +5,7 @@ package softhsmtest
 import (
 	"os"
 	"os/exec"
+	"syscall"
 )
 
 // setProcessAttributes does nothing outside Linux: call Shutdown.
@@ -23,4 +24,10 @@ func startLocked(cmd *exec.Cmd, exited chan<- struct{}) error {
 		close(exited)
 	}()
 	return nil
+}
+
+// signalServer sends sig to the server (outside Linux the server has no
+// process group of its own).
+func signalServer(cmd *exec.Cmd, sig syscall.Signal) error {
+	return cmd.Process.Signal(sig)
 }

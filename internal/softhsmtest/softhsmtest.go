@@ -94,6 +94,9 @@ type RemoteFixture struct {
 	Socket string
 	// Address is the value given to P11_KIT_SERVER_ADDRESS.
 	Address string
+
+	fx     *Fixture
+	p11kit string
 }
 
 // The process-wide state: one token and one server per test binary (see the
@@ -338,22 +341,38 @@ func startRemote(f *Fixture) (*RemoteFixture, string, error) {
 		return nil, "p11-kit-client.so not found (install p11-kit-modules)", nil
 	}
 	socket := filepath.Join(f.Dir, "p11-kit.sock")
+	if err := launchServer(f, p11kit, socket); err != nil {
+		return nil, "", err
+	}
+	addr := "unix:path=" + socket
+	if err := os.Setenv("P11_KIT_SERVER_ADDRESS", addr); err != nil {
+		return nil, "", err
+	}
+	return &RemoteFixture{Module: client, Label: f.Label, Socket: socket, Address: addr, fx: f, p11kit: p11kit}, "", nil
+}
+
+// launchServer starts `p11-kit server` for f's token on socket, records it
+// as the process's server and waits for its socket.
+func launchServer(f *Fixture, p11kit, socket string) error {
+	// A socket left by a server that was killed would make the new one
+	// fail to bind.
+	_ = os.Remove(socket)
 	cmd := exec.Command(p11kit, "server", "--provider", f.Module, "-f", "-n", socket, "pkcs11:token="+uriEscape(f.Label))
 	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+f.ConfPath)
 	// A file, not a pipe: the server's children (one p11-kit-remote per
 	// connection) inherit its output, and a pipe they hold open would keep
 	// cmd.Wait waiting after the server itself has gone.
 	logPath := filepath.Join(f.Dir, "p11-kit-server.log")
-	out, err := os.Create(logPath)
+	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, "", err
+		return err
 	}
 	defer out.Close()
 	cmd.Stdout, cmd.Stderr = out, out
 	setProcessAttributes(cmd)
 	exited := make(chan struct{})
 	if err := startLocked(cmd, exited); err != nil {
-		return nil, "", fmt.Errorf("start p11-kit server: %w", err)
+		return fmt.Errorf("start p11-kit server: %w", err)
 	}
 	stateMu.Lock()
 	server, done = cmd, exited
@@ -362,24 +381,19 @@ func startRemote(f *Fixture) (*RemoteFixture, string, error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if st, err := os.Stat(socket); err == nil && st.Mode()&os.ModeSocket != 0 {
-			break
+			return nil
 		}
 		select {
 		case <-exited:
 			log, _ := os.ReadFile(logPath)
-			return nil, "", fmt.Errorf("p11-kit server exited: %s", f.redact(string(log)))
+			return fmt.Errorf("p11-kit server exited: %s", f.redact(string(log)))
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			stopServer()
-			return nil, "", errors.New("p11-kit server: no socket after 10s")
+			return errors.New("p11-kit server: no socket after 10s")
 		}
 	}
-	addr := "unix:path=" + socket
-	if err := os.Setenv("P11_KIT_SERVER_ADDRESS", addr); err != nil {
-		return nil, "", err
-	}
-	return &RemoteFixture{Module: client, Label: f.Label, Socket: socket, Address: addr}, "", nil
 }
 
 // uriEscape percent-encodes s for a PKCS#11 URI path attribute (RFC 7512):
