@@ -73,10 +73,13 @@ func (k *aeadKey) Seal(ctx context.Context, dst, nonce, plaintext, aad []byte) (
 	err := k.b.withSession(ctx, k.alg.Name+": encrypt", func(s pkcs11.SessionHandle) error {
 		params, mech := gcm(nonce, aad)
 		defer params.Free()
-		if err := k.b.p.EncryptInit(s, mech, k.obj); err != nil {
+		obj, err := k.object(s)
+		if err != nil {
 			return err
 		}
-		var err error
+		if err := k.b.p.EncryptInit(s, mech, obj); err != nil {
+			return err
+		}
 		out, err = k.b.p.Encrypt(s, plaintext)
 		return err
 	})
@@ -111,10 +114,13 @@ func (k *aeadKey) Open(ctx context.Context, dst, nonce, ciphertextAndTag, aad []
 	err := k.b.withSession(ctx, k.alg.Name+": decrypt", func(s pkcs11.SessionHandle) error {
 		params, mech := gcm(nonce, aad)
 		defer params.Free()
-		if err := k.b.p.DecryptInit(s, mech, k.obj); err != nil {
+		obj, err := k.object(s)
+		if err != nil {
 			return err
 		}
-		var err error
+		if err := k.b.p.DecryptInit(s, mech, obj); err != nil {
+			return err
+		}
 		if out, err = k.b.p.Decrypt(s, ciphertextAndTag); err != nil {
 			return decryptAEADError(k.alg.Name+": decrypt", err)
 		}

@@ -92,7 +92,11 @@ func (k *agreeKey) SharedSecret(ctx context.Context, peerPublic []byte) ([]byte,
 		pkcs11.NewECDH1DeriveParams(pkcs11.CKD_NULL, nil, bytes.Clone(peerPublic)))}
 	var secret []byte
 	err := k.b.withMain(ctx, k.alg.Name+": derive", true, func(s pkcs11.SessionHandle) error {
-		obj, err := k.b.p.DeriveKey(s, mech, k.obj, tmpl)
+		priv, err := k.object(s)
+		if err != nil {
+			return err
+		}
+		obj, err := k.b.p.DeriveKey(s, mech, priv, tmpl)
 		if err != nil {
 			return err
 		}
@@ -103,7 +107,7 @@ func (k *agreeKey) SharedSecret(ctx context.Context, peerPublic []byte) ([]byte,
 		}
 		secret = a[0].Value
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		return nil, err
 	}

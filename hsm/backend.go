@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -24,8 +25,9 @@ type Backend struct {
 	p           *pkcs11.Ctx
 	slot        uint
 	caps        *capabilities
-	pool        *sessionPool
+	pool        atomic.Pointer[sessionPool]
 	wait        time.Duration
+	callTimeout time.Duration
 	maxBuffered int
 	managed     map[string]*managedEntry
 
@@ -47,6 +49,20 @@ type Backend struct {
 	// are gone with the old session.
 	gen    atomic.Uint64
 	closed atomic.Bool
+	// closing is closed by Close, to end the recovery's backoff.
+	closing chan struct{}
+
+	// Health (see health.go). modEpoch is the module epoch that the
+	// backend's sessions belong to.
+	modEpoch   atomic.Uint64
+	healthy    atomic.Bool
+	recoveries atomic.Uint64
+	hmu        sync.Mutex // guards the fields below
+	recovering bool
+	needReinit bool
+	cause      error
+	// recoverDone is closed when the running recovery ends.
+	recoverDone chan struct{}
 }
 
 var (
@@ -80,15 +96,39 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		mod:         mod,
 		p:           mod.ctx,
 		wait:        orDefault(cfg.SessionWait, DefaultSessionWait),
+		callTimeout: orDefault(cfg.CallTimeout, DefaultCallTimeout),
 		maxBuffered: orDefault(cfg.MaxBuffered, DefaultMaxBuffered),
 		managed:     managed,
 		login:       cfg.PIN != nil,
 		mainLock:    make(chan struct{}, 1),
+		closing:     make(chan struct{}),
 	}
-	if err := b.open(); err != nil {
+	b.pool.Store(newSessionPool(0, 0, b.closeSession))
+	// The opening calls into the token too: it runs where its deadline
+	// can abandon it, and cleans up after itself when it was abandoned.
+	octx, cancel := b.callContext(ctx)
+	defer cancel()
+	if !mod.enter() {
 		_ = mod.release()
+		return nil, fmt.Errorf("hsm: open: the module is being initialised again: %w", provider.ErrDevice)
+	}
+	abandoned, err := abandonable(octx, b.open, func(err error, abandoned bool) {
+		mod.leave()
+		switch {
+		case err != nil:
+			_ = mod.release()
+		case abandoned:
+			_ = b.closeLocked()
+		}
+	})
+	if abandoned {
+		return nil, fmt.Errorf("hsm: open: %w", timeoutError(context.Cause(octx)))
+	}
+	if err != nil {
 		return nil, err
 	}
+	b.modEpoch.Store(b.mod.epoch.Load())
+	b.healthy.Store(true)
 	return b, nil
 }
 
@@ -122,11 +162,16 @@ func (b *Backend) open() error {
 	if size < 2 {
 		return fmt.Errorf("hsm: token %q allows %d session(s); the backend needs 2 or more: %w", info.Label, size, provider.ErrNoResources)
 	}
-	// One session is the persistent one; the pool has the rest.
-	b.pool = newSessionPool(size-1, b.wait, b.openSession, b.closeSession)
+	b.pool.Store(newSessionPool(b.poolSize(info), b.wait, b.closeSession))
 	b.mainLock <- struct{}{}
 	defer func() { <-b.mainLock }()
 	return b.openMain()
+}
+
+// poolSize is the size of the session pool on the token of info: one
+// session of the limit is the persistent one, the pool has the rest.
+func (b *Backend) poolSize(info pkcs11.TokenInfo) int {
+	return max(1, sessionLimit(info.MaxSessionCount, b.cfg.MaxSessions)-1)
 }
 
 // sessionLimit is the number of sessions the backend may open: the
@@ -153,8 +198,8 @@ func checkConfig(cfg Config) error {
 	if cfg.Token.IsZero() {
 		return fmt.Errorf("hsm: config: Token: no token selected (give a label, serial or slot id): %w", provider.ErrInvalidArgument)
 	}
-	if cfg.MaxSessions < 0 || cfg.SessionWait < 0 || cfg.MaxBuffered < 0 {
-		return fmt.Errorf("hsm: config: MaxSessions, SessionWait and MaxBuffered must not be negative: %w", provider.ErrInvalidArgument)
+	if cfg.MaxSessions < 0 || cfg.SessionWait < 0 || cfg.MaxBuffered < 0 || cfg.CallTimeout < 0 {
+		return fmt.Errorf("hsm: config: MaxSessions, SessionWait, CallTimeout and MaxBuffered must not be negative: %w", provider.ErrInvalidArgument)
 	}
 	return nil
 }
@@ -184,17 +229,57 @@ func (b *Backend) Name() string { return BackendName }
 // Close closes the backend's sessions, which destroys every key it
 // created (they are session objects), and releases the module, finalizing
 // it when no other backend uses it. Keys and states of the backend fail
-// afterwards. Close is idempotent.
+// afterwards. Close is idempotent. It waits for the token no longer than
+// the call deadline: when the token hangs, the sessions are closed (and
+// the module released) in the background once it answers, and Close
+// reports provider.ErrTimeout.
 func (b *Backend) Close() error {
 	if !b.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	b.pool.shutdown()
+	close(b.closing)
+	b.hmu.Lock()
+	recovering := b.recoverDone
+	b.hmu.Unlock()
+	finished := make(chan error, 1)
+	go func() {
+		if recovering != nil {
+			<-recovering
+		}
+		finished <- b.closeLocked()
+	}()
+	timer := time.NewTimer(b.callTimeout)
+	defer timer.Stop()
+	select {
+	case err := <-finished:
+		return err
+	case <-timer.C:
+		return fmt.Errorf("hsm: close: the token did not answer within %v; closing in the background: %w", b.callTimeout, provider.ErrTimeout)
+	}
+}
+
+// closeLocked closes the sessions and releases the module. It waits for
+// the persistent session's lock (held by a call in flight, maybe).
+func (b *Backend) closeLocked() error {
+	b.closed.Store(true)
 	b.mainLock <- struct{}{}
+	// Sessions of an older module epoch, or of a module being initialised
+	// again, are gone already: their handles are forgotten, not closed.
+	live := b.mod.epoch.Load() == b.modEpoch.Load() && b.mod.enter()
+	if live {
+		b.pool.Load().shutdown()
+	} else {
+		b.pool.Load().discard()
+	}
 	if b.main != 0 {
-		b.closeSession(b.main)
+		if live {
+			b.closeSession(b.main)
+		}
 		b.main = 0
 		b.gen.Add(1)
+	}
+	if live {
+		b.mod.leave()
 	}
 	<-b.mainLock
 	return b.mod.release()
@@ -279,24 +364,62 @@ func (b *Backend) lockMain(ctx context.Context) error {
 // with a transient error (see trait transient).
 const createAttempts = 4
 
-// withMain runs f on the persistent session, holding mainLock. When the
-// session turns out dead, it is reopened (with a new generation: the
-// session objects died with it) and f runs once more; when the token has
-// forgotten the login, the backend logs in again and f runs once more;
-// when creating and the token fails transiently, f runs up to
-// createAttempts times. f must leave no object behind when it fails.
-// Errors of package pkcs11 come back as tokenErrors for op.
-func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func(s pkcs11.SessionHandle) error) error {
+// withMain runs f on the persistent session, holding mainLock, within the
+// call deadline (see tokenCall). When the session turns out dead, it is
+// reopened (with a new generation: the session objects died with it) and
+// f runs once more; when the token has forgotten the login, the backend
+// logs in again and f runs once more; when creating and the token fails
+// transiently, f runs up to createAttempts times. f must leave no object
+// behind when it fails; undo (when not nil) takes back what f made when f
+// succeeded after the caller stopped waiting. Errors of package pkcs11
+// come back as tokenErrors for op.
+func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func(s pkcs11.SessionHandle) error, undo func(s pkcs11.SessionHandle)) error {
 	if b.closed.Load() {
 		return errPoolClosed
 	}
+	if err := b.ready(); err != nil {
+		return err
+	}
+	ctx, cancel := b.callContext(ctx)
+	defer cancel()
 	if err := b.lockMain(ctx); err != nil {
 		return err
 	}
-	defer func() { <-b.mainLock }()
-	if b.closed.Load() {
-		return errPoolClosed
+	var s pkcs11.SessionHandle
+	body := func() error {
+		defer func() { <-b.mainLock }()
+		if b.closed.Load() {
+			return errPoolClosed
+		}
+		if !b.healthy.Load() {
+			return b.unavailable()
+		}
+		err := b.mainLoop(op, creating, func(main pkcs11.SessionHandle) error {
+			s = main
+			return f(main)
+		})
+		b.checkFault(op, err)
+		return err
 	}
+	var undoMain func()
+	if undo != nil {
+		// undo runs after the body let go of mainLock, so it takes the
+		// lock again; when the session was reopened meanwhile, what f
+		// made is gone with the old one.
+		undoMain = func() {
+			b.mainLock <- struct{}{}
+			defer func() { <-b.mainLock }()
+			if b.main == s && s != 0 {
+				undo(s)
+			}
+		}
+	}
+	err := b.tokenCall(ctx, op, body, undoMain)
+	return ckrError(op, err)
+}
+
+// mainLoop is the body of withMain; the caller holds mainLock.
+func (b *Backend) mainLoop(op string, creating bool, f func(s pkcs11.SessionHandle) error) error {
 	reopened, reloggedIn, tries := false, false, 0
 	for {
 		if b.main == 0 {
@@ -309,6 +432,8 @@ func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func
 		switch {
 		case err == nil:
 			return nil
+		case hasTrait(err, fatal):
+			return err
 		case hasTrait(err, evict) && !reopened:
 			reopened = true
 			b.closeSession(b.main)
@@ -328,26 +453,46 @@ func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func
 	}
 }
 
-// withSession runs f on a pooled session. A session found dead is closed
-// and f runs once more on a fresh one; when the token has forgotten the
-// login, the backend logs in again and f runs once more. f must finish
-// every operation it starts (PKCS#11 ends an operation on its final call,
-// or on an error). Errors of package pkcs11 come back as tokenErrors for
-// op.
+// withSession runs f on a pooled session, within the call deadline (see
+// tokenCall): the wait for a session and the calls together. A session
+// found dead is closed and f runs once more on a fresh one; when the token
+// has forgotten the login, the backend logs in again and f runs once more.
+// f must finish every operation it starts (PKCS#11 ends an operation on
+// its final call, or on an error), and must not write to memory of the
+// caller's: when the caller stops waiting, f runs on. Errors of package
+// pkcs11 come back as tokenErrors for op.
 func (b *Backend) withSession(ctx context.Context, op string, f func(s pkcs11.SessionHandle) error) error {
+	ctx, cancel := b.callContext(ctx)
+	defer cancel()
 	evicted, reloggedIn := false, false
 	for {
-		s, err := b.pool.get(ctx)
+		if err := b.ready(); err != nil {
+			return err
+		}
+		pool := b.pool.Load()
+		s, err := pool.get(ctx)
 		if err != nil {
 			return err
 		}
-		err = f(s)
-		dead := err != nil && hasTrait(err, evict)
-		b.pool.put(s, !dead)
+		err = b.tokenCall(ctx, op, func() error {
+			if !b.healthy.Load() {
+				pool.put(s, true)
+				return b.unavailable()
+			}
+			err := b.openSessionIn(&s)
+			if err == nil {
+				err = f(s)
+			}
+			pool.put(s, err == nil || !hasTrait(err, evict|fatal))
+			b.checkFault(op, err)
+			return err
+		}, nil)
 		switch {
 		case err == nil:
 			return nil
-		case dead && !evicted:
+		case hasTrait(err, fatal):
+			return ckrError(op, err)
+		case hasTrait(err, evict) && !evicted:
 			evicted = true
 			continue
 		case hasTrait(err, relogin) && !reloggedIn:
@@ -367,5 +512,5 @@ func (b *Backend) relogin(ctx context.Context) error {
 	return b.withMain(ctx, "login", false, func(pkcs11.SessionHandle) error {
 		// withMain (re)opened the session if it had to, which logs in.
 		return b.loginLocked()
-	})
+	}, nil)
 }

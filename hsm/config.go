@@ -23,6 +23,8 @@ const (
 	DefaultSessionWait = 5 * time.Second
 	// DefaultMaxBuffered bounds the data that one hash state buffers.
 	DefaultMaxBuffered = 16 << 20
+	// DefaultCallTimeout is the deadline of one operation on the token.
+	DefaultCallTimeout = 5 * time.Second
 )
 
 // Config configures [Open]. Open copies it; the caller may reuse it.
@@ -52,6 +54,15 @@ type Config struct {
 	// DefaultSessionWait. A context deadline that comes first gives
 	// provider.ErrTimeout.
 	SessionWait time.Duration
+	// CallTimeout is the deadline of each operation on the token: the
+	// wait for a session and the PKCS#11 calls together. An operation that
+	// the token does not answer in time fails with provider.ErrTimeout
+	// (the calls run on, on a goroutine the backend bounds, and their
+	// result is dropped), and the backend then treats the token as
+	// unhealthy until it answers again: calls fail fast with
+	// provider.ErrDevice meanwhile. A context deadline that comes first
+	// ends the wait as well. 0 means DefaultCallTimeout.
+	CallTimeout time.Duration
 	// MaxBuffered bounds the bytes one hash state buffers (the token's
 	// digests cannot be copied, so a hash that must answer hash_digest
 	// repeatedly keeps its data); beyond it Update answers

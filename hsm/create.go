@@ -108,6 +108,9 @@ func (b *Backend) create(ctx context.Context, alg provider.Algorithm, generated 
 		o.gen = b.gen.Load()
 		out = o
 		return nil
+	}, func(s pkcs11.SessionHandle) {
+		// The caller stopped waiting: nobody will destroy the key.
+		_ = destroyObjects(b.p, s, out.priv, out.pub)
 	})
 	return out, err
 }

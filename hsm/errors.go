@@ -31,6 +31,14 @@ const (
 	// are created in parallel (upstream issue 573); creation is retried a
 	// few times.
 	transient
+	// fatal: the token, its slot or the module (through p11-kit remoting:
+	// the connection to the server) is gone. The backend marks the token
+	// unhealthy and recovers (see health.go): C_Finalize, C_Initialize,
+	// new sessions, a new login. p11-kit-client.so answers every call with
+	// CKR_DEVICE_ERROR once its server has gone, until it is finalized and
+	// initialised again. CKR_GENERAL_ERROR is not fatal: SoftHSM2 answers
+	// it for a failed AEAD tag and for its parallel-creation race.
+	fatal
 )
 
 // ckr is one row of the table: a return value's name, the provider
@@ -56,7 +64,7 @@ var ckrTable = map[uint]ckr{
 	pkcs11.CKR_OK:                               {"CKR_OK", nil, 0},
 	pkcs11.CKR_CANCEL:                           {"CKR_CANCEL", provider.ErrDevice, 0},
 	pkcs11.CKR_HOST_MEMORY:                      {"CKR_HOST_MEMORY", provider.ErrNoResources, 0},
-	pkcs11.CKR_SLOT_ID_INVALID:                  {"CKR_SLOT_ID_INVALID", provider.ErrDevice, evict},
+	pkcs11.CKR_SLOT_ID_INVALID:                  {"CKR_SLOT_ID_INVALID", provider.ErrDevice, evict | fatal},
 	pkcs11.CKR_GENERAL_ERROR:                    {"CKR_GENERAL_ERROR", provider.ErrDevice, transient},
 	pkcs11.CKR_FUNCTION_FAILED:                  {"CKR_FUNCTION_FAILED", provider.ErrDevice, 0},
 	pkcs11.CKR_ARGUMENTS_BAD:                    {"CKR_ARGUMENTS_BAD", provider.ErrInvalidArgument, 0},
@@ -70,9 +78,9 @@ var ckrTable = map[uint]ckr{
 	pkcs11.CKR_ACTION_PROHIBITED:                {"CKR_ACTION_PROHIBITED", provider.ErrAccessDenied, 0},
 	pkcs11.CKR_DATA_INVALID:                     {"CKR_DATA_INVALID", provider.ErrInvalidArgument, 0},
 	pkcs11.CKR_DATA_LEN_RANGE:                   {"CKR_DATA_LEN_RANGE", provider.ErrInvalidArgument, 0},
-	pkcs11.CKR_DEVICE_ERROR:                     {"CKR_DEVICE_ERROR", provider.ErrDevice, evict},
+	pkcs11.CKR_DEVICE_ERROR:                     {"CKR_DEVICE_ERROR", provider.ErrDevice, evict | fatal},
 	pkcs11.CKR_DEVICE_MEMORY:                    {"CKR_DEVICE_MEMORY", provider.ErrNoResources, 0},
-	pkcs11.CKR_DEVICE_REMOVED:                   {"CKR_DEVICE_REMOVED", provider.ErrDevice, evict},
+	pkcs11.CKR_DEVICE_REMOVED:                   {"CKR_DEVICE_REMOVED", provider.ErrDevice, evict | fatal},
 	pkcs11.CKR_ENCRYPTED_DATA_INVALID:           {"CKR_ENCRYPTED_DATA_INVALID", provider.ErrAuthentication, 0},
 	pkcs11.CKR_ENCRYPTED_DATA_LEN_RANGE:         {"CKR_ENCRYPTED_DATA_LEN_RANGE", provider.ErrAuthentication, 0},
 	pkcs11.CKR_FUNCTION_CANCELED:                {"CKR_FUNCTION_CANCELED", provider.ErrDevice, 0},
@@ -110,8 +118,8 @@ var ckrTable = map[uint]ckr{
 	pkcs11.CKR_SIGNATURE_LEN_RANGE:              {"CKR_SIGNATURE_LEN_RANGE", provider.ErrAuthentication, 0},
 	pkcs11.CKR_TEMPLATE_INCOMPLETE:              {"CKR_TEMPLATE_INCOMPLETE", provider.ErrInvalidArgument, 0},
 	pkcs11.CKR_TEMPLATE_INCONSISTENT:            {"CKR_TEMPLATE_INCONSISTENT", provider.ErrInvalidArgument, transient},
-	pkcs11.CKR_TOKEN_NOT_PRESENT:                {"CKR_TOKEN_NOT_PRESENT", provider.ErrDevice, evict},
-	pkcs11.CKR_TOKEN_NOT_RECOGNIZED:             {"CKR_TOKEN_NOT_RECOGNIZED", provider.ErrDevice, 0},
+	pkcs11.CKR_TOKEN_NOT_PRESENT:                {"CKR_TOKEN_NOT_PRESENT", provider.ErrDevice, evict | fatal},
+	pkcs11.CKR_TOKEN_NOT_RECOGNIZED:             {"CKR_TOKEN_NOT_RECOGNIZED", provider.ErrDevice, fatal},
 	pkcs11.CKR_TOKEN_WRITE_PROTECTED:            {"CKR_TOKEN_WRITE_PROTECTED", provider.ErrAccessDenied, 0},
 	pkcs11.CKR_UNWRAPPING_KEY_HANDLE_INVALID:    {"CKR_UNWRAPPING_KEY_HANDLE_INVALID", provider.ErrKeyLost, 0},
 	pkcs11.CKR_UNWRAPPING_KEY_SIZE_RANGE:        {"CKR_UNWRAPPING_KEY_SIZE_RANGE", provider.ErrInvalidArgument, 0},
@@ -135,7 +143,7 @@ var ckrTable = map[uint]ckr{
 	pkcs11.CKR_SAVED_STATE_INVALID:              {"CKR_SAVED_STATE_INVALID", provider.ErrInvalidArgument, 0},
 	pkcs11.CKR_INFORMATION_SENSITIVE:            {"CKR_INFORMATION_SENSITIVE", provider.ErrAccessDenied, 0},
 	pkcs11.CKR_STATE_UNSAVEABLE:                 {"CKR_STATE_UNSAVEABLE", provider.ErrNotSupported, 0},
-	pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED:         {"CKR_CRYPTOKI_NOT_INITIALIZED", provider.ErrDevice, 0},
+	pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED:         {"CKR_CRYPTOKI_NOT_INITIALIZED", provider.ErrDevice, fatal},
 	pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED:     {"CKR_CRYPTOKI_ALREADY_INITIALIZED", provider.ErrDevice, done},
 	pkcs11.CKR_MUTEX_BAD:                        {"CKR_MUTEX_BAD", provider.ErrDevice, 0},
 	pkcs11.CKR_MUTEX_NOT_LOCKED:                 {"CKR_MUTEX_NOT_LOCKED", provider.ErrDevice, 0},

@@ -3,6 +3,7 @@
 package hsm
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -101,14 +102,22 @@ func (k *hkdfKey) Expand(ctx context.Context, info, out []byte) error {
 		return k.errorf(provider.ErrInvalidArgument, "output of %d bytes, want 1 to %d", len(out), limit)
 	}
 	n := (len(out) + hashLen - 1) / hashLen
-	block := make([]byte, 0, hashLen+len(info)+1)
-	defer func() { clear(block[:cap(block)]) }()
-	return k.b.withSession(ctx, fmt.Sprintf("%s: expand", k.alg.Name), func(s pkcs11.SessionHandle) error {
+	// The body writes to buffers of its own, never to out: when the call
+	// deadline abandons it, it runs on after Expand has returned.
+	info = bytes.Clone(info)
+	okm := make([]byte, len(out))
+	err := k.b.withSession(ctx, fmt.Sprintf("%s: expand", k.alg.Name), func(s pkcs11.SessionHandle) error {
+		block := make([]byte, 0, hashLen+len(info)+1)
+		defer func() { clear(block[:cap(block)]) }()
+		obj, err := k.object(s)
+		if err != nil {
+			return err
+		}
 		var prev []byte
 		for i := 1; i <= n; i++ {
 			block = append(append(append(block[:0], prev...), info...), byte(i))
 			clear(prev)
-			if err := k.b.p.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(k.mech, nil)}, k.obj); err != nil {
+			if err := k.b.p.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(k.mech, nil)}, obj); err != nil {
 				return err
 			}
 			t, err := k.b.p.Sign(s, block)
@@ -119,10 +128,17 @@ func (k *hkdfKey) Expand(ctx context.Context, info, out []byte) error {
 				clear(t)
 				return k.errorf(provider.ErrDevice, "the token made an HMAC of %d bytes, want %d", len(t), hashLen)
 			}
-			copy(out[(i-1)*hashLen:], t)
+			copy(okm[(i-1)*hashLen:], t)
 			prev = t
 		}
 		clear(prev)
 		return nil
 	})
+	if err != nil {
+		// okm is left alone: an abandoned body may still write to it.
+		return err
+	}
+	copy(out, okm)
+	clear(okm)
+	return nil
 }

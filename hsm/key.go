@@ -44,6 +44,12 @@ type keyBase struct {
 	managed string
 	allowed opSet
 
+	// objMu guards obj and epoch of a managed key, which object finds
+	// again after the module was initialised again: object handles are
+	// only good in the module epoch (see module.epoch) that gave them out.
+	objMu sync.Mutex
+	epoch uint64
+
 	mu        sync.RWMutex
 	destroyed bool
 }
@@ -84,6 +90,29 @@ func (k *keyBase) usable(op provider.Operation) error {
 	return nil
 }
 
+// object returns the handle of the private or secret key for a call on
+// session s. A managed key whose handle is from an older module epoch (the
+// token was restarted, say) is found again by its label and id first,
+// and must still fit its configuration.
+func (k *keyBase) object(s pkcs11.SessionHandle) (pkcs11.ObjectHandle, error) {
+	if k.managed == "" {
+		return k.obj, nil
+	}
+	k.objMu.Lock()
+	defer k.objMu.Unlock()
+	epoch := k.b.modEpoch.Load()
+	if k.epoch == epoch {
+		return k.obj, nil
+	}
+	e := k.b.managed[k.managed]
+	found, err := k.b.findManaged(s, e)
+	if err != nil {
+		return 0, err
+	}
+	k.obj, k.epoch = found.(managedKey).base().obj, epoch
+	return k.obj, nil
+}
+
 // alive reports whether the key can still be used for op, for work that
 // does not touch the token (absorbing data into a state).
 func (k *keyBase) alive(op provider.Operation) error {
@@ -115,7 +144,7 @@ func (k *keyBase) Destroy(ctx context.Context) error {
 			return nil
 		}
 		return destroyObjects(k.b.p, s, k.obj, k.pub)
-	})
+	}, nil)
 	if errors.Is(err, provider.ErrKeyLost) {
 		return nil
 	}

@@ -105,7 +105,7 @@ func (k *macKey) signData(ctx context.Context, dst, data []byte) ([]byte, error)
 		return nil, err
 	}
 	defer k.release()
-	mac, err := hmacOnToken(ctx, k.b, k.alg.Name+": sign", k.mech, k.obj, data)
+	mac, err := hmacOnToken(ctx, &k.keyBase, k.alg.Name+": sign", k.mech, data)
 	if err != nil {
 		return nil, err
 	}
@@ -116,14 +116,18 @@ func (k *macKey) signData(ctx context.Context, dst, data []byte) ([]byte, error)
 	return append(dst, mac...), nil
 }
 
-// hmacOnToken computes one HMAC with the key obj on a pooled session.
-func hmacOnToken(ctx context.Context, b *Backend, op string, mech uint, obj pkcs11.ObjectHandle, data []byte) ([]byte, error) {
+// hmacOnToken computes one HMAC with k on a pooled session.
+func hmacOnToken(ctx context.Context, k *keyBase, op string, mech uint, data []byte) ([]byte, error) {
+	b := k.b
 	var mac []byte
 	err := b.withSession(ctx, op, func(s pkcs11.SessionHandle) error {
+		obj, err := k.object(s)
+		if err != nil {
+			return err
+		}
 		if err := b.p.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, obj); err != nil {
 			return err
 		}
-		var err error
 		mac, err = b.p.Sign(s, data)
 		return err
 	})

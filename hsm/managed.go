@@ -128,6 +128,12 @@ func (b *Backend) OpenManagedKey(ctx context.Context, name string, guest provide
 	return k, err
 }
 
+// managedKey is what every kind of key that findManaged makes has: the
+// keyBase it shares.
+type managedKey interface{ base() *keyBase }
+
+func (k *keyBase) base() *keyBase { return k }
+
 // findObjects returns the token objects that match tmpl (at most max).
 func (b *Backend) findObjects(s pkcs11.SessionHandle, tmpl []*pkcs11.Attribute, max int) ([]pkcs11.ObjectHandle, error) {
 	if err := b.p.FindObjectsInit(s, tmpl); err != nil {
@@ -203,8 +209,9 @@ func (b *Backend) findManaged(s pkcs11.SessionHandle, e *managedEntry) (provider
 			pub = pubs[0]
 		}
 	}
+	epoch := b.modEpoch.Load()
 	setup := func(k *keyBase) {
-		k.b, k.alg, k.obj, k.pub, k.managed, k.allowed = b, alg, obj, pub, name, e.ops
+		k.b, k.alg, k.obj, k.pub, k.managed, k.allowed, k.epoch = b, alg, obj, pub, name, e.ops, epoch
 	}
 	switch alg.Kind {
 	case provider.KindAEAD:

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/pkcs11"
 
@@ -24,6 +25,92 @@ type module struct {
 	refs        int
 	initialized bool // C_Initialize succeeded and C_Finalize is still due
 	owned       bool // this package called C_Initialize, so it finalizes
+
+	// epoch counts the module's initialisations by this package: a
+	// session or object handle is only good in the epoch that gave it out.
+	epoch atomic.Uint64
+	// reinitMu serialises reinit.
+	reinitMu sync.Mutex
+
+	// The gate: every goroutine that calls into the module holds it
+	// (enter, leave), and reinit closes it and waits for the calls in
+	// flight, because C_Finalize while another thread is in the module is
+	// undefined behaviour (PKCS#11 3.0 §5.4).
+	gateMu   sync.Mutex
+	inflight int
+	closing  bool
+	drained  *sync.Cond // signalled when inflight drops to 0
+}
+
+// enter admits a goroutine that is about to call into the module; it
+// answers false, at once, while reinit is under way. Every true must be
+// paired with leave.
+func (m *module) enter() bool {
+	m.gateMu.Lock()
+	defer m.gateMu.Unlock()
+	if m.closing {
+		return false
+	}
+	m.inflight++
+	return true
+}
+
+// leave ends what enter admitted.
+func (m *module) leave() {
+	m.gateMu.Lock()
+	m.inflight--
+	if m.inflight == 0 {
+		m.drained.Broadcast()
+	}
+	m.gateMu.Unlock()
+}
+
+// busy reports whether a goroutine is in the module.
+func (m *module) busy() bool {
+	m.gateMu.Lock()
+	defer m.gateMu.Unlock()
+	return m.inflight > 0
+}
+
+// reinit finalizes the module and initialises it again, which is how a
+// client library such as p11-kit-client.so reconnects to a token that went
+// away: the sessions, logins and object handles of every user of the
+// module die with it. It does nothing when the module was initialised
+// again since the caller saw epoch seen (another backend sharing the module
+// did it). It waits for the calls in flight, however long that takes, so
+// only a background goroutine may call it.
+func (m *module) reinit(seen uint64) error {
+	m.reinitMu.Lock()
+	defer m.reinitMu.Unlock()
+	m.gateMu.Lock()
+	m.closing = true
+	for m.inflight > 0 {
+		m.drained.Wait()
+	}
+	m.gateMu.Unlock()
+	defer func() {
+		m.gateMu.Lock()
+		m.closing = false
+		m.gateMu.Unlock()
+	}()
+
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if m.initialized && m.epoch.Load() != seen {
+		return nil
+	}
+	if m.initialized {
+		// The connection (or device) is gone; what C_Finalize says about
+		// it does not matter.
+		_ = m.ctx.Finalize()
+		m.initialized = false
+	}
+	if err := m.ctx.Initialize(); err != nil && !hasTrait(err, done) {
+		return ckrError(fmt.Sprintf("initialize module %q again", m.path), err)
+	}
+	m.initialized, m.owned = true, true
+	m.epoch.Add(1)
+	return nil
 }
 
 // registry holds the process's modules. A PKCS#11 module is initialised
@@ -65,6 +152,7 @@ func openModule(path string) (*module, error) {
 			return nil, fmt.Errorf("hsm: load module %q: the library cannot be loaded or is not a PKCS#11 module: %w", path, provider.ErrDevice)
 		}
 		m = &module{path: path, key: key, ctx: ctx}
+		m.drained = sync.NewCond(&m.gateMu)
 		registry.modules[key] = m
 	}
 	if !m.initialized {
@@ -79,6 +167,7 @@ func openModule(path string) (*module, error) {
 			return nil, ckrError(fmt.Sprintf("initialize module %q", path), err)
 		}
 		m.initialized = true
+		m.epoch.Add(1)
 	}
 	m.refs++
 	return m, nil
@@ -92,6 +181,12 @@ func (m *module) release() error {
 	m.refs--
 	if m.refs > 0 || !m.initialized {
 		return nil
+	}
+	if m.busy() {
+		// Calls that a deadline abandoned are still in the module (a hung
+		// token): finalizing under them is undefined, so the module stays
+		// initialised, and the next user shares it.
+		return fmt.Errorf("hsm: finalize module %q: calls abandoned after their deadline are still in it: %w", m.path, provider.ErrTimeout)
 	}
 	m.initialized = false
 	if !m.owned {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/pkcs11"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasihsm/wasihsm/internal/softhsmtest"
@@ -38,21 +39,29 @@ func openInternal(t *testing.T, edit func(*Config)) (*Backend, *atomic.Int32) {
 	return b, &asked
 }
 
+// takeSession takes a session out of b's pool, opening it when the pool
+// gives room for one.
+func takeSession(t *testing.T, b *Backend) pkcs11.SessionHandle {
+	t.Helper()
+	s, err := b.pool.Load().get(context.Background())
+	require.NoError(t, err)
+	require.NoError(t, b.openSessionIn(&s))
+	return s
+}
+
 // TestPoolBounds: the pool never holds more than its size; a waiter gets
 // nfile when the wait runs out, timedout when its context ends first.
 func TestPoolBounds(t *testing.T) {
 	ctx := context.Background()
 	b, _ := openInternal(t, func(c *Config) { c.MaxSessions = 3; c.SessionWait = 50 * time.Millisecond })
-	require.Equal(t, 2, b.pool.size, "three sessions: the persistent one and two pooled")
+	require.Equal(t, 2, b.pool.Load().size, "three sessions: the persistent one and two pooled")
 
-	s1, err := b.pool.get(ctx)
-	require.NoError(t, err)
-	s2, err := b.pool.get(ctx)
-	require.NoError(t, err)
+	s1 := takeSession(t, b)
+	s2 := takeSession(t, b)
 	require.NotEqual(t, s1, s2)
 
 	start := time.Now()
-	_, err = b.pool.get(ctx)
+	_, err := b.pool.Load().get(ctx)
 	require.ErrorIs(t, err, provider.ErrNoResources)
 	require.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond)
 
@@ -76,9 +85,9 @@ func TestPoolBounds(t *testing.T) {
 		waited <- err
 	}()
 	time.Sleep(10 * time.Millisecond)
-	b.pool.put(s1, true)
+	b.pool.Load().put(s1, true)
 	require.NoError(t, <-waited)
-	b.pool.put(s2, true)
+	b.pool.Load().put(s2, true)
 	require.NoError(t, h.Digest(make([]byte, 32)))
 	require.NoError(t, k.Destroy(ctx))
 }
@@ -89,11 +98,10 @@ func TestPoolBounds(t *testing.T) {
 func TestDeadSessionEvicted(t *testing.T) {
 	ctx := context.Background()
 	b, _ := openInternal(t, nil)
-	s, err := b.pool.get(ctx)
-	require.NoError(t, err)
+	s := takeSession(t, b)
 	require.NoError(t, b.p.CloseSession(s), "behind the pool's back")
-	b.pool.put(s, true)
-	require.Contains(t, b.pool.idle, s)
+	b.pool.Load().put(s, true)
+	require.Contains(t, b.pool.Load().idle, s)
 
 	k, err := b.GenerateKey(ctx, provider.KeyRequest{Algorithm: provider.MustLookup("HS256")})
 	require.NoError(t, err)
@@ -102,7 +110,7 @@ func TestDeadSessionEvicted(t *testing.T) {
 	sig, err := st.Sign(ctx, nil)
 	require.NoError(t, err)
 	require.Len(t, sig, 32)
-	require.False(t, slices.Contains(b.pool.idle, s), "the dead session left the pool")
+	require.False(t, slices.Contains(b.pool.Load().idle, s), "the dead session left the pool")
 	require.NoError(t, k.Destroy(ctx))
 }
 

@@ -134,10 +134,13 @@ func (k *signKey) signData(ctx context.Context, dst, data []byte) ([]byte, error
 	defer k.release()
 	var sig []byte
 	err := k.b.withSession(ctx, k.alg.Name+": sign", func(s pkcs11.SessionHandle) error {
-		if err := k.b.p.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(k.mech, k.params)}, k.obj); err != nil {
+		obj, err := k.object(s)
+		if err != nil {
 			return err
 		}
-		var err error
+		if err := k.b.p.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(k.mech, k.params)}, obj); err != nil {
+			return err
+		}
 		sig, err = k.b.p.Sign(s, data)
 		return err
 	})

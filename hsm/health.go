@@ -1,0 +1,272 @@
+//go:build cgo
+
+package hsm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/pkcs11"
+
+	"github.com/wasihsm/wasihsm/provider"
+)
+
+// Recovery backoff: the first attempt to bring a failed token back comes
+// after recoverFirst, and the wait doubles up to recoverMax.
+const (
+	recoverFirst = 50 * time.Millisecond
+	recoverMax   = 2 * time.Second
+)
+
+// tokenCall runs body, which calls into the token, on a goroutine of its
+// own, and waits for it until ctx ends: a cgo call cannot be interrupted,
+// but its caller can stop waiting for it. The goroutine runs body to its
+// end in any case, holding the module's gate, so that the module is never
+// finalized under it. When body succeeded after the caller gave up, undo
+// (when not nil) runs on the same goroutine to take back what body made.
+//
+// The goroutines in the module are bounded without a counter of their
+// own: every body holds a pooled session or the persistent session's
+// lock, and releases it only when it returns, so a backend has at most
+// MaxSessions bodies in the module, plus its recovery (see recoverLoop),
+// however long the token hangs.
+//
+// A call that times out reports provider.ErrTimeout and makes the backend
+// suspect the token (see fault). While the module is being initialised
+// again, tokenCall fails at once with provider.ErrDevice.
+func (b *Backend) tokenCall(ctx context.Context, op string, body func() error, undo func()) error {
+	if !b.mod.enter() {
+		return b.unavailable()
+	}
+	abandoned, err := abandonable(ctx, body, func(err error, abandoned bool) {
+		if abandoned && err == nil && undo != nil {
+			undo()
+		}
+		b.mod.leave()
+	})
+	if !abandoned {
+		return err
+	}
+	if context.Cause(ctx) == errCallDeadline {
+		b.fault(fmt.Errorf("%s: no answer within %v", op, b.callTimeout), false)
+	}
+	return fmt.Errorf("hsm: %s: %w", op, timeoutError(context.Cause(ctx)))
+}
+
+// abandonable runs body on a goroutine of its own and waits for it until
+// ctx ends. It reports whether it gave up waiting, or else body's error.
+// Either way finish runs on body's goroutine once body has returned, with
+// body's error and whether the caller had given up; a body that finishes
+// as ctx ends counts as finished, never as both.
+func abandonable(ctx context.Context, body func() error, finish func(err error, abandoned bool)) (bool, error) {
+	// 0 running, 1 finished (the caller takes the result), 2 abandoned.
+	var state atomic.Int32
+	done := make(chan error, 1)
+	go func() {
+		err := body()
+		abandoned := !state.CompareAndSwap(0, 1)
+		finish(err, abandoned)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return false, err
+	case <-ctx.Done():
+		if !state.CompareAndSwap(0, 2) {
+			return false, <-done
+		}
+		return true, nil
+	}
+}
+
+// errCallDeadline ends a call's context when the call deadline
+// (Config.CallTimeout) passes.
+var errCallDeadline = errors.New("hsm: no answer within the call deadline")
+
+// callContext bounds ctx by the call deadline.
+func (b *Backend) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, b.callTimeout, errCallDeadline)
+}
+
+// ready fails fast, with provider.ErrDevice, while the token is
+// unhealthy, and starts a recovery when another user of the module
+// initialised it again (this backend's sessions died with that).
+func (b *Backend) ready() error {
+	if b.healthy.Load() {
+		if b.mod.epoch.Load() == b.modEpoch.Load() {
+			return nil
+		}
+		b.fault(errors.New("another user of the module initialised it again"), true)
+	}
+	return b.unavailable()
+}
+
+// unavailable is the error of a call while the token is unhealthy.
+func (b *Backend) unavailable() error {
+	b.hmu.Lock()
+	cause := b.cause
+	b.hmu.Unlock()
+	if cause == nil {
+		cause = errors.New("the module is being initialised again")
+	}
+	return fmt.Errorf("hsm: the token is unavailable, recovering (%v): %w", cause, provider.ErrDevice)
+}
+
+// fault marks the token unhealthy for cause and starts the recovery, unless
+// one runs. reinit says that the module must be finalized and initialised
+// again (the token went away); otherwise (a call timed out) the recovery
+// first waits for the token to answer, and reinitialises only if it
+// answers with a module error.
+func (b *Backend) fault(cause error, reinit bool) {
+	b.hmu.Lock()
+	defer b.hmu.Unlock()
+	if reinit {
+		b.needReinit = true
+	}
+	if b.recovering || b.closed.Load() {
+		return
+	}
+	b.healthy.Store(false)
+	b.cause = cause
+	b.recovering = true
+	b.recoverDone = make(chan struct{})
+	go b.recoverLoop(b.recoverDone)
+}
+
+// checkFault looks at the error of a call: a module-class error (the
+// token or its connection went away) starts a recovery.
+func (b *Backend) checkFault(op string, err error) {
+	if err != nil && hasTrait(err, fatal) {
+		b.fault(ckrError(op, err), true)
+	}
+}
+
+// recoverLoop brings the token back, with backoff, until it succeeds or
+// the backend closes. It runs on a goroutine of its own and calls into the
+// module directly, without deadline: while it waits for a hung token,
+// callers fail fast, and it holds one OS thread.
+func (b *Backend) recoverLoop(done chan struct{}) {
+	defer close(done)
+	wait := recoverFirst
+	for {
+		if b.closed.Load() {
+			b.hmu.Lock()
+			b.recovering = false
+			b.hmu.Unlock()
+			return
+		}
+		err := b.recoverOnce()
+		if err == nil {
+			b.hmu.Lock()
+			if b.needReinit {
+				// A module error arrived while recovering: go round once
+				// more.
+				b.hmu.Unlock()
+				continue
+			}
+			b.recovering, b.cause = false, nil
+			b.recoveries.Add(1)
+			b.healthy.Store(true)
+			b.hmu.Unlock()
+			return
+		}
+		b.hmu.Lock()
+		b.cause = err
+		if hasTrait(err, fatal) || errors.Is(err, provider.ErrDevice) {
+			b.needReinit = true
+		}
+		b.hmu.Unlock()
+		select {
+		case <-time.After(wait):
+		case <-b.closing:
+		}
+		wait = min(2*wait, recoverMax)
+	}
+}
+
+// recoverOnce is one attempt of recoverLoop.
+func (b *Backend) recoverOnce() error {
+	b.hmu.Lock()
+	reinit := b.needReinit
+	b.needReinit = false
+	b.hmu.Unlock()
+	seen := b.modEpoch.Load()
+	if !reinit && b.mod.epoch.Load() == seen {
+		// A call timed out: is the token answering again? This waits as
+		// long as the token hangs.
+		if !b.mod.enter() {
+			return errors.New("hsm: the module is being initialised again")
+		}
+		_, err := b.p.GetTokenInfo(b.slot)
+		b.mod.leave()
+		if err != nil {
+			return ckrError("probe the token", err)
+		}
+		return nil
+	}
+	if err := b.mod.reinit(seen); err != nil {
+		return err
+	}
+	return b.reopen()
+}
+
+// reopen starts the backend afresh on a module that was initialised
+// again: the old sessions are forgotten (their handles died with the old
+// module instance), the token found again, a new pool made, the
+// persistent session opened and logged in. Keys the backend created are
+// lost (they were session objects); managed keys find their objects again
+// by label and id on their next use.
+func (b *Backend) reopen() error {
+	b.mainLock <- struct{}{}
+	defer func() { <-b.mainLock }()
+	if b.closed.Load() {
+		return errPoolClosed
+	}
+	epoch := b.mod.epoch.Load()
+	b.pool.Load().discard()
+	b.main = 0
+	b.gen.Add(1)
+	if !b.mod.enter() {
+		return errors.New("hsm: the module is being initialised again")
+	}
+	defer b.mod.leave()
+	slot, info, err := selectToken(b.p, b.cfg.Token)
+	if err != nil {
+		return err
+	}
+	b.slot = slot
+	b.pool.Store(newSessionPool(b.poolSize(info), b.wait, b.closeSession))
+	if err := b.openMain(); err != nil {
+		return err
+	}
+	b.modEpoch.Store(epoch)
+	return nil
+}
+
+// healthyNow reports whether the backend serves calls (for Stats).
+func (b *Backend) healthyNow() bool { return b.healthy.Load() }
+
+// recoveryCount is how often the backend came back from an unhealthy
+// token (for Stats).
+func (b *Backend) recoveryCount() uint64 { return b.recoveries.Load() }
+
+// sessionCounts returns the pooled sessions that exist and those in use
+// (for Stats); the persistent session is not counted.
+func (b *Backend) sessionCounts() (open, inUse int) { return b.pool.Load().counts() }
+
+// openSessionIn opens a pooled session; it is the body's first step when
+// the pool gave room for one rather than an idle session.
+func (b *Backend) openSessionIn(s *pkcs11.SessionHandle) error {
+	if *s != 0 {
+		return nil
+	}
+	opened, err := b.openSession()
+	if err != nil {
+		return err
+	}
+	*s = opened
+	return nil
+}
