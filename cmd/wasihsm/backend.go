@@ -80,6 +80,7 @@ func hsmConfig(s config.Settings, lookupEnv func(string) (string, bool)) (hsm.Co
 		Token:          token,
 		MaxSessions:    p.MaxSessions,
 		SessionWait:    p.SessionWait,
+		CallTimeout:    p.CallTimeout,
 		MaxBuffered:    s.Limits.MaxBufferedBytes,
 	}
 	if p.PIN.IsSet() {

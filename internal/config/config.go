@@ -41,6 +41,7 @@ const (
 	FieldSlotID           = "pkcs11.slot_id"
 	FieldPIN              = "pkcs11.pin"
 	FieldSessionWait      = "pkcs11.session_wait"
+	FieldCallTimeout      = "pkcs11.call_timeout"
 	FieldMaxSessions      = "pkcs11.max_sessions"
 	FieldMaxHandles       = "limits.max_handles"
 	FieldMaxBufferedBytes = "limits.max_buffered_bytes"
@@ -51,6 +52,10 @@ const (
 // DefaultSessionWait is how long an operation waits for a free session of
 // the token when pkcs11.session_wait is not set.
 const DefaultSessionWait = 5 * time.Second
+
+// DefaultCallTimeout is the deadline of one operation on the token when
+// pkcs11.call_timeout is not set.
+const DefaultCallTimeout = 5 * time.Second
 
 // Environment variables (CONTRACT §8).
 const (
@@ -124,6 +129,10 @@ type PKCS11 struct {
 	// SessionWait is how long an operation waits for a free session
 	// before it fails (nfile).
 	SessionWait time.Duration
+	// CallTimeout is the deadline of one operation on the token (the wait
+	// for a session and the PKCS#11 calls): past it the guest gets
+	// timedout, and the backend treats the token as hung until it answers.
+	CallTimeout time.Duration
 	// MaxSessions bounds the sessions the backend opens; 0 means as many
 	// as the token allows (ulMaxSessionCount).
 	MaxSessions int
@@ -218,6 +227,7 @@ var settings = []setting{
 	{FieldSlotID, "", "", "", setSlotID},
 	{FieldPIN, "", EnvPIN, "", setPIN},
 	{FieldSessionWait, "", "", "", setSessionWait},
+	{FieldCallTimeout, "", "", "", setCallTimeout},
 	{FieldMaxSessions, "", "", "", setMaxSessions},
 	{FieldMaxHandles, "max-handles", "", "open handles per guest (default 1024)", setMaxHandles},
 	{FieldMaxBufferedBytes, "max-buffered-bytes", "", "bytes one state may buffer (default 16777216)", setMaxBuffered},
@@ -263,7 +273,7 @@ func newLoader(userCacheDir func() (string, error)) *loader {
 	l := &loader{s: Settings{
 		Backend:  BackendSoftware,
 		Fallback: provider.FallbackAllow,
-		PKCS11:   PKCS11{SessionWait: DefaultSessionWait},
+		PKCS11:   PKCS11{SessionWait: DefaultSessionWait, CallTimeout: DefaultCallTimeout},
 		Limits: Limits{
 			MaxHandles:       wasihost.DefaultMaxHandles,
 			MaxBufferedBytes: wasihost.DefaultMaxBufferedBytes,
@@ -562,6 +572,15 @@ func setSessionWait(l *loader, v string, _ Origin, _ string) string {
 		return fmt.Sprintf("%q is not a positive duration; want a number with a unit, such as 5s or 500ms", v)
 	}
 	l.s.PKCS11.SessionWait = d
+	return ""
+}
+
+func setCallTimeout(l *loader, v string, _ Origin, _ string) string {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Sprintf("%q is not a positive duration; want a number with a unit, such as 5s or 500ms", v)
+	}
+	l.s.PKCS11.CallTimeout = d
 	return ""
 }
 

@@ -51,7 +51,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, BackendSoftware, s.Backend)
 	assert.True(t, s.BackendImplicit())
 	assert.Equal(t, provider.FallbackAllow, s.Fallback)
-	assert.Equal(t, PKCS11{SessionWait: 5 * time.Second}, s.PKCS11)
+	assert.Equal(t, PKCS11{SessionWait: 5 * time.Second, CallTimeout: 5 * time.Second}, s.PKCS11)
 	assert.False(t, s.PKCS11.Selector.IsSet())
 	assert.Nil(t, s.Keys)
 	assert.Equal(t, Limits{wasihost.DefaultMaxHandles, wasihost.DefaultMaxBufferedBytes}, s.Limits)
@@ -295,6 +295,7 @@ func TestExampleLoads(t *testing.T) {
 	assert.Equal(t, "pkcs11:token=wasihsm", s.PKCS11.Selector.String())
 	assert.Equal(t, "env:WASIHSM_TOKEN_PIN", s.PKCS11.PIN.String())
 	assert.Equal(t, 5*time.Second, s.PKCS11.SessionWait)
+	assert.Equal(t, 5*time.Second, s.PKCS11.CallTimeout)
 	assert.Equal(t, 0, s.PKCS11.MaxSessions)
 	assert.Equal(t, Limits{1024, 16 << 20}, s.Limits)
 	assert.Equal(t, "/var/cache/wasihsm", s.CacheDir)
@@ -411,11 +412,11 @@ func TestValidationErrors(t *testing.T) {
 		{name: "unknown field", body: "backend: software\nkey: []\n",
 			want: []string{`config $FILE: key: unknown field; want one of backend, fallback, pkcs11, limits, cache_dir, keys (line 2)`}},
 		{name: "unknown nested field", body: "pkcs11:\n  modul: /lib.so\n",
-			want: []string{`config $FILE: pkcs11.modul: unknown field; want one of module, allowed_modules, token, serial, slot_id, pin, session_wait, max_sessions (line 2)`}},
+			want: []string{`config $FILE: pkcs11.modul: unknown field; want one of module, allowed_modules, token, serial, slot_id, pin, session_wait, call_timeout, max_sessions (line 2)`}},
 		{name: "field twice", body: "fallback: deny\nfallback: allow\n",
 			want: []string{`config $FILE: fallback: given twice; the first is on line 1 (line 2)`}},
 		{name: "section not a mapping", body: "pkcs11: /lib.so\n",
-			want: []string{`config $FILE: pkcs11: want a mapping of module, allowed_modules, token, serial, slot_id, pin, session_wait, max_sessions, not the value "/lib.so" (line 1)`}},
+			want: []string{`config $FILE: pkcs11: want a mapping of module, allowed_modules, token, serial, slot_id, pin, session_wait, call_timeout, max_sessions, not the value "/lib.so" (line 1)`}},
 		{name: "value a list", body: "limits:\n  max_handles: [1, 2]\n",
 			want: []string{`config $FILE: limits.max_handles: want a single value, not a list (line 2)`}},
 		{name: "value a mapping", body: "backend: {name: software}\n",
@@ -423,7 +424,7 @@ func TestValidationErrors(t *testing.T) {
 		{name: "problems in line order", body: "pkcs11:\n  pin: \"1234\"\n  tokn: t\nfallback: maybe\n",
 			want: []string{
 				`config $FILE: pkcs11.pin: must name where the PIN is, "env:NAME" or "file:PATH", not hold the PIN itself (line 2)`,
-				`config $FILE: pkcs11.tokn: unknown field; want one of module, allowed_modules, token, serial, slot_id, pin, session_wait, max_sessions (line 3)`,
+				`config $FILE: pkcs11.tokn: unknown field; want one of module, allowed_modules, token, serial, slot_id, pin, session_wait, call_timeout, max_sessions (line 3)`,
 				`config $FILE: fallback: "maybe" is not one of allow, public-only, deny (line 4)`,
 			}},
 		{name: "field name not a word", body: "? [a]\n: b\n",
@@ -500,6 +501,10 @@ func TestValidationErrors(t *testing.T) {
 			want: []string{`config $FILE: pkcs11.session_wait: "0s" is not a positive duration; want a number with a unit, such as 5s or 500ms (line 1)`}},
 		{name: "session_wait negative", body: "pkcs11: {session_wait: -1s}\n",
 			want: []string{`config $FILE: pkcs11.session_wait: "-1s" is not a positive duration; want a number with a unit, such as 5s or 500ms (line 1)`}},
+		{name: "call_timeout without unit", body: "pkcs11: {call_timeout: 5}\n",
+			want: []string{`config $FILE: pkcs11.call_timeout: "5" is not a positive duration; want a number with a unit, such as 5s or 500ms (line 1)`}},
+		{name: "call_timeout zero", body: "pkcs11: {call_timeout: 0s}\n",
+			want: []string{`config $FILE: pkcs11.call_timeout: "0s" is not a positive duration; want a number with a unit, such as 5s or 500ms (line 1)`}},
 		{name: "max_sessions negative", body: "pkcs11: {max_sessions: -1}\n",
 			want: []string{`config $FILE: pkcs11.max_sessions: "-1" is not a whole number ≥ 0 (0: as many as the token allows) (line 1)`}},
 		{name: "max_sessions word", body: "pkcs11: {max_sessions: all}\n",

@@ -26,6 +26,7 @@
 //	slot id                                                                 pkcs11.slot_id
 //	user PIN                   (none)                WASIHSM_PIN            pkcs11.pin (a source)
 //	session wait                                                            pkcs11.session_wait
+//	call deadline                                                           pkcs11.call_timeout
 //	session limit                                                           pkcs11.max_sessions
 //	handle limit               --max-handles                                limits.max_handles
 //	buffered-bytes limit       --max-buffered-bytes                         limits.max_buffered_bytes
@@ -51,7 +52,8 @@
 // URI, serial or slot id) is configured, and software otherwise
 // ([Settings.BackendImplicit] tells the caller that nobody chose it);
 // fallback is allow; the allowed modules are just pkcs11.module; the
-// session wait is [DefaultSessionWait] and the session limit the token's;
+// session wait is [DefaultSessionWait], the call deadline
+// [DefaultCallTimeout] and the session limit the token's;
 // the limits are those of package wasihost; cache_dir is the user cache
 // directory's wasihsm/wazero, or none when the system has no user cache
 // directory.

@@ -413,9 +413,11 @@ keys:
 }
 
 func TestSessionSettings(t *testing.T) {
-	s, err := load(t, map[string]string{"config": writeConfig(t, "pkcs11: {session_wait: 1m30s, max_sessions: 0x10}")}, nil)
+	s, err := load(t, map[string]string{"config": writeConfig(t, "pkcs11: {session_wait: 1m30s, call_timeout: 750ms, max_sessions: 0x10}")}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, 90*time.Second, s.PKCS11.SessionWait)
+	assert.Equal(t, 750*time.Millisecond, s.PKCS11.CallTimeout)
+	assert.Equal(t, Origin{FromFile, s.ConfigFile}, s.Origin(FieldCallTimeout))
 	assert.Equal(t, 16, s.PKCS11.MaxSessions)
 	assert.Equal(t, Origin{FromFile, s.ConfigFile}, s.Origin(FieldSessionWait))
 	assert.True(t, s.BackendImplicit(), "session settings alone do not ask for the token")
