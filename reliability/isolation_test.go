@@ -58,3 +58,8 @@ func TestCrossInstanceIsolation(t *testing.T) {
 	a2.release(t)
 	assert.Equal(t, wasihost.Stats{}, h.Host.Stats(), "nothing outlives the instances")
 }
+
+// mixOpsPerRound is the number of operations one round of relguest mix
+// counts: a hash; AES-GCM seal, open and a refused forgery; ES256 sign,
+// export and verify; HKDF extract and expand; HS256 import and sign.
+const mixOpsPerRound = 11
