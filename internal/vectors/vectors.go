@@ -22,8 +22,9 @@
 //
 // # Use
 //
-// Every loader takes the test's testing.TB, fails the test when a file is
-// missing or malformed, and returns fresh slices that the caller may modify:
+// Every loader takes the test's testing.TB (or any [TB]), fails the test
+// when a file is missing or malformed, and returns fresh slices that the
+// caller may modify:
 //
 //	for _, v := range vectors.Hashes(t) {
 //		t.Run(v.Source, func(t *testing.T) { … v.Alg, v.Msg, v.Digest … })
@@ -33,54 +34,37 @@
 // [Result]. "acceptable" cases may go either way; callers should report
 // which way they went.
 //
-// The loaders find testdata from the location of this source file, so they
-// work from tests of any package in the module. When the binary was built
-// with -trimpath they look for internal/vectors/testdata upwards from the
-// working directory instead.
+// The files are embedded in the package (go:embed), so the loaders work
+// from tests of any package and from binaries such as wasihsm, whose
+// conformance command runs the same known answers.
 package vectors
 
 import (
+	"embed"
 	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
+	"path"
 	"slices"
 	"strings"
-	"testing"
 )
 
-// Dir returns the directory that holds the vector files.
-func Dir(t testing.TB) string {
-	t.Helper()
-	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		dir := filepath.Join(filepath.Dir(file), "testdata")
-		if st, err := os.Stat(dir); err == nil && st.IsDir() {
-			return dir
-		}
-	}
-	// Built with -trimpath: the source path is not a file path. Tests run
-	// in their package directory, inside the module.
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("vectors: locate testdata: %v", err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		dir := filepath.Join(d, "internal", "vectors", "testdata")
-		if st, err := os.Stat(dir); err == nil && st.IsDir() {
-			return dir
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	t.Fatalf("vectors: no internal/vectors/testdata above %s", wd)
-	return ""
+// TB is what the loaders need of their caller: a *testing.T, *testing.B or
+// *testing.F, or any type that stops the caller in Fatalf (the conformance
+// suite, which runs outside tests, panics there).
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
 }
 
-func readFile(t testing.TB, name string) []byte {
+// data holds the files of testdata/, so that the loaders work in any
+// binary, with or without the source tree (wasihsm conformance).
+//
+//go:embed testdata
+var data embed.FS
+
+func readFile(t TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(Dir(t), filepath.FromSlash(name)))
+	b, err := data.ReadFile(path.Join("testdata", name))
 	if err != nil {
 		t.Fatalf("vectors: %v", err)
 	}
@@ -88,7 +72,7 @@ func readFile(t testing.TB, name string) []byte {
 }
 
 // unhex decodes s, failing the test with where it came from.
-func unhex(t testing.TB, where, s string) []byte {
+func unhex(t TB, where, s string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(s)
 	if err != nil {
@@ -138,7 +122,7 @@ var nistHashFiles = []struct {
 
 // Hashes returns every hash and XOF known answer: the NIST files, then
 // testdata/extra_hashes.txt.
-func Hashes(t testing.TB) []HashVector {
+func Hashes(t TB) []HashVector {
 	t.Helper()
 	var out []HashVector
 	for _, f := range nistHashFiles {
@@ -148,7 +132,7 @@ func Hashes(t testing.TB) []HashVector {
 }
 
 // nistHashes parses one CAVP .rsp file of Len/Msg/MD records.
-func nistHashes(t testing.TB, file, alg string, sizeInBits bool) []HashVector {
+func nistHashes(t TB, file, alg string, sizeInBits bool) []HashVector {
 	t.Helper()
 	name := "nist/" + file
 	var (
@@ -207,7 +191,7 @@ func nistHashes(t testing.TB, file, alg string, sizeInBits bool) []HashVector {
 }
 
 // extraHashes parses testdata/extra_hashes.txt (format in its header).
-func extraHashes(t testing.TB) []HashVector {
+func extraHashes(t TB) []HashVector {
 	t.Helper()
 	const name = "extra_hashes.txt"
 	var out []HashVector
@@ -230,7 +214,7 @@ func extraHashes(t testing.TB) []HashVector {
 	return out
 }
 
-func parseMsg(t testing.TB, where, s string) []byte {
+func parseMsg(t TB, where, s string) []byte {
 	t.Helper()
 	switch {
 	case s == "-":
@@ -303,7 +287,7 @@ type AESGCMVector struct {
 }
 
 // AESGCM returns the cases of aes_gcm_test.json.
-func AESGCM(t testing.TB) []AESGCMVector {
+func AESGCM(t TB) []AESGCMVector {
 	t.Helper()
 	type test struct {
 		wycheCase
@@ -342,7 +326,7 @@ type HMACVector struct {
 }
 
 // HMAC returns the cases of the three HMAC files.
-func HMAC(t testing.TB) []HMACVector {
+func HMAC(t TB) []HMACVector {
 	t.Helper()
 	type test struct {
 		wycheCase
@@ -390,7 +374,7 @@ type HKDFVector struct {
 }
 
 // HKDF returns the cases of the three HKDF files.
-func HKDF(t testing.TB) []HKDFVector {
+func HKDF(t TB) []HKDFVector {
 	t.Helper()
 	type test struct {
 		wycheCase
@@ -435,7 +419,7 @@ type ECDHVector struct {
 }
 
 // ECDH returns the cases of ecdh_secp256r1_test.json.
-func ECDH(t testing.TB) []ECDHVector {
+func ECDH(t TB) []ECDHVector {
 	t.Helper()
 	type test struct {
 		wycheCase
@@ -465,7 +449,7 @@ func ECDH(t testing.TB) []ECDHVector {
 }
 
 // fixedWidth returns the big-endian integer b in exactly n bytes.
-func fixedWidth(t testing.TB, where string, b []byte, n int) []byte {
+func fixedWidth(t TB, where string, b []byte, n int) []byte {
 	t.Helper()
 	for len(b) > n && b[0] == 0 {
 		b = b[1:]
@@ -494,7 +478,7 @@ type Ed25519Vector struct {
 
 // Ed25519 returns the cases of ed25519_test.json, with Seed filled in for
 // the public keys of RFC 8032.
-func Ed25519(t testing.TB) []Ed25519Vector {
+func Ed25519(t TB) []Ed25519Vector {
 	t.Helper()
 	type test struct {
 		wycheCase
@@ -541,7 +525,7 @@ type Ed25519Key struct {
 }
 
 // Ed25519RFC8032 returns the keys of testdata/ed25519_rfc8032.txt.
-func Ed25519RFC8032(t testing.TB) []Ed25519Key {
+func Ed25519RFC8032(t TB) []Ed25519Key {
 	t.Helper()
 	const name = "ed25519_rfc8032.txt"
 	var out []Ed25519Key
@@ -581,7 +565,7 @@ type ECDSAVector struct {
 
 // ECDSAP1363 returns the cases of the P-256/SHA-256 and P-384/SHA-384 P1363
 // files.
-func ECDSAP1363(t testing.TB) []ECDSAVector {
+func ECDSAP1363(t TB) []ECDSAVector {
 	t.Helper()
 	type test struct {
 		wycheCase
@@ -640,7 +624,7 @@ type RSASigGenVector struct {
 }
 
 // RSASigGen returns the cases of rsa_pkcs1_2048_sig_gen_test.json.
-func RSASigGen(t testing.TB) []RSASigGenVector {
+func RSASigGen(t TB) []RSASigGenVector {
 	t.Helper()
 	type test struct {
 		wycheCase
@@ -688,7 +672,7 @@ type RSAPSSVector struct {
 }
 
 // RSAPSS returns the cases of rsa_pss_2048_sha256_mgf1_32_test.json.
-func RSAPSS(t testing.TB) []RSAPSSVector {
+func RSAPSS(t TB) []RSAPSSVector {
 	t.Helper()
 	type test struct {
 		wycheCase

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
-	"testing"
 )
 
 // wycheCase holds the fields that every Wycheproof test case has.
@@ -24,7 +23,7 @@ func (c wycheCase) toCase(file string) Case {
 
 // loadWycheproof decodes the test groups of a Wycheproof file into G, and
 // checks that the file holds numberOfTests cases, each with a known result.
-func loadWycheproof[G any](t testing.TB, file string) []G {
+func loadWycheproof[G any](t TB, file string) []G {
 	t.Helper()
 	data := readFile(t, "wycheproof/"+file)
 	var shape struct {
@@ -59,7 +58,7 @@ func loadWycheproof[G any](t testing.TB, file string) []G {
 
 // checkEd25519Pair fails the test unless k.Seed derives k.PublicKey, so that
 // a mistyped key cannot pass as a published one.
-func checkEd25519Pair(t testing.TB, where string, k Ed25519Key) {
+func checkEd25519Pair(t TB, where string, k Ed25519Key) {
 	t.Helper()
 	pub := ed25519.NewKeyFromSeed(k.Seed).Public().(ed25519.PublicKey)
 	if !bytes.Equal(pub, k.PublicKey) {

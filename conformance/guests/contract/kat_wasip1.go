@@ -25,8 +25,18 @@ import (
 //	open ALG KEY NONCE AAD CT TAG → PT, or the errno name
 //	sign ALG KEY MSG LEN        → signature (KEY: PKCS#8 or raw)
 //	agree ALG KEY PEER LEN      → shared secret (KEY: PKCS#8)
+//	export ALG KEY              → the imported key's SubjectPublicKeyInfo
+//	gensign ALG MSG LEN         → SPKI (or "-" for a MAC) and the signature,
+//	                              with a key generated for the request
+//	genseal ALG NONCE AAD PT    → CT TAG and the plaintext that opening them
+//	                              with the same generated key gives back
+//	genagree ALG PEER LEN       → SPKI and the shared secret of a generated
+//	                              key with PEER
 //
-// Each answer is one line: "ok HEX [HEX]" or "err ERRNO".
+// Each answer is one line: "ok HEX [HEX…]" or "err ERRNO". The gen*
+// requests let the host check keys it never sees: it verifies the
+// signature with the exported public key, compares the round trip, or
+// computes the shared secret from its own half.
 func runKAT() {
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<20), 8<<20)
@@ -170,6 +180,55 @@ func katOp(t *T, f []string) (string, uint32) {
 	case "sign":
 		l, _ := strconv.Atoi(f[4])
 		return katSign(f[1], hx(f[2]), hx(f[3]), l), 0
+	case "export":
+		return hex.EncodeToString(katExport(importKey(f[1], hx(f[2])))), 0
+	case "gensign":
+		k := generateKey(f[1])
+		spki := "-"
+		if f[1][0] != 'H' { // HS* keys are secret: nothing to export
+			spki = hex.EncodeToString(katExport(k))
+		}
+		l, _ := strconv.Atoi(f[3])
+		return spki + " " + signWith(f[1], k, hx(f[2]), l), 0
+	case "genseal":
+		k := generateKey(f[1])
+		nonce, aad, pt := hx(f[2]), hx(f[3]), hx(f[4])
+		c := cipherFor(k, nonce, aad)
+		o := newSlot()
+		must("encrypt_begin", raw.CipherEncryptBegin(c.get(), o.addr))
+		enc := o.get()
+		pa, pn := put(pt)
+		ca, cb := alloc(int(pn))
+		e := raw.CipherEncrypt(enc, pa, pn, ca, pn)
+		must("encrypt_end", raw.CipherEncryptEnd(enc, c.addr))
+		must("encrypt", e)
+		ta, tb := alloc(16)
+		must("get_auth_tag", raw.CipherGetAuthTag(c.get(), ta, 16))
+		d := cipherFor(k, nonce, aad)
+		must("set_auth_tag", raw.CipherSetAuthTag(d.get(), ta, 16))
+		must("decrypt_begin", raw.CipherDecryptBegin(d.get(), o.addr))
+		dec := o.get()
+		ra, rb := alloc(int(pn))
+		e = raw.CipherDecrypt(dec, ca, pn, ra, pn)
+		must("decrypt_end", raw.CipherDecryptEnd(dec, d.addr))
+		must("decrypt", e)
+		return hex.EncodeToString(cb) + " " + hex.EncodeToString(tb) + " " + hex.EncodeToString(rb), 0
+	case "genagree":
+		k := generateKey(f[1])
+		spki := hex.EncodeToString(katExport(k))
+		a, n := str(f[1])
+		o := newSlot()
+		must("derive_key_prepare", raw.DeriveKeyPrepare(a, n, k, o.addr))
+		d := o.get()
+		pa, pn := put(hx(f[2]))
+		must("derive_key_set_nonce", raw.DeriveKeySetNonce(d, pa, pn))
+		l, _ := strconv.Atoi(f[3])
+		oa, ob := alloc(l)
+		if e := raw.DeriveKey(d, oa, uint32(l)); e != 0 {
+			lastErrno = e
+			panic(fatal{})
+		}
+		return spki + " " + hex.EncodeToString(ob), 0
 	case "agree":
 		k := importKey(f[1], hx(f[2]))
 		a, n := str(f[1])
@@ -194,7 +253,11 @@ func katOp(t *T, f []string) (string, uint32) {
 // katSign signs msg with a key imported from key and returns the first
 // size bytes of the signature, hex-encoded.
 func katSign(alg string, key, msg []byte, size int) string {
-	k := importKey(alg, key)
+	return signWith(alg, importKey(alg, key), msg, size)
+}
+
+// signWith signs msg with the key handle k.
+func signWith(alg string, k uint32, msg []byte, size int) string {
 	a, n := str(alg)
 	o := newSlot()
 	must("sign_open", raw.SignOpen(a, n, k, o.addr))
@@ -237,10 +300,35 @@ func importKey(alg string, key []byte) uint32 {
 	return k
 }
 
+// generateKey generates a key of alg (no input) for this request.
+func generateKey(alg string) uint32 {
+	g := prepareK(alg)
+	o := newSlot()
+	if e := raw.GenerateKey(g, o.addr); e != 0 {
+		lastErrno = e
+		panic(fatal{})
+	}
+	k := o.get()
+	onDone(func() { raw.PrivateKeyClose(k) })
+	return k
+}
+
+// katExport returns the public key of k as SubjectPublicKeyInfo DER.
+func katExport(k uint32) []byte {
+	a, b := alloc(4096)
+	n := newSlot()
+	must("private_key_export_public", raw.PrivateKeyExportPublic(k, a, uint32(len(b)), n.addr))
+	return b[:n.get()]
+}
+
 // openCipher returns a slot holding the current initial
 // cipher state (it changes with every *_end).
 func openCipher(alg string, key, nonce, aad []byte) slot {
-	k := importKey(alg, key)
+	return cipherFor(importKey(alg, key), nonce, aad)
+}
+
+// cipherFor opens a cipher state on the key handle k with nonce and aad.
+func cipherFor(k uint32, nonce, aad []byte) slot {
 	c := newSlot()
 	must("cipher_open", raw.CipherOpen(k, c.addr))
 	onDone(func() { raw.CipherClose(c.get()) })
