@@ -8,6 +8,8 @@
 //	relguest hold ALG...      makes one key of each algorithm, uses it once,
 //	                          prints "key ALG HANDLE" for each and "ready",
 //	                          then waits for stdin to end
+//	relguest import ALG HEX...  imports each key (hex), uses it once, and
+//	                          prints "import ALG ERRNO" (0: success)
 //	relguest sweep LO HI H... calls key- and state-taking functions with
 //	                          every handle value in [LO, HI] and with each H;
 //	                          prints "badf N" (how many calls, all badf) or

@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,8 @@ func main() {
 		err = hold(args)
 	case "sweep":
 		err = sweep(args)
+	case "import":
+		err = importKeys(args)
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
@@ -260,6 +263,32 @@ func use(alg string, k *wasicrypto.Key) error {
 		_, err := wasicrypto.Sign(alg, k, []byte("x"))
 		return err
 	}
+}
+
+// importKeys imports each pair ALG HEX and prints the errno it got.
+func importKeys(args []string) error {
+	if len(args)%2 != 0 {
+		return errors.New("import ALG HEX...")
+	}
+	for i := 0; i < len(args); i += 2 {
+		material, err := hex.DecodeString(args[i+1])
+		if err != nil {
+			return err
+		}
+		k, err := wasicrypto.ImportKey(args[i], material)
+		var e wasicrypto.Errno
+		switch {
+		case err == nil:
+			if err := use(args[i], k); err != nil {
+				return fmt.Errorf("%s: use: %w", args[i], err)
+			}
+			_ = k.Close()
+		case !errors.As(err, &e):
+			return err
+		}
+		fmt.Printf("import %s %d\n", args[i], e)
+	}
+	return nil
 }
 
 // sweep calls functions that take a key or a state with handle values the
