@@ -1,0 +1,37 @@
+package hsm
+
+// Stats is a snapshot of a backend's session pool and of the token's
+// health, for metrics (package metrics) and health checks.
+type Stats struct {
+	// SessionsOpen is the number of pooled sessions that are open, idle
+	// or in use. The persistent session, which every backend holds for
+	// its whole life, is not counted.
+	SessionsOpen int
+	// SessionsInUse is the number of pooled sessions an operation holds.
+	SessionsInUse int
+	// SessionsWaiting is the number of operations waiting for a session
+	// because all of them are in use (see Config.SessionWait).
+	SessionsWaiting int
+	// Healthy is true while the token serves calls, and false while the
+	// backend is recovering it (its calls fail fast with
+	// provider.ErrDevice meanwhile), and in a build without PKCS#11
+	// support.
+	Healthy bool
+	// Recoveries counts the times the backend brought the token back
+	// after it failed (C_Finalize and C_Initialize, or a hung token that
+	// answered again).
+	Recoveries uint64
+}
+
+// Stats returns a snapshot of the backend's pool and health. It is cheap
+// (no call into the token) and safe for concurrent use.
+func (b *Backend) Stats() Stats {
+	open, inUse := b.sessionCounts()
+	return Stats{
+		SessionsOpen:    open,
+		SessionsInUse:   inUse,
+		SessionsWaiting: b.sessionsWaiting(),
+		Healthy:         b.healthyNow(),
+		Recoveries:      b.recoveryCount(),
+	}
+}
