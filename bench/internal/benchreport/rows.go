@@ -1,0 +1,147 @@
+package benchreport
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Kind is how a row compares its product with its baseline.
+type Kind int
+
+const (
+	// TimeAtMost: the product's time (ns/op) over the baseline's is at
+	// most Target.
+	TimeAtMost Kind = iota + 1
+	// SpeedAtLeast: the baseline's time over the product's (the product's
+	// relative throughput) is at least Target.
+	SpeedAtLeast
+	// ZeroAllocs: the product's allocs/op is 0 in every run.
+	ZeroAllocs
+	// GrowthAtMost: the product's heap-B metric is at most Target bytes,
+	// over at least MinCalls calls (its calls metric).
+	GrowthAtMost
+	// Info: the product's Metric, with no goal.
+	Info
+)
+
+// Row is one line of the table.
+type Row struct {
+	Work     string // what is measured
+	Product  string // benchmark of the product path
+	Baseline string // benchmark of the baseline; empty for ZeroAllocs, GrowthAtMost, Info
+	Against  string // the baseline in words
+	Kind     Kind
+	Target   float64
+	Metric   string // the unit reported by Info rows
+	MinCalls float64
+}
+
+// Rows are the rows of issue 6, in its order.
+var Rows = []Row{
+	{Work: "cheapest call: hash_update of 0 B (software)", Product: "BenchmarkCheapestCall/product", Baseline: "BenchmarkCheapestCall/baseline", Against: "bare api.GoModuleFunc import", Kind: TimeAtMost, Target: 1.5},
+	{Work: "SHA-256 of 1 MiB (software)", Product: "BenchmarkHash/SHA-256/host", Baseline: "BenchmarkHash/SHA-256/native", Against: "native Go in the host", Kind: SpeedAtLeast, Target: 0.9},
+	{Work: "SHA-512 of 1 MiB (software)", Product: "BenchmarkHash/SHA-512/host", Baseline: "BenchmarkHash/SHA-512/native", Against: "native Go in the host", Kind: SpeedAtLeast, Target: 0.9},
+	{Work: "SHA3-256 of 1 MiB (software)", Product: "BenchmarkHash/SHA3-256/host", Baseline: "BenchmarkHash/SHA3-256/native", Against: "native Go in the host", Kind: SpeedAtLeast, Target: 0.9},
+	{Work: "SHA-256 of 1 MiB (software)", Product: "BenchmarkHash/SHA-256/host", Baseline: "BenchmarkHash/SHA-256/in-guest", Against: "the same Go code in the guest", Kind: SpeedAtLeast, Target: 30},
+	{Work: "SHA-512 of 1 MiB (software)", Product: "BenchmarkHash/SHA-512/host", Baseline: "BenchmarkHash/SHA-512/in-guest", Against: "the same Go code in the guest", Kind: SpeedAtLeast, Target: 30},
+	{Work: "SHA3-256 of 1 MiB (software)", Product: "BenchmarkHash/SHA3-256/host", Baseline: "BenchmarkHash/SHA3-256/in-guest", Against: "the same Go code in the guest", Kind: SpeedAtLeast, Target: 30},
+	{Work: "ES256 sign (SoftHSM2)", Product: "BenchmarkToken/ES256-sign/product", Baseline: "BenchmarkToken/ES256-sign/raw", Against: "raw miekg/pkcs11", Kind: SpeedAtLeast, Target: 0.95},
+	{Work: "EdDSA sign (SoftHSM2)", Product: "BenchmarkToken/EdDSA-sign/product", Baseline: "BenchmarkToken/EdDSA-sign/raw", Against: "raw miekg/pkcs11", Kind: SpeedAtLeast, Target: 0.95},
+	{Work: "HS256 of 64 B (SoftHSM2)", Product: "BenchmarkToken/HS256-64B/product", Baseline: "BenchmarkToken/HS256-64B/raw", Against: "raw miekg/pkcs11", Kind: SpeedAtLeast, Target: 0.9},
+	{Work: "A256GCM seal of 64 B (SoftHSM2)", Product: "BenchmarkToken/A256GCM-64B/product", Baseline: "BenchmarkToken/A256GCM-64B/raw", Against: "raw miekg/pkcs11", Kind: SpeedAtLeast, Target: 0.9},
+	{Work: "A256GCM seal of 1 MiB (SoftHSM2)", Product: "BenchmarkToken/A256GCM-1MiB/product", Baseline: "BenchmarkToken/A256GCM-1MiB/raw", Against: "raw miekg/pkcs11", Kind: SpeedAtLeast, Target: 0.9},
+	{Work: "ES256 key generation (SoftHSM2)", Product: "BenchmarkToken/ES256-keygen/product", Baseline: "BenchmarkToken/ES256-keygen/raw", Against: "raw miekg/pkcs11", Kind: SpeedAtLeast, Target: 0.95},
+	{Work: "AES-256 key generation (SoftHSM2)", Product: "BenchmarkToken/AES-keygen/product", Baseline: "BenchmarkToken/AES-keygen/raw", Against: "raw miekg/pkcs11", Kind: SpeedAtLeast, Target: 0.95},
+	{Work: "ES256 sign (SoftHSM2)", Product: "BenchmarkToken/ES256-sign/product", Baseline: "BenchmarkToken/ES256-sign/crypto11", Against: "crypto11 Signer", Kind: SpeedAtLeast, Target: 1.0},
+	{Work: "ES256 sign through p11-kit remoting", Product: "BenchmarkRemote/ES256-sign/product", Baseline: "BenchmarkRemote/ES256-sign/raw", Against: "raw miekg/pkcs11 over the same remote", Kind: SpeedAtLeast, Target: 0.95},
+	{Work: "second `wasihsm run` of a 2.8 MB Go guest, start to first host call", Product: "BenchmarkStartup/wasihsm-run", Baseline: "BenchmarkStartup/compile-instantiate", Against: "wazero compile from cache + instantiate", Kind: TimeAtMost, Target: 1.5},
+	{Work: "ES256 sign, 2 instances in parallel (software)", Product: "BenchmarkParallelSoftware/2-instances", Baseline: "BenchmarkParallelSoftware/1-instance", Against: "1 instance", Kind: SpeedAtLeast, Target: 1.7},
+	{Work: "ES256 sign, 2 instances in parallel (SoftHSM2)", Product: "BenchmarkParallelToken/2-instances", Baseline: "BenchmarkParallelToken/raw-2-goroutines", Against: "raw miekg/pkcs11, 2 goroutines", Kind: SpeedAtLeast, Target: 0.95},
+	{Work: "hash_update of 0 B, allocations per call", Product: "BenchmarkHotPath/hash_update-0B", Kind: ZeroAllocs},
+	{Work: "hash_digest of 32 B, allocations per call", Product: "BenchmarkHotPath/hash_digest-32B", Kind: ZeroAllocs},
+	{Work: "sign_update of 64 B, allocations per call", Product: "BenchmarkHotPath/sign_update-64B", Kind: ZeroAllocs},
+	{Work: "host memory per idle guest instance (loop guest)", Product: "BenchmarkIdleInstance", Kind: Info, Metric: "B/instance"},
+	{Work: "heap growth over ≥ 10^6 calls (hash open/update/digest/close)", Product: "BenchmarkGrowth", Kind: GrowthAtMost, Target: 64 << 10, MinCalls: 1e6},
+}
+
+// Outcome is a row evaluated against the results.
+type Outcome struct {
+	Row
+	// Measured is the ratio (TimeAtMost, SpeedAtLeast), the largest
+	// allocs/op (ZeroAllocs), the median growth (GrowthAtMost) or the
+	// median metric (Info).
+	Measured float64
+	// ProductMedian and BaselineMedian are the median ns/op.
+	ProductMedian, BaselineMedian float64
+	// Runs is the number of product samples.
+	Runs int
+	// Missing names a benchmark without samples; the row was not run.
+	Missing string
+	// Pass says whether the goal is met (Info rows always pass).
+	Pass bool
+}
+
+// Median is the median of xs (the mean of the middle two for an even
+// count); 0 for none.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// Evaluate computes each row from the results.
+func Evaluate(rows []Row, results map[string]Samples) []Outcome {
+	out := make([]Outcome, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, evaluate(r, results))
+	}
+	return out
+}
+
+func evaluate(r Row, results map[string]Samples) Outcome {
+	o := Outcome{Row: r}
+	p := results[r.Product]
+	o.Runs = len(p["ns/op"])
+	need := map[Kind]string{TimeAtMost: "ns/op", SpeedAtLeast: "ns/op", ZeroAllocs: "allocs/op", GrowthAtMost: "heap-B", Info: r.Metric}[r.Kind]
+	if len(p[need]) == 0 {
+		o.Missing = fmt.Sprintf("%s (%s)", r.Product, need)
+		return o
+	}
+	switch r.Kind {
+	case TimeAtMost, SpeedAtLeast:
+		b := results[r.Baseline]
+		if len(b["ns/op"]) == 0 {
+			o.Missing = r.Baseline + " (ns/op)"
+			return o
+		}
+		o.ProductMedian, o.BaselineMedian = Median(p["ns/op"]), Median(b["ns/op"])
+		if r.Kind == TimeAtMost {
+			o.Measured = o.ProductMedian / o.BaselineMedian
+			o.Pass = o.Measured <= r.Target
+		} else {
+			o.Measured = o.BaselineMedian / o.ProductMedian
+			o.Pass = o.Measured >= r.Target
+		}
+	case ZeroAllocs:
+		o.Measured = slices.Max(p["allocs/op"])
+		o.Pass = o.Measured == 0
+	case GrowthAtMost:
+		o.Measured = Median(p["heap-B"])
+		calls := Median(p["calls"])
+		o.Pass = o.Measured <= r.Target && calls >= r.MinCalls
+		if calls < r.MinCalls {
+			o.Missing = fmt.Sprintf("%s ran %.0f calls, fewer than %.0f", r.Product, calls, r.MinCalls)
+		}
+	case Info:
+		o.Measured = Median(p[r.Metric])
+		o.Pass = true
+	}
+	return o
+}
