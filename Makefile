@@ -5,6 +5,8 @@ GO        ?= go
 BIN       ?= bin
 WASIHSM   := $(BIN)/wasihsm
 FUZZTIME  ?= 30s
+# How long `make soak` loads the host (a Go duration).
+SOAK      ?= 10m
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS   := -X main.version=$(VERSION)
 WASM_ENV  := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0
@@ -75,6 +77,11 @@ fuzz:
 ## bench: every benchmark
 bench:
 	$(GO) test -run=NONE -bench=. -benchmem ./...
+
+## soak: the reliability soak (reliability/soak_test.go) for SOAK under the race detector
+.PHONY: soak
+soak:
+	WASIHSM_SOAK=$(SOAK) $(GO) test -race -count=1 -timeout 0 -v -run '^TestSoak$$' ./reliability/
 
 clean:
 	rm -rf $(BIN)
