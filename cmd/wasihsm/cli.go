@@ -41,6 +41,10 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		return c.runCommand(ctx, rest)
 	case "slots":
 		return c.slotsCommand(ctx, rest)
+	case "keys":
+		return c.keysCommand(ctx, rest)
+	case "doctor":
+		return c.doctorCommand(ctx, rest)
 	case "version":
 		if len(rest) > 0 {
 			return c.usageError("version takes no arguments")

@@ -8,6 +8,8 @@ keys live in a PKCS#11 token or, without one, in host memory.
 Usage:
   wasihsm run [flags] MODULE.wasm [ARGS...]
   wasihsm slots [--json] [flags]
+  wasihsm keys list|show|generate|import|delete [flags]   (wasihsm keys help)
+  wasihsm doctor [--json] [flags]
   wasihsm version
   wasihsm help
 
@@ -21,6 +23,17 @@ session limits) and, per algorithm, where it runs with that token: token,
 composed (built from the token's mechanisms), software (as the fallback
 policy allows) or unavailable. It takes the configuration flags below and
 --json.
+
+keys lists, generates, imports and deletes the managed keys on the token
+(token objects, not extractable) and prints their public keys and the
+configuration that grants them to guests; wasihsm keys help says more.
+
+doctor checks a configuration end to end as run would use it: module,
+token, login, session limits, mechanisms for the managed keys and the
+fallback policy, each managed key's attributes, and the PIN source's
+permissions. It prints pass, warn or fail for each, with the fix for each
+failure, and exits 1 when a check fails. It takes the configuration flags
+and --json.
 
 Flags of run (and slots, for the configuration ones):
   --config PATH             YAML configuration file (see wasihsm.example.yaml)

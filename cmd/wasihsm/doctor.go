@@ -1,0 +1,467 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/wasihsm/wasihsm/hsm"
+	"github.com/wasihsm/wasihsm/internal/config"
+	"github.com/wasihsm/wasihsm/provider"
+)
+
+// The outcomes of a doctor check.
+const (
+	checkPass = "pass"
+	checkWarn = "warn" // works, but the operator should know
+	checkFail = "fail"
+	checkSkip = "skip" // not run: an earlier check failed
+)
+
+// check is one line of the doctor's report.
+type check struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// doctorReport is the doctor's output, also as JSON.
+type doctorReport struct {
+	Config string  `json:"config,omitempty"`
+	OK     bool    `json:"ok"`
+	Checks []check `json:"checks"`
+}
+
+func (r *doctorReport) add(name, status, detail, fix string) {
+	r.Checks = append(r.Checks, check{Name: name, Status: status, Detail: detail, Fix: fix})
+}
+
+func (r *doctorReport) pass(name, format string, args ...any) {
+	r.add(name, checkPass, fmt.Sprintf(format, args...), "")
+}
+
+func (r *doctorReport) fail(name, detail, fix string) { r.add(name, checkFail, detail, fix) }
+
+// skip records the checks that cannot run after a failure.
+func (r *doctorReport) skip(because string, names ...string) {
+	for _, n := range names {
+		r.add(n, checkSkip, "not checked: "+because, "")
+	}
+}
+
+// doctorCommand implements `wasihsm doctor [--json] [flags]`: it checks a
+// configuration end to end, as `run` would use it, and says how to fix
+// each failure.
+func (c *cli) doctorCommand(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("wasihsm doctor", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfgFlags := config.AddFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(c.stdout, usage)
+		return exitOK
+	case err != nil:
+		return c.usageError(err.Error())
+	case fs.NArg() > 0:
+		return c.usageError("doctor takes no arguments")
+	}
+	r := c.diagnose(ctx, cfgFlags.Values())
+	r.OK = !slices.ContainsFunc(r.Checks, func(ch check) bool { return ch.Status == checkFail })
+	if *asJSON {
+		if code := c.writeJSON(r); code != exitOK {
+			return code
+		}
+	} else {
+		r.write(c.stdout)
+	}
+	if !r.OK {
+		return exitFailed
+	}
+	return exitOK
+}
+
+func (r *doctorReport) write(w io.Writer) {
+	counts := map[string]int{}
+	for _, ch := range r.Checks {
+		counts[ch.Status]++
+		fmt.Fprintf(w, "%-4s  %s: %s\n", strings.ToUpper(ch.Status), ch.Name, ch.Detail)
+		if ch.Fix != "" {
+			fmt.Fprintf(w, "      fix: %s\n", strings.ReplaceAll(ch.Fix, "\n", "\n           "))
+		}
+	}
+	fmt.Fprintf(w, "\n%d passed, %d warnings, %d failed, %d not checked\n",
+		counts[checkPass], counts[checkWarn], counts[checkFail], counts[checkSkip])
+}
+
+// The names of the checks, in the order they run.
+const (
+	chkConfig   = "configuration"
+	chkPIN      = "PIN source"
+	chkModule   = "module loads"
+	chkToken    = "token found"
+	chkLogin    = "login"
+	chkSessions = "session limits"
+	chkBackend  = "backend opens"
+	chkMechs    = "mechanisms for managed keys"
+	chkFallback = "fallback policy"
+)
+
+// diagnose runs the checks.
+func (c *cli) diagnose(ctx context.Context, flags map[string]string) *doctorReport {
+	r := &doctorReport{}
+	s, err := config.Load(config.Input{Flags: flags, LookupEnv: c.lookupEnv})
+	if err != nil {
+		r.fail(chkConfig, err.Error(), "correct each field named above (docs/configuration.md describes them; wasihsm.example.yaml is an example)")
+		r.skip("the configuration is invalid", chkPIN, chkModule, chkToken, chkLogin)
+		return r
+	}
+	r.Config = s.ConfigFile
+	if s.Backend == config.BackendSoftware {
+		r.add(chkConfig, checkWarn, fmt.Sprintf("backend software (%s): keys live in host memory, there is no token to check", backendReason(s)),
+			"to keep keys in a token, set pkcs11.module and pkcs11.token (or --pkcs11-module, --token)")
+		return r
+	}
+	if err := s.CheckPKCS11(); err != nil {
+		r.fail(chkConfig, err.Error(), "set the module and the token: pkcs11.module and pkcs11.token in the configuration file")
+		r.skip("the configuration is incomplete", chkPIN, chkModule, chkToken, chkLogin)
+		return r
+	}
+	cfg, err := hsmConfig(s, c.lookupEnv)
+	if err != nil {
+		r.fail(chkConfig, err.Error(), "select the token by label, serial or slot id")
+		return r
+	}
+	where := "flags and environment"
+	if s.ConfigFile != "" {
+		where = s.ConfigFile
+	}
+	r.pass(chkConfig, "%s: backend pkcs11, module %s, token %s, fallback %s, %d managed key(s)",
+		where, s.PKCS11.Module, s.PKCS11.Selector, s.Fallback, len(s.Keys))
+
+	c.checkPIN(r, s)
+
+	// The module: it is in the allow-list (Load checked), and it loads.
+	slots, err := hsm.Slots(ctx, s.PKCS11.Module)
+	if err != nil {
+		r.fail(chkModule, err.Error(), moduleFix(s.PKCS11.Module))
+		r.skip("the module did not load", chkToken, chkLogin)
+		return r
+	}
+	tokens := 0
+	for _, sl := range slots {
+		if initialised(sl) {
+			tokens++
+		}
+	}
+	r.pass(chkModule, "%s (in the allowed modules: %s): %d slot(s), %d initialised token(s)", s.PKCS11.Module, strings.Join(s.PKCS11.AllowedModules, ", "), len(slots), tokens)
+
+	admin, err := hsm.OpenAdmin(ctx, cfg, hsm.AdminOptions{ReadOnly: true})
+	if err != nil {
+		r.fail(chkToken, err.Error(), tokenFix(s, slots, err))
+		r.skip("the token was not found", chkLogin)
+		return r
+	}
+	// Not closed: see newProvider.
+	var slot hsm.SlotInfo
+	for _, sl := range slots {
+		if sl.ID == admin.Slot() {
+			slot = sl
+		}
+	}
+	r.pass(chkToken, "%q in slot %d (serial %s, %s %s)", slot.Label, slot.ID, slot.Serial, slot.TokenManufacturer, slot.Model)
+
+	if err := admin.Login(ctx); err != nil {
+		r.fail(chkLogin, err.Error(), loginFix(s, err))
+		r.skip("the login failed", chkSessions, chkBackend, chkMechs, chkFallback)
+		return r
+	}
+	switch {
+	case !admin.LoginRequired() && !s.PKCS11.PIN.IsSet():
+		r.add(chkLogin, checkWarn, "the token needs no login, and none is configured: its keys are not private (CKA_PRIVATE false)",
+			"initialise the token with a user PIN and set pkcs11.pin: file:PATH, so that only the PIN holder can use its keys")
+	default:
+		r.pass(chkLogin, "logged in as the user with the PIN from %s", s.PKCS11.PIN)
+	}
+
+	checkSessions(r, s, slot)
+
+	b, err := hsm.Open(ctx, cfg)
+	if err != nil {
+		r.fail(chkBackend, err.Error(), backendFix(err))
+	} else {
+		r.pass(chkBackend, "the PKCS#11 backend opens as run opens it")
+	}
+	checkMechanisms(r, s, admin)
+	checkFallback(r, s, slot)
+	for _, k := range s.Keys {
+		checkManagedKey(ctx, r, k, s.PKCS11.PIN.IsSet(), admin, b)
+	}
+	return r
+}
+
+// backendFix says how to fix a backend that the checks before let pass.
+func backendFix(err error) string {
+	switch {
+	case errors.Is(err, provider.ErrNoResources):
+		return "the backend needs 2 sessions or more: raise pkcs11.max_sessions, or the token's session limit"
+	case strings.Contains(err.Error(), "ManagedKeys"):
+		return "correct or remove that entry of keys: in the configuration"
+	}
+	return "run opens the backend the same way and would fail too: see the error (wasihsm slots shows the token's state)"
+}
+
+// checkPIN checks where the PIN comes from: a file must be readable by its
+// owner only, a variable must be set.
+func (c *cli) checkPIN(r *doctorReport, s config.Settings) {
+	src := s.PKCS11.PIN
+	origin := s.Origin(config.FieldPIN)
+	switch kind, ref, _ := strings.Cut(src.String(), ":"); {
+	case !src.IsSet():
+		r.add(chkPIN, checkWarn, "no PIN source is configured; only a token that needs no login works without one",
+			"set pkcs11.pin: file:PATH in the configuration file (a file of mode 0600 holding the user PIN)")
+	case kind == "file":
+		fi, err := os.Stat(ref)
+		switch {
+		case err != nil:
+			r.fail(chkPIN, fmt.Sprintf("%s (from %s): %v", src, origin, err),
+				fmt.Sprintf("write the token's user PIN to %s, readable by the user that runs wasihsm only: umask 077; printf '%%s' PIN > %s", ref, ref))
+		case !fi.Mode().IsRegular():
+			r.fail(chkPIN, fmt.Sprintf("%s (from %s): not a regular file", src, origin), "point pkcs11.pin at a file that holds the PIN")
+		case fi.Mode().Perm()&0o077 != 0:
+			r.fail(chkPIN, fmt.Sprintf("%s (from %s) is readable or writable by others (mode %04o)", src, origin, fi.Mode().Perm()),
+				fmt.Sprintf("chmod 600 %s (and check who owns it: it holds the token's user PIN)", ref))
+		default:
+			r.pass(chkPIN, "%s (from %s), mode %04o", src, origin, fi.Mode().Perm())
+		}
+	case kind == "env":
+		if _, ok := c.lookupEnv(ref); !ok {
+			r.fail(chkPIN, fmt.Sprintf("%s (from %s): the variable %s is not set", src, origin, ref),
+				fmt.Sprintf("set %s in the environment of wasihsm, or use pkcs11.pin: file:PATH", ref))
+			return
+		}
+		r.pass(chkPIN, "%s (from %s) is set", src, origin)
+	case src.String() == config.EnvPIN:
+		r.add(chkPIN, checkWarn, config.EnvPIN+" holds the PIN: processes of the same user can read it (/proc/PID/environ)",
+			"prefer pkcs11.pin: file:PATH, a file of mode 0600")
+	default:
+		r.pass(chkPIN, "%s (from %s)", src, origin)
+	}
+}
+
+func moduleFix(module string) string {
+	fix := fmt.Sprintf("check that %s exists and is a PKCS#11 module for this machine (ls -l %s; file %s)", module, module, module)
+	switch {
+	case strings.Contains(module, "softhsm"):
+		fix += "; SoftHSM2 comes with: apt-get install softhsm2 (/usr/lib/softhsm/libsofthsm2.so)"
+	case strings.Contains(module, "p11-kit-client"):
+		fix += "; it comes with: apt-get install p11-kit-modules, and needs P11_KIT_SERVER_ADDRESS=unix:path=SOCKET of a running p11-kit server"
+	}
+	return fix
+}
+
+// initialised reports whether a slot holds an initialised token (SoftHSM2
+// shows a free slot with an uninitialised one).
+func initialised(sl hsm.SlotInfo) bool {
+	return sl.TokenPresent && slices.Contains(sl.FlagNames, "token-initialized")
+}
+
+func tokenFix(s config.Settings, slots []hsm.SlotInfo, err error) string {
+	var have []string
+	for _, sl := range slots {
+		if initialised(sl) {
+			have = append(have, fmt.Sprintf("%q (serial %s, slot %d)", sl.Label, sl.Serial, sl.ID))
+		}
+	}
+	switch {
+	case errors.Is(err, provider.ErrInvalidArgument):
+		return "several tokens match: select one by serial (pkcs11.serial) or slot id (pkcs11.slot_id); tokens: " + strings.Join(have, ", ")
+	case len(have) == 0:
+		return "the module shows no token: initialise one (SoftHSM2: softhsm2-util --init-token --free --label LABEL), " +
+			"or, through p11-kit, check that the server runs and P11_KIT_SERVER_ADDRESS names its socket"
+	}
+	return "set pkcs11.token (or --token, WASIHSM_TOKEN) to the label of one of the module's tokens: " + strings.Join(have, ", ")
+}
+
+func loginFix(s config.Settings, err error) string {
+	src := s.PKCS11.PIN.String()
+	switch msg := err.Error(); {
+	case strings.Contains(msg, "CKR_PIN_INCORRECT"):
+		return fmt.Sprintf("the PIN from %s is not the token's user PIN: put the right one there (a wrong PIN counts toward the token's lockout)", src)
+	case strings.Contains(msg, "CKR_PIN_LOCKED"):
+		return "the user PIN is locked: the security officer must reset it (SoftHSM2: softhsm2-util --init-pin with the SO PIN; a real HSM: its admin tool)"
+	case strings.Contains(msg, "CKR_USER_PIN_NOT_INITIALIZED"):
+		return "the token has no user PIN yet: the security officer sets one (pkcs11-tool --init-pin --so-pin ...)"
+	case !s.PKCS11.PIN.IsSet():
+		return "the token requires a login: set pkcs11.pin: file:PATH (mode 0600) in the configuration file"
+	case strings.Contains(msg, "read the PIN"):
+		return fmt.Sprintf("make %s readable by the user that runs wasihsm, holding the PIN on its first line", src)
+	}
+	return "check the token's state with wasihsm slots (flags such as user-pin-locked) and its logs"
+}
+
+// checkSessions checks that the backend gets the sessions it needs: the
+// persistent one and at least one pooled.
+func checkSessions(r *doctorReport, s config.Settings, slot hsm.SlotInfo) {
+	use := hsm.DefaultMaxSessions
+	if s.PKCS11.MaxSessions > 0 {
+		use = s.PKCS11.MaxSessions
+	}
+	if slot.MaxSessions > 0 && slot.MaxSessions < use {
+		use = slot.MaxSessions
+	}
+	detail := fmt.Sprintf("the token's limit: %s sessions (read-write: %s); the backend will use up to %d, waiting up to %v for a free one",
+		sessionLimit(slot.MaxSessions), sessionLimit(slot.MaxRWSessions), use, s.PKCS11.SessionWait)
+	switch {
+	case use < 2:
+		r.fail(chkSessions, detail, "the backend needs 2 sessions or more: raise pkcs11.max_sessions, or the token's session limit")
+	case s.PKCS11.MaxSessions > 0 && slot.MaxSessions > 0 && s.PKCS11.MaxSessions > slot.MaxSessions:
+		r.add(chkSessions, checkWarn, detail+fmt.Sprintf("; pkcs11.max_sessions %d is more than the token allows", s.PKCS11.MaxSessions),
+			fmt.Sprintf("set pkcs11.max_sessions to %d or less", slot.MaxSessions))
+	default:
+		r.add(chkSessions, checkPass, detail, "")
+	}
+}
+
+// checkMechanisms checks that the token can do what each managed key
+// allows: managed keys never fall back to software.
+func checkMechanisms(r *doctorReport, s config.Settings, admin *hsm.Admin) {
+	if len(s.Keys) == 0 {
+		r.pass(chkMechs, "no managed keys configured")
+		return
+	}
+	var missing []string
+	for _, k := range s.Keys {
+		for _, op := range k.Operations {
+			if admin.Supports(k.Algorithm, op) == provider.Unsupported {
+				missing = append(missing, fmt.Sprintf("%s (%s %s)", k.Name, k.Algorithm.Name, op))
+			}
+		}
+	}
+	if len(missing) > 0 {
+		r.fail(chkMechs, "the token lacks the mechanisms for: "+strings.Join(missing, ", "),
+			"managed keys run on the token only: choose algorithms the token has (wasihsm slots lists them), drop those operations, or use another token")
+		return
+	}
+	r.pass(chkMechs, "the token has the mechanisms for every operation the managed keys allow")
+}
+
+// checkFallback says what guests lose or move to software under the
+// fallback policy with this token.
+func checkFallback(r *doctorReport, s config.Settings, slot hsm.SlotInfo) {
+	report := newSlotReport(slot, s.Fallback)
+	var software, unavailable []string
+	for _, a := range report.Algorithms {
+		switch a.Where {
+		case provider.Software.String():
+			software = append(software, a.Name)
+		case provider.Unsupported.String():
+			unavailable = append(unavailable, a.Name)
+		}
+	}
+	detail := fmt.Sprintf("fallback %s", s.Fallback)
+	if len(software) > 0 {
+		detail += "; in software (keys in host memory): " + strings.Join(software, " ")
+	}
+	if len(unavailable) == 0 {
+		r.pass(chkFallback, "%s; every algorithm is available to guests", detail)
+		return
+	}
+	r.add(chkFallback, checkWarn, detail+"; guests get notsup for: "+strings.Join(unavailable, " "),
+		"if guests need them, set fallback: allow (software with keys in host memory), or use a token that has them")
+}
+
+// checkManagedKey checks one managed key: on the token once, with the
+// attributes of CONTRACT §6, of the configured algorithm, and it opens for
+// a guest it is granted to.
+// loggedIn says whether the configuration logs in, which makes CKA_PRIVATE
+// required.
+func checkManagedKey(ctx context.Context, r *doctorReport, k config.ManagedKey, loggedIn bool, admin *hsm.Admin, b *hsm.Backend) {
+	name := fmt.Sprintf("managed key %q", k.Name)
+	sel := fmt.Sprintf("label %q", k.Label)
+	if k.Label == "" {
+		sel = fmt.Sprintf("id %x", k.ID)
+	} else if len(k.ID) > 0 {
+		sel += fmt.Sprintf(" and id %x", k.ID)
+	}
+	for _, op := range k.Operations {
+		if admin.Supports(k.Algorithm, op) == provider.Unsupported {
+			r.skip(fmt.Sprintf("the token cannot %s %s keys (see %s)", op, k.Algorithm.Name, chkMechs), name)
+			return
+		}
+	}
+	found, err := admin.Find(ctx, k.Label, k.ID)
+	switch {
+	case err != nil:
+		r.fail(name, err.Error(), "check the token (wasihsm keys list)")
+		return
+	case len(found) == 0:
+		r.fail(name, fmt.Sprintf("no private or secret key with %s on the token", sel), provisionFix(k))
+		return
+	case len(found) > 1:
+		r.fail(name, fmt.Sprintf("%d keys match %s", len(found), sel),
+			"give both label and id in the configuration, or delete the extra keys (wasihsm keys list; wasihsm keys delete --label L --id HEX)")
+		return
+	}
+	key := found[0]
+	if bad := key.Compliant(loggedIn); len(bad) > 0 {
+		r.fail(name, fmt.Sprintf("%s (%s): %s", sel, key.Type, strings.Join(bad, "; ")),
+			"its value may already have left the token: replace it with a key made to stay there: "+
+				fmt.Sprintf("wasihsm keys delete --label %s, then %s", k.Label, provisionCommand(k)))
+		return
+	}
+	if err := admin.Fits(ctx, key, k.Algorithm.Name); err != nil {
+		r.fail(name, fmt.Sprintf("%s is %s (serves %s): %v", sel, key.Type, orNone(key.Algorithms), err),
+			fmt.Sprintf("set algorithm: to one the key serves (%s), or provision a key for %s: %s", orNone(key.Algorithms), k.Algorithm.Name, provisionCommand(k)))
+		return
+	}
+	if k.AllowsOperation(provider.OpExportPublic) && !k.Algorithm.IsRSA() && !key.HasPublic {
+		r.fail(name, sel+": its public key object is not on the token, and export-public is allowed",
+			fmt.Sprintf("store the public key with the same id (pkcs11-tool --write-object pub.der --type pubkey --id %x), or drop export-public from operations", key.ID))
+		return
+	}
+	if b != nil && len(k.Guests) > 0 {
+		g := k.Guests[0]
+		mk, err := b.OpenManagedKey(ctx, k.Name, provider.Guest{Name: g.Module, SHA256: g.SHA256})
+		if err != nil {
+			r.fail(name, fmt.Sprintf("%s: opening it for guest %s fails: %v", sel, guestName(g), err), "see the error; wasihsm keys show --label "+k.Label+" shows the key")
+			return
+		}
+		_ = mk.Destroy(ctx) // a managed key is only released
+	}
+	r.pass(name, "%s: %s, %s; %s for %s; opens for guest %s", sel, key.Type, attributeWords(key), k.Algorithm.Name, opList(k.Operations), guestName(k.Guests[0]))
+}
+
+func guestName(g config.KeyGuest) string {
+	if g.SHA256 != "" {
+		return "sha256:" + g.SHA256
+	}
+	return g.Module
+}
+
+// provisionCommand is the keys command that makes k on the token.
+func provisionCommand(k config.ManagedKey) string {
+	cmd := fmt.Sprintf("wasihsm keys generate --algorithm %s --label %s", k.Algorithm.Name, orDash(k.Label))
+	if len(k.ID) > 0 {
+		cmd += fmt.Sprintf(" --id %x", k.ID)
+	}
+	return cmd
+}
+
+func provisionFix(k config.ManagedKey) string {
+	return "make it on the token: " + provisionCommand(k) +
+		" (or wasihsm keys import ... FILE to bring an existing key); or correct label/id in the configuration (wasihsm keys list shows the token's keys)"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "LABEL"
+	}
+	return s
+}

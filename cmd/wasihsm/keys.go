@@ -1,0 +1,471 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/wasihsm/wasihsm/hsm"
+	"github.com/wasihsm/wasihsm/internal/config"
+	"github.com/wasihsm/wasihsm/provider"
+)
+
+// exitFailed is the exit code of keys and doctor when the command ran and
+// its work failed: no such key, a key already there, a check that failed.
+const exitFailed = 1
+
+// keysUsage is the text of `wasihsm keys help`.
+const keysUsage = `Usage:
+  wasihsm keys list [--json] [flags]
+  wasihsm keys show (--label LABEL | --id HEX) [grant flags] [--json] [flags]
+  wasihsm keys generate --algorithm ALG --label LABEL [--id HEX] [grant flags] [--json] [flags]
+  wasihsm keys import --algorithm ALG --label LABEL [--id HEX] [grant flags] [--json] [flags] FILE
+  wasihsm keys delete (--label LABEL | --id HEX) [flags]
+
+keys manages the managed keys of the token that the configuration names
+(the same module, token and PIN as run): token objects that outlive every
+process, sensitive, not extractable and private, that guests open by name
+with private_key_open once the configuration grants them.
+
+list shows every key on the token with its type, the algorithms it can
+serve and its attributes. generate makes a key inside the token; import
+stores FILE (- for stdin): a PKCS#8 private key (DER, or PEM "PRIVATE KEY")
+for signature and key-agreement algorithms, the raw key bytes for AES-GCM
+(exactly the key size) and HMAC (at least the hash length). generate,
+import and show print the public key (PEM, for key pairs) and, with
+--guest, the configuration that grants the key: paste it under keys: in
+the configuration file. delete removes every object with that label (and
+id).
+
+Flags:
+  --algorithm ALG     ES256 ES384 ES512 EdDSA RS256..RS512 PS256..PS512
+                      A128GCM A192GCM A256GCM HS256 HS384 HS512 ECDH-P256
+                      ECDH-P384
+  --label LABEL       the key's CKA_LABEL
+  --id HEX            the key's CKA_ID (generate, import: default 8 random bytes)
+Grant flags (for the configuration printed):
+  --guest GUEST       a guest that may open the key: its module name
+                      (jws.wasm) or sha256:HEX of its wasm file; repeatable
+  --name NAME         the name guests open it by (default: the label)
+  --operations LIST   comma-separated operations to allow (default: all the
+                      algorithm has)
+  --print WHAT        all (default), public (the PEM only) or config (the
+                      configuration only)
+  --json              print JSON for scripts
+and --config, --pkcs11-module, --token and the other configuration flags of
+run. Exit status: 0 done, 1 failed (no such key, label taken, bad key
+material), 2 usage or configuration error, 125 the token cannot be reached.
+`
+
+// keysCommand implements `wasihsm keys`.
+func (c *cli) keysCommand(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		return c.keysUsageError("keys: no subcommand; want list, show, generate, import or delete")
+	}
+	switch sub, rest := args[0], args[1:]; sub {
+	case "list", "show", "generate", "import", "delete":
+		return c.keysRun(ctx, sub, rest)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(c.stdout, keysUsage)
+		return exitOK
+	default:
+		return c.keysUsageError(fmt.Sprintf("keys: unknown subcommand %q; want list, show, generate, import or delete", sub))
+	}
+}
+
+func (c *cli) keysUsageError(msg string) int {
+	c.sayf("%s", msg)
+	fmt.Fprint(c.stderr, "\n"+keysUsage)
+	return exitUsage
+}
+
+// keysFlags are the flags of the keys subcommands.
+type keysFlags struct {
+	config     *config.Flags
+	algorithm  string
+	label      string
+	id         string
+	guests     []config.KeyGuest
+	name       string
+	operations string
+	print      string // all, public or config
+	json       bool
+}
+
+// keysRun parses the flags of a subcommand, opens the token and runs it.
+func (c *cli) keysRun(ctx context.Context, sub string, args []string) int {
+	f := &keysFlags{}
+	fs := flag.NewFlagSet("wasihsm keys "+sub, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f.config = config.AddFlags(fs)
+	fs.BoolVar(&f.json, "json", false, "print JSON")
+	if sub != "list" {
+		fs.StringVar(&f.label, "label", "", "the key's CKA_LABEL")
+		fs.StringVar(&f.id, "id", "", "the key's CKA_ID in hex")
+	}
+	if sub == "generate" || sub == "import" {
+		fs.StringVar(&f.algorithm, "algorithm", "", "the key's algorithm")
+	}
+	if sub == "generate" || sub == "import" || sub == "show" {
+		fs.StringVar(&f.name, "name", "", "the name guests open the key by")
+		fs.StringVar(&f.operations, "operations", "", "operations to allow")
+		fs.StringVar(&f.print, "print", "all", "what to print: all, public or config")
+		fs.Func("guest", "a guest that may open the key", func(v string) error {
+			g, err := parseGuest(v)
+			if err == nil {
+				f.guests = append(f.guests, g)
+			}
+			return err
+		})
+	}
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(c.stdout, keysUsage)
+		return exitOK
+	case err != nil:
+		return c.keysUsageError(fmt.Sprintf("keys %s: %v", sub, err))
+	}
+	var file string
+	switch {
+	case sub == "import" && fs.NArg() != 1:
+		return c.keysUsageError("keys import: want one FILE (- for stdin) after the flags")
+	case sub == "import":
+		file = fs.Arg(0)
+	case fs.NArg() > 0:
+		return c.keysUsageError(fmt.Sprintf("keys %s takes no arguments", sub))
+	}
+	if f.print != "" && f.print != "all" && f.print != "public" && f.print != "config" {
+		return c.keysUsageError(fmt.Sprintf("keys %s: --print %q: want all, public or config", sub, f.print))
+	}
+	if f.print == "config" && len(f.guests) == 0 {
+		return c.keysUsageError(fmt.Sprintf("keys %s: --print config needs --guest: the configuration grants the key to guests", sub))
+	}
+	id, err := hex.DecodeString(f.id)
+	if err != nil {
+		return c.keysUsageError(fmt.Sprintf("keys %s: --id %q is not hex; want an even number of hex digits, such as 01a2", sub, f.id))
+	}
+	switch sub {
+	case "generate", "import":
+		if f.algorithm == "" || f.label == "" {
+			return c.keysUsageError(fmt.Sprintf("keys %s: --algorithm and --label are required", sub))
+		}
+		if len(id) == 0 {
+			id = make([]byte, 8)
+			_, _ = rand.Read(id)
+		}
+	case "show", "delete":
+		if f.label == "" && len(id) == 0 {
+			return c.keysUsageError(fmt.Sprintf("keys %s: --label or --id (or both) is required", sub))
+		}
+	}
+
+	settings, err := config.Load(config.Input{Flags: f.config.Values(), LookupEnv: c.lookupEnv})
+	if err != nil {
+		return c.errorf(exitUsage, "%v", err)
+	}
+	if err := settings.CheckPKCS11(); err != nil {
+		return c.errorf(exitUsage, "keys: the token to manage: %v", err)
+	}
+	cfg, err := hsmConfig(settings, c.lookupEnv)
+	if err != nil {
+		return c.errorf(exitUsage, "keys: %v", err)
+	}
+	// Read first, so that bad input changes nothing and needs no token.
+	var material []byte
+	if sub == "import" {
+		if material, err = c.readKeyFile(file, f.algorithm); err != nil {
+			return c.errorf(exitFailed, "keys import: %v", err)
+		}
+		defer clear(material)
+	}
+	// The CLI never closes what it opened on the token: see newProvider.
+	admin, err := hsm.OpenAdmin(ctx, cfg, hsm.AdminOptions{ReadOnly: sub == "list" || sub == "show"})
+	if err == nil {
+		err = admin.Login(ctx)
+	}
+	if err != nil {
+		return c.errorf(exitInternal, "keys: token %s: %v", settings.PKCS11.Selector, err)
+	}
+
+	switch sub {
+	case "list":
+		keys, err := admin.List(ctx)
+		if err != nil {
+			return c.errorf(exitInternal, "keys list: %v", err)
+		}
+		return c.printKeyList(admin.Label(), keys, f.json)
+	case "delete":
+		n, err := admin.Delete(ctx, f.label, id)
+		if err != nil {
+			return c.errorf(keysExit(err), "keys delete: %v", err)
+		}
+		c.sayf("deleted %d object(s) with label %q and id %x from token %q", n, f.label, id, admin.Label())
+		return exitOK
+	case "show":
+		found, err := admin.Find(ctx, f.label, id)
+		switch {
+		case err != nil:
+			return c.errorf(exitInternal, "keys show: %v", err)
+		case len(found) == 0:
+			return c.errorf(exitFailed, "keys show: no private or secret key with label %q and id %x on token %q", f.label, id, admin.Label())
+		case len(found) > 1:
+			return c.errorf(exitFailed, "keys show: %d keys match label %q and id %x; give both --label and --id", len(found), f.label, id)
+		}
+		alg := ""
+		if len(found[0].Algorithms) > 0 {
+			alg = found[0].Algorithms[0]
+		}
+		return c.printKey(found[0], alg, f)
+	}
+	k, err := admin.Create(ctx, hsm.KeySpec{Label: f.label, ID: id, Algorithm: f.algorithm, Material: material})
+	if err != nil {
+		return c.errorf(keysExit(err), "keys %s: %v", sub, err)
+	}
+	verb := map[string]string{"generate": "generated", "import": "imported"}[sub]
+	c.sayf("%s %s key %q (id %x) on token %q: %s", verb, f.algorithm, k.Label, k.ID, admin.Label(), attributeWords(k))
+	return c.printKey(k, f.algorithm, f)
+}
+
+// keysExit maps the error of a key operation to the exit code: 1 for what
+// the operator asked wrongly (exists, absent, bad material), 125 for the
+// token failing.
+func keysExit(err error) int {
+	for _, s := range []error{provider.ErrInvalidArgument, provider.ErrNotFound, provider.ErrNotSupported} {
+		if errors.Is(err, s) {
+			return exitFailed
+		}
+	}
+	return exitInternal
+}
+
+// parseGuest parses --guest: sha256:HEX or a module name.
+func parseGuest(v string) (config.KeyGuest, error) {
+	if h, ok := strings.CutPrefix(v, "sha256:"); ok {
+		if b, err := hex.DecodeString(h); err != nil || len(b) != 32 {
+			return config.KeyGuest{}, fmt.Errorf("%q: want sha256: and the 64 hex digits of the wasm file's SHA-256", v)
+		}
+		return config.KeyGuest{SHA256: strings.ToLower(h)}, nil
+	}
+	if v == "" || strings.ContainsAny(v, `/\`) {
+		return config.KeyGuest{}, fmt.Errorf("%q: want a module name, the base name of the wasm file such as jws.wasm, or sha256:HEX", v)
+	}
+	return config.KeyGuest{Module: v}, nil
+}
+
+// readKeyFile reads the key material to import: PKCS#8 (DER, or PEM
+// "PRIVATE KEY") for key pairs, the raw bytes for secret keys.
+func (c *cli) readKeyFile(path, algName string) ([]byte, error) {
+	alg, ok := provider.Lookup(algName)
+	if !ok {
+		return nil, fmt.Errorf("--algorithm %q: not an algorithm", algName)
+	}
+	var (
+		data []byte
+		err  error
+	)
+	if path == "-" {
+		data, err = io.ReadAll(c.stdin)
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if alg.Kind.Symmetric() {
+		return data, nil
+	}
+	if block, rest := pem.Decode(data); block != nil {
+		clear(data)
+		defer clear(block.Bytes)
+		if block.Type != "PRIVATE KEY" || len(bytes.TrimSpace(rest)) > 0 {
+			return nil, fmt.Errorf("%s: a PEM %q; want one PKCS#8 \"PRIVATE KEY\" (convert with: openssl pkcs8 -topk8 -nocrypt -in %s)", path, block.Type, path)
+		}
+		return bytes.Clone(block.Bytes), nil
+	}
+	return data, nil
+}
+
+// keyJSON is a key in the JSON output of keys.
+type keyJSON struct {
+	Label            string   `json:"label"`
+	ID               string   `json:"id"`
+	Class            string   `json:"class"`
+	Type             string   `json:"type"`
+	Algorithms       []string `json:"algorithms"`
+	Token            bool     `json:"token"`
+	Private          bool     `json:"private"`
+	Sensitive        bool     `json:"sensitive"`
+	Extractable      bool     `json:"extractable"`
+	AlwaysSensitive  bool     `json:"always_sensitive"`
+	NeverExtractable bool     `json:"never_extractable"`
+	PublicKeyPEM     string   `json:"public_key_pem,omitempty"`
+	Config           string   `json:"config,omitempty"`
+}
+
+func newKeyJSON(k hsm.TokenKey) keyJSON {
+	return keyJSON{
+		Label: k.Label, ID: hex.EncodeToString(k.ID), Class: k.Class, Type: k.Type, Algorithms: k.Algorithms,
+		Token: k.Token, Private: k.Private, Sensitive: k.Sensitive, Extractable: k.Extractable,
+		AlwaysSensitive: k.AlwaysSensitive, NeverExtractable: k.NeverExtractable, PublicKeyPEM: publicPEM(k),
+	}
+}
+
+func publicPEM(k hsm.TokenKey) string {
+	if k.PublicKey == nil {
+		return ""
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: k.PublicKey}))
+}
+
+// attributeWords says what the key's attributes are, in words.
+func attributeWords(k hsm.TokenKey) string {
+	w := []string{map[bool]string{true: "token object", false: "session object"}[k.Token]}
+	if k.Class != "public" {
+		w = append(w,
+			map[bool]string{true: "sensitive", false: "NOT sensitive"}[k.Sensitive],
+			map[bool]string{true: "EXTRACTABLE", false: "not extractable"}[k.Extractable],
+			map[bool]string{true: "private", false: "NOT private"}[k.Private])
+	}
+	return strings.Join(w, ", ")
+}
+
+func (c *cli) printKeyList(token string, keys []hsm.TokenKey, asJSON bool) int {
+	if asJSON {
+		out := make([]keyJSON, 0, len(keys))
+		for _, k := range keys {
+			out = append(out, newKeyJSON(k))
+		}
+		return c.writeJSON(out)
+	}
+	if len(keys) == 0 {
+		fmt.Fprintf(c.stdout, "no keys on token %q\n", token)
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "LABEL\tID\tCLASS\tTYPE\tALGORITHMS\tATTRIBUTES")
+	for _, k := range keys {
+		algs := strings.Join(k.Algorithms, ",")
+		if algs == "" {
+			algs = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%x\t%s\t%s\t%s\t%s\n", k.Label, k.ID, k.Class, k.Type, algs, attributeWords(k))
+	}
+	_ = tw.Flush()
+	return exitOK
+}
+
+// printKey prints a key's public key (PEM) and, with guests, the
+// configuration that grants it to them.
+func (c *cli) printKey(k hsm.TokenKey, alg string, f *keysFlags) int {
+	stanza := ""
+	if len(f.guests) > 0 {
+		var err error
+		if stanza, err = grantStanza(k, alg, f); err != nil {
+			return c.errorf(exitUsage, "keys: %v", err)
+		}
+	}
+	if f.json {
+		j := newKeyJSON(k)
+		j.Config = stanza
+		return c.writeJSON(j)
+	}
+	if f.print != "config" {
+		fmt.Fprint(c.stdout, publicPEM(k))
+	}
+	if f.print == "public" {
+		return exitOK
+	}
+	if stanza == "" {
+		c.sayf("give --guest NAME.wasm (or sha256:HEX) to print the configuration that grants the key to guests")
+		return exitOK
+	}
+	fmt.Fprint(c.stdout, stanza)
+	return exitOK
+}
+
+// grantStanza is the configuration (the keys: field that internal/config
+// parses) granting k to the guests of f.
+func grantStanza(k hsm.TokenKey, algName string, f *keysFlags) (string, error) {
+	alg, ok := provider.Lookup(algName)
+	if !ok || !slices.Contains(k.Algorithms, algName) {
+		return "", fmt.Errorf("the key serves %s, not %q", orNone(k.Algorithms), algName)
+	}
+	ops := provider.KeyOperations(alg)
+	if f.operations != "" {
+		ops = nil
+		for name := range strings.SplitSeq(f.operations, ",") {
+			name = strings.TrimSpace(name)
+			i := slices.IndexFunc(provider.KeyOperations(alg), func(op provider.Operation) bool { return op.String() == name })
+			if i < 0 {
+				return "", fmt.Errorf("--operations: %q does not apply to %s keys; want some of %s", name, alg.Name, opList(provider.KeyOperations(alg)))
+			}
+			ops = append(ops, provider.KeyOperations(alg)[i])
+		}
+	}
+	name := f.name
+	if name == "" {
+		name = k.Label
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Grants the %s key %q to its guests: put it in the configuration file.\n", alg.Name, k.Label)
+	fmt.Fprintf(&b, "keys:\n  - name: %s\n    label: %s\n    id: %x\n    algorithm: %s\n    guests:\n", yamlScalar(name), yamlScalar(k.Label), k.ID, alg.Name)
+	for _, g := range f.guests {
+		if g.SHA256 != "" {
+			fmt.Fprintf(&b, "      - sha256: %s\n", g.SHA256)
+		} else {
+			fmt.Fprintf(&b, "      - module: %s\n", yamlScalar(g.Module))
+		}
+	}
+	fmt.Fprintf(&b, "    operations: [%s]\n", opList(ops))
+	return b.String(), nil
+}
+
+func opList(ops []provider.Operation) string {
+	names := make([]string, len(ops))
+	for i, op := range ops {
+		names[i] = op.String()
+	}
+	return strings.Join(names, ", ")
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "no algorithm"
+	}
+	return strings.Join(s, ", ")
+}
+
+// yamlScalar quotes s for YAML when it is not a plain word.
+func yamlScalar(s string) string {
+	plain := s != ""
+	for _, r := range s {
+		if !(r == '-' || r == '_' || r == '.' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			plain = false
+		}
+	}
+	if plain {
+		return s
+	}
+	q, _ := json.Marshal(s)
+	return string(q)
+}
+
+func (c *cli) writeJSON(v any) int {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return c.errorf(exitInternal, "%v", err)
+	}
+	return exitOK
+}
