@@ -74,6 +74,10 @@ func OpenAdmin(ctx context.Context, cfg Config, opts AdminOptions) (*Admin, erro
 }
 
 func (a *Admin) open() error {
+	if !a.mod.enter() {
+		return errReinit
+	}
+	defer a.mod.leave()
 	slot, info, err := selectToken(a.p, a.cfg.Token)
 	if err != nil {
 		return err
@@ -120,14 +124,10 @@ func (a *Admin) Supports(alg provider.Algorithm, op provider.Operation) provider
 // CKR_PIN_INCORRECT. As for [Backend], the login belongs to the whole
 // process, and Admin never logs out.
 func (a *Admin) Login(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return timeoutError(err)
+	if err := a.begin(ctx); err != nil {
+		return err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed {
-		return errAdminClosed
-	}
+	defer a.end()
 	if a.cfg.PIN == nil {
 		if a.LoginRequired() {
 			return fmt.Errorf("hsm: login: token %q requires a login and no PIN source is configured: %w", a.info.Label, provider.ErrAccessDenied)
@@ -156,13 +156,22 @@ func (a *Admin) Close() error {
 		return nil
 	}
 	a.closed = true
-	_ = a.p.CloseSession(a.s)
+	if a.mod.enter() {
+		_ = a.p.CloseSession(a.s)
+		a.mod.leave()
+	}
 	return a.mod.release()
 }
 
-var errAdminClosed = fmt.Errorf("hsm: admin: closed: %w", provider.ErrInvalidArgument)
+var (
+	errAdminClosed = fmt.Errorf("hsm: admin: closed: %w", provider.ErrInvalidArgument)
+	errReinit      = fmt.Errorf("hsm: admin: the module is being initialised again after a token failure; retry: %w", provider.ErrDevice)
+)
 
-// begin takes the session for one call.
+// begin takes the session for one call, and a place in the module's gate
+// (see module.enter): a backend of the same process that recovers from a
+// token failure must not finalize the module under the call. end releases
+// both.
 func (a *Admin) begin(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return timeoutError(err)
@@ -172,7 +181,16 @@ func (a *Admin) begin(ctx context.Context) error {
 		a.mu.Unlock()
 		return errAdminClosed
 	}
+	if !a.mod.enter() {
+		a.mu.Unlock()
+		return errReinit
+	}
 	return nil
+}
+
+func (a *Admin) end() {
+	a.mod.leave()
+	a.mu.Unlock()
 }
 
 // view is a Backend that shares the Admin's module and capabilities, for
@@ -374,7 +392,7 @@ func (a *Admin) List(ctx context.Context) ([]TokenKey, error) {
 	if err := a.begin(ctx); err != nil {
 		return nil, err
 	}
-	defer a.mu.Unlock()
+	defer a.end()
 	var keys []TokenKey
 	paired := map[pkcs11.ObjectHandle]bool{}
 	for _, class := range []uint{pkcs11.CKO_PRIVATE_KEY, pkcs11.CKO_SECRET_KEY} {
@@ -424,7 +442,7 @@ func (a *Admin) Find(ctx context.Context, label string, id []byte) ([]TokenKey, 
 	if err := a.begin(ctx); err != nil {
 		return nil, err
 	}
-	defer a.mu.Unlock()
+	defer a.end()
 	var keys []TokenKey
 	for _, class := range []uint{pkcs11.CKO_PRIVATE_KEY, pkcs11.CKO_SECRET_KEY} {
 		objs, err := a.find(selector(class, label, id))
@@ -466,7 +484,7 @@ func (a *Admin) Fits(ctx context.Context, k TokenKey, algName string) error {
 	if err := a.begin(ctx); err != nil {
 		return err
 	}
-	defer a.mu.Unlock()
+	defer a.end()
 	if err := a.view().checkManagedType(a.s, alg, pkcs11.ObjectHandle(k.obj), k.keyType); err != nil {
 		return fmt.Errorf("hsm: admin: %s: %v: %w", alg.Name, err, provider.ErrInvalidArgument)
 	}
@@ -509,7 +527,7 @@ func (a *Admin) Create(ctx context.Context, spec KeySpec) (TokenKey, error) {
 	if err := a.begin(ctx); err != nil {
 		return TokenKey{}, err
 	}
-	defer a.mu.Unlock()
+	defer a.end()
 	if a.opts.ReadOnly {
 		return TokenKey{}, fmt.Errorf("hsm: admin: create: the session is read-only: %w", provider.ErrInvalidArgument)
 	}
@@ -687,7 +705,7 @@ func (a *Admin) Delete(ctx context.Context, label string, id []byte) (int, error
 	if err := a.begin(ctx); err != nil {
 		return 0, err
 	}
-	defer a.mu.Unlock()
+	defer a.end()
 	var objs []pkcs11.ObjectHandle
 	for _, class := range []uint{pkcs11.CKO_PRIVATE_KEY, pkcs11.CKO_SECRET_KEY, pkcs11.CKO_PUBLIC_KEY} {
 		found, err := a.find(selector(class, label, id))
