@@ -70,7 +70,7 @@ func (k *aeadKey) Seal(ctx context.Context, dst, nonce, plaintext, aad []byte) (
 		return nil, k.errorf(provider.ErrInvalidArgument, "nonce of %d bytes, want %d", len(nonce), k.alg.NonceSize)
 	}
 	var out []byte
-	err := k.b.withSession(ctx, k.alg.Name+": encrypt", func(s pkcs11.SessionHandle) error {
+	err := k.b.withSession(ctx, k.alg.Name+": encrypt", k.refinding(func(s pkcs11.SessionHandle) error {
 		params, mech := gcm(nonce, aad)
 		defer params.Free()
 		obj, err := k.object(s)
@@ -82,7 +82,7 @@ func (k *aeadKey) Seal(ctx context.Context, dst, nonce, plaintext, aad []byte) (
 		}
 		out, err = k.b.p.Encrypt(s, plaintext)
 		return err
-	})
+	}))
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (k *aeadKey) Open(ctx context.Context, dst, nonce, ciphertextAndTag, aad []
 		return dst, k.errOpen()
 	}
 	var out []byte
-	err := k.b.withSession(ctx, k.alg.Name+": decrypt", func(s pkcs11.SessionHandle) error {
+	err := k.b.withSession(ctx, k.alg.Name+": decrypt", k.refinding(func(s pkcs11.SessionHandle) error {
 		params, mech := gcm(nonce, aad)
 		defer params.Free()
 		obj, err := k.object(s)
@@ -125,7 +125,7 @@ func (k *aeadKey) Open(ctx context.Context, dst, nonce, ciphertextAndTag, aad []
 			return decryptAEADError(k.alg.Name+": decrypt", err)
 		}
 		return nil
-	})
+	}))
 	if errors.Is(err, provider.ErrAuthentication) {
 		return dst, k.errOpen()
 	}

@@ -91,7 +91,7 @@ func (k *agreeKey) SharedSecret(ctx context.Context, peerPublic []byte) ([]byte,
 	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_ECDH1_DERIVE,
 		pkcs11.NewECDH1DeriveParams(pkcs11.CKD_NULL, nil, bytes.Clone(peerPublic)))}
 	var secret []byte
-	err := k.b.withMain(ctx, k.alg.Name+": derive", true, func(s pkcs11.SessionHandle) error {
+	err := k.b.withMain(ctx, k.alg.Name+": derive", true, k.refinding(func(s pkcs11.SessionHandle) error {
 		priv, err := k.object(s)
 		if err != nil {
 			return err
@@ -107,7 +107,7 @@ func (k *agreeKey) SharedSecret(ctx context.Context, peerPublic []byte) ([]byte,
 		}
 		secret = a[0].Value
 		return nil
-	}, nil)
+	}), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ package hsm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -60,6 +61,7 @@ type Backend struct {
 	hmu        sync.Mutex // guards the fields below
 	recovering bool
 	needReinit bool
+	badEpoch   uint64 // the module epoch that failed, for needReinit
 	cause      error
 	// recoverDone is closed when the running recovery ends.
 	recoverDone chan struct{}
@@ -106,7 +108,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	b.pool.Store(newSessionPool(0, 0, b.closeSession))
 	// The opening calls into the token too: it runs where its deadline
 	// can abandon it, and cleans up after itself when it was abandoned.
-	octx, cancel := b.callContext(ctx)
+	octx, cancel := b.callContext(ctx, true)
 	defer cancel()
 	if !mod.enter() {
 		_ = mod.release()
@@ -380,7 +382,7 @@ func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func
 	if err := b.ready(); err != nil {
 		return err
 	}
-	ctx, cancel := b.callContext(ctx)
+	ctx, cancel := b.callContext(ctx, creating)
 	defer cancel()
 	if err := b.lockMain(ctx); err != nil {
 		return err
@@ -415,6 +417,11 @@ func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func
 		}
 	}
 	err := b.tokenCall(ctx, op, body, undoMain)
+	if errors.Is(err, errRejected) {
+		// The body never ran: the lock is still the caller's.
+		<-b.mainLock
+		return b.unavailable()
+	}
 	return ckrError(op, err)
 }
 
@@ -427,7 +434,7 @@ func (b *Backend) mainLoop(op string, creating bool, f func(s pkcs11.SessionHand
 				return err
 			}
 		}
-		err := f(b.main)
+		err := b.unhide(b.main, f(b.main))
 		tries++
 		switch {
 		case err == nil:
@@ -462,7 +469,7 @@ func (b *Backend) mainLoop(op string, creating bool, f func(s pkcs11.SessionHand
 // caller's: when the caller stops waiting, f runs on. Errors of package
 // pkcs11 come back as tokenErrors for op.
 func (b *Backend) withSession(ctx context.Context, op string, f func(s pkcs11.SessionHandle) error) error {
-	ctx, cancel := b.callContext(ctx)
+	ctx, cancel := b.callContext(ctx, false)
 	defer cancel()
 	evicted, reloggedIn := false, false
 	for {
@@ -481,12 +488,17 @@ func (b *Backend) withSession(ctx context.Context, op string, f func(s pkcs11.Se
 			}
 			err := b.openSessionIn(&s)
 			if err == nil {
-				err = f(s)
+				err = b.unhide(s, f(s))
 			}
 			pool.put(s, err == nil || !hasTrait(err, evict|fatal))
 			b.checkFault(op, err)
 			return err
 		}, nil)
+		if errors.Is(err, errRejected) {
+			// The body never ran: the session is still the caller's.
+			pool.put(s, true)
+			return b.unavailable()
+		}
 		switch {
 		case err == nil:
 			return nil
@@ -504,6 +516,26 @@ func (b *Backend) withSession(ctx context.Context, op string, f func(s pkcs11.Se
 		}
 		return ckrError(op, err)
 	}
+}
+
+// unhide turns an error of trait hidden on session s into
+// CKR_USER_NOT_LOGGED_IN when s is no longer logged in: the object was
+// only hidden by the lost login.
+func (b *Backend) unhide(s pkcs11.SessionHandle, err error) error {
+	if err == nil || !hasTrait(err, hidden) || !b.loggedOut(s) {
+		return err
+	}
+	return pkcs11.Error(pkcs11.CKR_USER_NOT_LOGGED_IN)
+}
+
+// loggedOut reports whether the backend logs in and session s is no
+// longer logged in.
+func (b *Backend) loggedOut(s pkcs11.SessionHandle) bool {
+	if !b.login {
+		return false
+	}
+	info, err := b.p.GetSessionInfo(s)
+	return err == nil && (info.State == pkcs11.CKS_RO_PUBLIC_SESSION || info.State == pkcs11.CKS_RW_PUBLIC_SESSION)
 }
 
 // relogin logs in again after the token reported that the user is not

@@ -61,7 +61,9 @@ type Config struct {
 	// result is dropped), and the backend then treats the token as
 	// unhealthy until it answers again: calls fail fast with
 	// provider.ErrDevice meanwhile. A context deadline that comes first
-	// ends the wait as well. 0 means DefaultCallTimeout.
+	// ends the wait as well. 0 means DefaultCallTimeout. Two slow
+	// operations get six times as long: Open, and creating a key (RSA key
+	// generation takes seconds on a busy token).
 	CallTimeout time.Duration
 	// MaxBuffered bounds the bytes one hash state buffers (the token's
 	// digests cannot be copied, so a hash that must answer hash_digest

@@ -39,6 +39,12 @@ const (
 	// initialised again. CKR_GENERAL_ERROR is not fatal: SoftHSM2 answers
 	// it for a failed AEAD tag and for its parallel-creation race.
 	fatal
+	// hidden: the object may only be invisible: a token that forgot the
+	// login hides private objects, and SoftHSM2 then answers
+	// CKR_OBJECT_HANDLE_INVALID or CKR_KEY_HANDLE_INVALID rather than
+	// CKR_USER_NOT_LOGGED_IN. When the session is no longer logged in, the
+	// error counts as relogin.
+	hidden
 )
 
 // ckr is one row of the table: a return value's name, the provider
@@ -86,7 +92,7 @@ var ckrTable = map[uint]ckr{
 	pkcs11.CKR_FUNCTION_CANCELED:                {"CKR_FUNCTION_CANCELED", provider.ErrDevice, 0},
 	pkcs11.CKR_FUNCTION_NOT_PARALLEL:            {"CKR_FUNCTION_NOT_PARALLEL", provider.ErrNotSupported, 0},
 	pkcs11.CKR_FUNCTION_NOT_SUPPORTED:           {"CKR_FUNCTION_NOT_SUPPORTED", provider.ErrNotSupported, 0},
-	pkcs11.CKR_KEY_HANDLE_INVALID:               {"CKR_KEY_HANDLE_INVALID", provider.ErrKeyLost, 0},
+	pkcs11.CKR_KEY_HANDLE_INVALID:               {"CKR_KEY_HANDLE_INVALID", provider.ErrKeyLost, hidden},
 	pkcs11.CKR_KEY_SIZE_RANGE:                   {"CKR_KEY_SIZE_RANGE", provider.ErrInvalidArgument, 0},
 	pkcs11.CKR_KEY_TYPE_INCONSISTENT:            {"CKR_KEY_TYPE_INCONSISTENT", provider.ErrInvalidArgument, 0},
 	pkcs11.CKR_KEY_NOT_NEEDED:                   {"CKR_KEY_NOT_NEEDED", provider.ErrInvalidArgument, 0},
@@ -98,7 +104,7 @@ var ckrTable = map[uint]ckr{
 	pkcs11.CKR_KEY_UNEXTRACTABLE:                {"CKR_KEY_UNEXTRACTABLE", provider.ErrAccessDenied, 0},
 	pkcs11.CKR_MECHANISM_INVALID:                {"CKR_MECHANISM_INVALID", provider.ErrNotSupported, 0},
 	pkcs11.CKR_MECHANISM_PARAM_INVALID:          {"CKR_MECHANISM_PARAM_INVALID", provider.ErrInvalidArgument, 0},
-	pkcs11.CKR_OBJECT_HANDLE_INVALID:            {"CKR_OBJECT_HANDLE_INVALID", provider.ErrKeyLost, 0},
+	pkcs11.CKR_OBJECT_HANDLE_INVALID:            {"CKR_OBJECT_HANDLE_INVALID", provider.ErrKeyLost, hidden},
 	pkcs11.CKR_OPERATION_ACTIVE:                 {"CKR_OPERATION_ACTIVE", provider.ErrDevice, evict},
 	pkcs11.CKR_OPERATION_NOT_INITIALIZED:        {"CKR_OPERATION_NOT_INITIALIZED", provider.ErrDevice, evict},
 	pkcs11.CKR_PIN_INCORRECT:                    {"CKR_PIN_INCORRECT", provider.ErrAccessDenied, 0},

@@ -18,7 +18,7 @@ import (
 // after recoverFirst, and the wait doubles up to recoverMax.
 const (
 	recoverFirst = 50 * time.Millisecond
-	recoverMax   = 2 * time.Second
+	recoverMax   = 1 * time.Second
 )
 
 // tokenCall runs body, which calls into the token, on a goroutine of its
@@ -36,10 +36,10 @@ const (
 //
 // A call that times out reports provider.ErrTimeout and makes the backend
 // suspect the token (see fault). While the module is being initialised
-// again, tokenCall fails at once with provider.ErrDevice.
+// again, tokenCall fails at once with errRejected, without running body.
 func (b *Backend) tokenCall(ctx context.Context, op string, body func() error, undo func()) error {
 	if !b.mod.enter() {
-		return b.unavailable()
+		return errRejected
 	}
 	abandoned, err := abandonable(ctx, body, func(err error, abandoned bool) {
 		if abandoned && err == nil && undo != nil {
@@ -51,7 +51,7 @@ func (b *Backend) tokenCall(ctx context.Context, op string, body func() error, u
 		return err
 	}
 	if context.Cause(ctx) == errCallDeadline {
-		b.fault(fmt.Errorf("%s: no answer within %v", op, b.callTimeout), false)
+		b.fault(fmt.Errorf("%s: no answer within its deadline", op), false)
 	}
 	return fmt.Errorf("hsm: %s: %w", op, timeoutError(context.Cause(ctx)))
 }
@@ -82,13 +82,27 @@ func abandonable(ctx context.Context, body func() error, finish func(err error, 
 	}
 }
 
+// errRejected is tokenCall's answer while the module is being initialised
+// again: body did not run. Callers answer b.unavailable() instead.
+var errRejected = fmt.Errorf("hsm: the module is being initialised again: %w", provider.ErrDevice)
+
 // errCallDeadline ends a call's context when the call deadline
 // (Config.CallTimeout) passes.
 var errCallDeadline = errors.New("hsm: no answer within the call deadline")
 
-// callContext bounds ctx by the call deadline.
-func (b *Backend) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeoutCause(ctx, b.callTimeout, errCallDeadline)
+// slowCalls is how many call deadlines the slow operations get: Open
+// (which asks the token for every mechanism) and key creation (RSA key
+// generation takes seconds on a busy token).
+const slowCalls = 6
+
+// callContext bounds ctx by the call deadline, or by slowCalls of them for
+// a slow operation.
+func (b *Backend) callContext(ctx context.Context, slow bool) (context.Context, context.CancelFunc) {
+	d := b.callTimeout
+	if slow {
+		d *= slowCalls
+	}
+	return context.WithTimeoutCause(ctx, d, errCallDeadline)
 }
 
 // ready fails fast, with provider.ErrDevice, while the token is
@@ -124,7 +138,7 @@ func (b *Backend) fault(cause error, reinit bool) {
 	b.hmu.Lock()
 	defer b.hmu.Unlock()
 	if reinit {
-		b.needReinit = true
+		b.needReinit, b.badEpoch = true, b.modEpoch.Load()
 	}
 	if b.recovering || b.closed.Load() {
 		return
@@ -175,9 +189,10 @@ func (b *Backend) recoverLoop(done chan struct{}) {
 		}
 		b.hmu.Lock()
 		b.cause = err
-		if hasTrait(err, fatal) || errors.Is(err, provider.ErrDevice) {
-			b.needReinit = true
-		}
+		// Whatever failed, the next attempt starts from C_Initialize: a
+		// client module such as p11-kit-client.so connects there, and
+		// shows no token until it does.
+		b.needReinit, b.badEpoch = true, b.mod.epoch.Load()
 		b.hmu.Unlock()
 		select {
 		case <-time.After(wait):
@@ -190,11 +205,19 @@ func (b *Backend) recoverLoop(done chan struct{}) {
 // recoverOnce is one attempt of recoverLoop.
 func (b *Backend) recoverOnce() error {
 	b.hmu.Lock()
-	reinit := b.needReinit
+	reinit, bad := b.needReinit, b.badEpoch
 	b.needReinit = false
 	b.hmu.Unlock()
-	seen := b.modEpoch.Load()
-	if !reinit && b.mod.epoch.Load() == seen {
+	switch {
+	case reinit:
+		if err := b.mod.reinit(bad); err != nil {
+			return err
+		}
+		return b.reopen()
+	case b.mod.epoch.Load() != b.modEpoch.Load():
+		// Another user of the module initialised it again.
+		return b.reopen()
+	default:
 		// A call timed out: is the token answering again? This waits as
 		// long as the token hangs.
 		if !b.mod.enter() {
@@ -207,10 +230,6 @@ func (b *Backend) recoverOnce() error {
 		}
 		return nil
 	}
-	if err := b.mod.reinit(seen); err != nil {
-		return err
-	}
-	return b.reopen()
 }
 
 // reopen starts the backend afresh on a module that was initialised

@@ -106,11 +106,42 @@ func (k *keyBase) object(s pkcs11.SessionHandle) (pkcs11.ObjectHandle, error) {
 	}
 	e := k.b.managed[k.managed]
 	found, err := k.b.findManaged(s, e)
+	if errors.Is(err, provider.ErrNotFound) {
+		// A lost login hides private objects; another caller may have
+		// logged in again meanwhile, so look once more before saying so.
+		if k.b.loggedOut(s) {
+			return 0, pkcs11.Error(pkcs11.CKR_USER_NOT_LOGGED_IN)
+		}
+		found, err = k.b.findManaged(s, e)
+	}
 	if err != nil {
 		return 0, err
 	}
 	k.obj, k.epoch = found.(managedKey).base().obj, epoch
 	return k.obj, nil
+}
+
+// refinding wraps the body f of an operation with k: when the token says
+// that k's object handle is invalid and k is a managed key, the handle is
+// forgotten and f runs once more, finding the object again by label and
+// id. (SoftHSM2 drops the handles of private objects when the login is
+// lost, so a managed key's handle is stale after a new login.) When the
+// second run fails too, the first error stands: a lost login turns it into
+// a new login and a retry (see Backend.unhide).
+func (k *keyBase) refinding(f func(s pkcs11.SessionHandle) error) func(s pkcs11.SessionHandle) error {
+	return func(s pkcs11.SessionHandle) error {
+		err := f(s)
+		if err == nil || k.managed == "" || !hasTrait(err, hidden) {
+			return err
+		}
+		k.objMu.Lock()
+		k.epoch = 0
+		k.objMu.Unlock()
+		if err2 := f(s); err2 != nil {
+			return err
+		}
+		return nil
+	}
 }
 
 // alive reports whether the key can still be used for op, for work that

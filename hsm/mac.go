@@ -120,7 +120,7 @@ func (k *macKey) signData(ctx context.Context, dst, data []byte) ([]byte, error)
 func hmacOnToken(ctx context.Context, k *keyBase, op string, mech uint, data []byte) ([]byte, error) {
 	b := k.b
 	var mac []byte
-	err := b.withSession(ctx, op, func(s pkcs11.SessionHandle) error {
+	err := b.withSession(ctx, op, k.refinding(func(s pkcs11.SessionHandle) error {
 		obj, err := k.object(s)
 		if err != nil {
 			return err
@@ -130,6 +130,6 @@ func hmacOnToken(ctx context.Context, k *keyBase, op string, mech uint, data []b
 		}
 		mac, err = b.p.Sign(s, data)
 		return err
-	})
+	}))
 	return mac, err
 }
