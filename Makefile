@@ -83,5 +83,10 @@ bench:
 soak:
 	WASIHSM_SOAK=$(SOAK) $(GO) test -race -count=1 -timeout 0 -v -run '^TestSoak$$' ./reliability/
 
+## faults: the long forms of the token-fault tests (reliability/tokenfaults): restarts, hangs, session and login storms
+.PHONY: faults
+faults:
+	WASIHSM_FAULTS=long $(GO) test -race -count=1 -timeout 30m -v ./reliability/tokenfaults/
+
 clean:
 	rm -rf $(BIN)
