@@ -295,9 +295,10 @@ func loginFix(s config.Settings, err error) string {
 	case strings.Contains(msg, "CKR_PIN_INCORRECT"):
 		return fmt.Sprintf("the PIN from %s is not the token's user PIN: put the right one there (a wrong PIN counts toward the token's lockout)", src)
 	case strings.Contains(msg, "CKR_PIN_LOCKED"):
-		return "the user PIN is locked: the security officer must reset it (SoftHSM2: softhsm2-util --init-pin with the SO PIN; a real HSM: its admin tool)"
+		return "the user PIN is locked: the security officer sets a new one (pkcs11-tool --login --login-type so --so-pin SO --init-pin --new-pin NEW; " +
+			"a real HSM: its admin tool), then put it in " + src
 	case strings.Contains(msg, "CKR_USER_PIN_NOT_INITIALIZED"):
-		return "the token has no user PIN yet: the security officer sets one (pkcs11-tool --init-pin --so-pin ...)"
+		return "the token has no user PIN yet: the security officer sets one (pkcs11-tool --login --login-type so --so-pin SO --init-pin --new-pin NEW)"
 	case !s.PKCS11.PIN.IsSet():
 		return "the token requires a login: set pkcs11.pin: file:PATH (mode 0600) in the configuration file"
 	case strings.Contains(msg, "read the PIN"):
