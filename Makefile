@@ -65,6 +65,14 @@ demo: build
 	echo "== $(WASIHSM) run $(BIN)/jws.wasm (the ES256 key is generated and used in the token)" && \
 	$(WASIHSM) run $(BIN)/jws.wasm
 
+## rig: the docker/softhsm topology as processes, with the containers' scripts
+## (scripts/rig): a SoftHSM2 token behind `p11-kit server`, and the JWS example
+## signing with a managed key through p11-kit-client.so, across a token restart
+.PHONY: rig
+rig: build
+	$(WASM_ENV) $(GO) build -o $(BIN)/jws.wasm ./examples/jws
+	WASIHSM="$(abspath $(WASIHSM))" JWS_WASM="$(abspath $(BIN)/jws.wasm)" scripts/rig/run.sh
+
 ## fuzz: each fuzz target of the module for FUZZTIME (go test -fuzz takes one target at a time)
 fuzz:
 	@set -e; for dir in $$($(GO) list -f '{{.Dir}}' ./...); do \
