@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,9 +25,18 @@ import (
 	"github.com/wasihsm/wasihsm/wasihost"
 )
 
+// rounds is how many times each benchmark runs its product and baseline
+// sub-benchmarks, alternating (`go test ./bench/ -bench . -rounds=5`):
+// -count would run each sub-benchmark that many times in a row instead.
+var rounds = flag.Int("rounds", 1, "rounds of each benchmark's interleaved product and baseline sub-benchmarks")
+
 func TestMain(m *testing.M) {
+	flag.Parse()
 	code := m.Run()
 	softhsmtest.Shutdown()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
 	os.Exit(code)
 }
 

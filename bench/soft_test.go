@@ -70,14 +70,16 @@ func checkDigest(tb testing.TB, what string, answer []string, want string) {
 // 1.5× the time.
 func BenchmarkCheapestCall(b *testing.B) {
 	s := start(b, softHarness(b), "bench")
-	b.Run("product", func(b *testing.B) {
-		b.ReportAllocs()
-		loop(b, s, "update0")
-	})
-	b.Run("baseline", func(b *testing.B) {
-		b.ReportAllocs()
-		loop(b, s, "nop")
-	})
+	for range *rounds {
+		b.Run("product", func(b *testing.B) {
+			b.ReportAllocs()
+			loop(b, s, "update0")
+		})
+		b.Run("baseline", func(b *testing.B) {
+			b.ReportAllocs()
+			loop(b, s, "nop")
+		})
+	}
 }
 
 // BenchmarkHash hashes 1 MiB: through the host (software backend), with
@@ -87,6 +89,12 @@ func BenchmarkCheapestCall(b *testing.B) {
 func BenchmarkHash(b *testing.B) {
 	s := start(b, softHarness(b), "bench")
 	data := pattern(mib)
+	for range *rounds {
+		benchHashes(b, s, data)
+	}
+}
+
+func benchHashes(b *testing.B, s *session, data []byte) {
 	for _, h := range hashes {
 		want := nativeHash(h.new, data)
 		b.Run(h.name+"/host", func(b *testing.B) {
@@ -120,18 +128,20 @@ func BenchmarkHash(b *testing.B) {
 func BenchmarkHotPath(b *testing.B) {
 	s := start(b, softHarness(b), "bench")
 	emptyDigest := nativeHash(sha256.New, nil)
-	b.Run("hash_update-0B", func(b *testing.B) {
-		b.ReportAllocs()
-		loop(b, s, "update0")
-	})
-	b.Run("hash_digest-32B", func(b *testing.B) {
-		b.ReportAllocs()
-		checkDigest(b, "digest", loop(b, s, "digest"), emptyDigest)
-	})
-	b.Run("sign_update-64B", func(b *testing.B) {
-		b.ReportAllocs()
-		loop(b, s, "signupdate")
-	})
+	for range *rounds {
+		b.Run("hash_update-0B", func(b *testing.B) {
+			b.ReportAllocs()
+			loop(b, s, "update0")
+		})
+		b.Run("hash_digest-32B", func(b *testing.B) {
+			b.ReportAllocs()
+			checkDigest(b, "digest", loop(b, s, "digest"), emptyDigest)
+		})
+		b.Run("sign_update-64B", func(b *testing.B) {
+			b.ReportAllocs()
+			loop(b, s, "signupdate")
+		})
+	}
 }
 
 // BenchmarkParallelSoftware signs with ES256 (software backend) in one
@@ -140,8 +150,10 @@ func BenchmarkHotPath(b *testing.B) {
 func BenchmarkParallelSoftware(b *testing.B) {
 	h := softHarness(b)
 	s1, s2 := start(b, h, "bench"), start(b, h, "bench")
-	b.Run("1-instance", func(b *testing.B) { together(b, "sign ES256", s1) })
-	b.Run("2-instances", func(b *testing.B) { together(b, "sign ES256", s1, s2) })
+	for range *rounds {
+		b.Run("1-instance", func(b *testing.B) { together(b, "sign ES256", s1) })
+		b.Run("2-instances", func(b *testing.B) { together(b, "sign ES256", s1, s2) })
+	}
 }
 
 // idleInstances is how many instances BenchmarkIdleInstance starts to
