@@ -478,6 +478,10 @@ func (b *Backend) withSession(ctx context.Context, op string, f func(s pkcs11.Se
 		}
 		pool := b.pool.Load()
 		s, err := pool.get(ctx)
+		if errors.Is(err, errPoolClosed) && !b.closed.Load() {
+			// A recovery replaced the pool while this call waited.
+			return b.unavailable()
+		}
 		if err != nil {
 			return err
 		}

@@ -42,8 +42,9 @@ const (
 	// hidden: the object may only be invisible: a token that forgot the
 	// login hides private objects, and SoftHSM2 then answers
 	// CKR_OBJECT_HANDLE_INVALID or CKR_KEY_HANDLE_INVALID rather than
-	// CKR_USER_NOT_LOGGED_IN. When the session is no longer logged in, the
-	// error counts as relogin.
+	// CKR_USER_NOT_LOGGED_IN (and CKR_GENERAL_ERROR when the login goes
+	// between C_SignInit and C_Sign). When the session is no longer logged
+	// in, the error counts as relogin.
 	hidden
 )
 
@@ -71,7 +72,7 @@ var ckrTable = map[uint]ckr{
 	pkcs11.CKR_CANCEL:                           {"CKR_CANCEL", provider.ErrDevice, 0},
 	pkcs11.CKR_HOST_MEMORY:                      {"CKR_HOST_MEMORY", provider.ErrNoResources, 0},
 	pkcs11.CKR_SLOT_ID_INVALID:                  {"CKR_SLOT_ID_INVALID", provider.ErrDevice, evict | fatal},
-	pkcs11.CKR_GENERAL_ERROR:                    {"CKR_GENERAL_ERROR", provider.ErrDevice, transient},
+	pkcs11.CKR_GENERAL_ERROR:                    {"CKR_GENERAL_ERROR", provider.ErrDevice, transient | hidden},
 	pkcs11.CKR_FUNCTION_FAILED:                  {"CKR_FUNCTION_FAILED", provider.ErrDevice, 0},
 	pkcs11.CKR_ARGUMENTS_BAD:                    {"CKR_ARGUMENTS_BAD", provider.ErrInvalidArgument, 0},
 	pkcs11.CKR_NO_EVENT:                         {"CKR_NO_EVENT", provider.ErrDevice, 0},

@@ -36,7 +36,7 @@ func TestCKRTable(t *testing.T) {
 		traits trait
 	}{
 		"CKR_OK": {unknown, 0}, "CKR_CANCEL": {devErr, 0}, "CKR_HOST_MEMORY": {nfile, 0},
-		"CKR_SLOT_ID_INVALID": {devErr, evict | fatal}, "CKR_GENERAL_ERROR": {devErr, transient},
+		"CKR_SLOT_ID_INVALID": {devErr, evict | fatal}, "CKR_GENERAL_ERROR": {devErr, transient | hidden},
 		"CKR_FUNCTION_FAILED": {devErr, 0}, "CKR_ARGUMENTS_BAD": {inval, 0}, "CKR_NO_EVENT": {devErr, 0},
 		"CKR_NEED_TO_CREATE_THREADS": {devErr, 0}, "CKR_CANT_LOCK": {devErr, 0},
 		"CKR_ATTRIBUTE_READ_ONLY": {inval, 0}, "CKR_ATTRIBUTE_SENSITIVE": {access, 0},

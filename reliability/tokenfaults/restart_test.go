@@ -25,6 +25,9 @@ import (
 func TestTokenRestart(t *testing.T) {
 	fx, r := remoteToken(t)
 	b := openBackend(t, fx, r.Module, nil)
+	// A second backend on the same module: the module is initialised
+	// again once, and this one opens new sessions.
+	other := openBackend(t, fx, r.Module, nil)
 	ctx := context.Background()
 
 	managed, err := b.OpenManagedKey(ctx, managedName, provider.Guest{Name: "load"})
@@ -100,8 +103,11 @@ func TestTokenRestart(t *testing.T) {
 	// Each backend call is one operation on the token: its deadline.
 	assert.LessOrEqual(t, summarize(samples, func(s sample) bool { return !isGuest(s) }).maxLatency, callTimeout+margin)
 	// A guest run opens the key and signs: two operations, and the
-	// instantiation.
-	assert.LessOrEqual(t, summarize(samples, isGuest).maxLatency, 2*callTimeout+2*margin)
+	// instantiation and the Go runtime's start, which take what they take
+	// on a loaded machine whether the token is there or not.
+	healthyGuest := summarize(samples, func(s sample) bool { return isGuest(s) && !inOutage(s) })
+	t.Logf("guest runs outside the outages: %v", healthyGuest)
+	assert.LessOrEqual(t, guestOutage.maxLatency, 2*callTimeout+healthyGuest.maxLatency+margin)
 	assert.NotZero(t, backendOutage.n, "calls were made during the outage")
 	assert.Less(t, backendOutage.classes[ok], backendOutage.n, "the outage was felt")
 	// The cgo calls are bounded by the sessions (4) and the recovery; the
@@ -121,5 +127,21 @@ func TestTokenRestart(t *testing.T) {
 	class, err = guest.sign()
 	require.Equal(t, ok, class, "%v", err)
 	require.NoError(t, fresh.Destroy(ctx))
+	// The other backend was idle: its first call finds the module
+	// initialised again and fails fast (io) while it opens new sessions.
+	var otherErr error
+	for range 100 {
+		var otherKey provider.Key
+		otherKey, otherErr = other.OpenManagedKey(ctx, managedName, provider.Guest{Name: "load"})
+		if otherErr == nil {
+			class, otherErr = newSigner(t, otherKey).sign(ctx)
+			if class == ok {
+				break
+			}
+		}
+		require.ErrorIs(t, otherErr, provider.ErrDevice)
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.NoError(t, otherErr, "the second backend on the module works again")
 	require.NoError(t, created.Destroy(ctx), "a lost key's Destroy has nothing to do")
 }
