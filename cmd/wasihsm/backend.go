@@ -11,36 +11,40 @@ import (
 	"github.com/wasihsm/wasihsm/softfallback"
 )
 
-// newProvider wires the backend that settings choose to a router. This is
-// the only place where backends meet the host (STYLE: shape of the house).
+// newProvider wires the backend that settings choose to a router, and
+// returns the token backend too (nil on software), for its metrics. This
+// is the only place where backends meet the host (STYLE: shape of the
+// house).
 //
 // The PKCS#11 backend is deliberately never closed by the CLI: its session
 // objects vanish with the process, and C_Finalize at process exit is where
 // SoftHSM2 is known to crash.
-func newProvider(ctx context.Context, s config.Settings, logger *slog.Logger, lookupEnv func(string) (string, bool)) (provider.Provider, error) {
+func newProvider(ctx context.Context, s config.Settings, logger *slog.Logger, lookupEnv func(string) (string, bool)) (provider.Provider, *hsm.Backend, error) {
 	switch s.Backend {
 	case config.BackendSoftware:
 		// Everything runs in software already: there is nothing to fall
 		// back to, and so the policy changes nothing.
-		return provider.NewRouter(provider.RouterConfig{
+		r, err := provider.NewRouter(provider.RouterConfig{
 			Primary: softfallback.New(),
 			Policy:  s.Fallback,
 			Logger:  logger,
 		})
+		return r, nil, err
 	case config.BackendPKCS11:
 		token, err := openToken(ctx, s, lookupEnv)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return provider.NewRouter(provider.RouterConfig{
+		r, err := provider.NewRouter(provider.RouterConfig{
 			Primary:     token,
 			Fallback:    softfallback.New(),
 			Policy:      s.Fallback,
 			ManagedKeys: token,
 			Logger:      logger,
 		})
+		return r, token, err
 	}
-	return nil, fmt.Errorf("backend %q: unknown", s.Backend)
+	return nil, nil, fmt.Errorf("backend %q: unknown", s.Backend)
 }
 
 // errBackendSetup marks a failure to reach the token (as opposed to a

@@ -30,6 +30,7 @@ type guestRun struct {
 	flags    *runFlags
 	provider provider.Provider
 	logger   *slog.Logger
+	observer wasihost.Observer // of every host call; nil for none
 	wasm     []byte
 	notice   bool // print softwareNotice when the guest starts
 }
@@ -50,6 +51,7 @@ func (c *cli) runGuest(ctx context.Context, g guestRun) int {
 		MaxHandles:       g.settings.Limits.MaxHandles,
 		MaxBufferedBytes: g.settings.Limits.MaxBufferedBytes,
 		Logger:           g.logger,
+		Observer:         g.observer,
 	})
 	if err != nil {
 		return c.errorf(exitInternal, "%v", err)

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 
 	"github.com/wasihsm/wasihsm/internal/config"
+	"github.com/wasihsm/wasihsm/metrics"
 )
 
 // softwareNotice is the one line run prints when nobody chose a backend.
@@ -29,15 +29,8 @@ func (c *cli) runCommand(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.errorf(exitUsage, "%v", err)
 	}
-	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) == 0 && a.Key == slog.TimeKey {
-				return slog.Attr{} // one run, one process: the time adds nothing
-			}
-			return a
-		},
-	}))
-	prov, err := newProvider(ctx, settings, logger, c.lookupEnv)
+	logger := newLogger(c.stderr, settings.Log)
+	prov, token, err := newProvider(ctx, settings, logger, c.lookupEnv)
 	if err != nil {
 		if errors.As(err, new(errBackendSetup)) {
 			return c.errorf(exitInternal, "%v", err)
@@ -48,11 +41,21 @@ func (c *cli) runCommand(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.errorf(exitNoModule, "%s: %v", f.module, unwrapPath(err))
 	}
+	var collector *metrics.Collector
+	if addr := settings.MetricsAddr; addr != "" {
+		var srv *metricsServer
+		srv, collector, err = startMetrics(addr, token, logger)
+		if err != nil {
+			return c.errorf(exitInternal, "%s (%s): %v", config.FieldMetricsAddr, settings.Origin(config.FieldMetricsAddr), err)
+		}
+		defer srv.close()
+	}
 	return c.runGuest(ctx, guestRun{
 		settings: settings,
 		flags:    f,
 		provider: prov,
 		logger:   logger,
+		observer: observer(logger, collector),
 		wasm:     wasm,
 		notice:   settings.Backend == config.BackendSoftware && settings.BackendImplicit(),
 	})

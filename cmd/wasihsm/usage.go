@@ -54,6 +54,11 @@ Flags of run (and slots, for the configuration ones):
                             guest sees no other host variable.
   --timeout DURATION        stop the guest after DURATION, e.g. 30s (default 0:
                             never)
+  --log-level LEVEL         least level logged to stderr: debug (every host
+                            call), info (default), warn or error
+  --log-format FORMAT       log records as text (default) or json
+  --metrics-addr HOST:PORT  serve Prometheus metrics on http://HOST:PORT/metrics
+                            while the guest runs (port 0: any free port)
 
 Environment (flags override it; it overrides the configuration file):
   WASIHSM_CONFIG            configuration file, when --config is not given
@@ -63,6 +68,9 @@ Environment (flags override it; it overrides the configuration file):
   WASIHSM_TOKEN             token label or PKCS#11 URI
   WASIHSM_PIN               the user PIN (the configuration file names a source
                             instead: pin: env:NAME or pin: file:PATH)
+  WASIHSM_LOG_LEVEL         debug, info, warn or error
+  WASIHSM_LOG_FORMAT        text or json
+  WASIHSM_METRICS_ADDR      HOST:PORT of the metrics endpoint
 With no backend, module or token set anywhere, the guest runs on the software
 backend, and wasihsm says so in one line on stderr.
 

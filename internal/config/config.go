@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,6 +49,9 @@ const (
 	FieldMaxBufferedBytes = "limits.max_buffered_bytes"
 	FieldCacheDir         = "cache_dir"
 	FieldKeys             = "keys"
+	FieldLogLevel         = "log.level"
+	FieldLogFormat        = "log.format"
+	FieldMetricsAddr      = "metrics.addr"
 )
 
 // DefaultSessionWait is how long an operation waits for a free session of
@@ -65,6 +70,9 @@ const (
 	EnvPKCS11Module = "WASIHSM_PKCS11_MODULE"
 	EnvToken        = "WASIHSM_TOKEN"
 	EnvPIN          = "WASIHSM_PIN"
+	EnvLogLevel     = "WASIHSM_LOG_LEVEL"
+	EnvLogFormat    = "WASIHSM_LOG_FORMAT"
+	EnvMetricsAddr  = "WASIHSM_METRICS_ADDR"
 )
 
 // FlagConfig is the flag that names the configuration file.
@@ -99,6 +107,11 @@ type Settings struct {
 	// name (CONTRACT §7), in the order of the file. Load guarantees that
 	// the backend is pkcs11 when there are any.
 	Keys []ManagedKey
+	// Log says what run logs, and how.
+	Log Log
+	// MetricsAddr is the HOST:PORT where run serves Prometheus metrics
+	// (/metrics), or "" for none.
+	MetricsAddr string
 
 	origins map[string]Origin // field → where its value came from; never written after Load
 }
@@ -144,6 +157,31 @@ type Limits struct {
 	MaxHandles int
 	// MaxBufferedBytes is the number of bytes one state may buffer.
 	MaxBufferedBytes int
+}
+
+// Log says what run logs to stderr, and how.
+type Log struct {
+	// Level is the least level logged: slog.LevelDebug logs every host
+	// call; the default, slog.LevelInfo, only what an operator must know.
+	Level slog.Level
+	// Format is LogText (the default) or LogJSON.
+	Format LogFormat
+}
+
+// LogFormat is the format of log records.
+type LogFormat string
+
+// The log formats.
+const (
+	// LogText is slog's key=value text format.
+	LogText LogFormat = "text"
+	// LogJSON is one JSON object per record.
+	LogJSON LogFormat = "json"
+)
+
+// logLevels are the names log.level accepts.
+var logLevels = map[string]slog.Level{
+	"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
 }
 
 // Origin returns where the value of field (one of the Field constants) came
@@ -232,6 +270,9 @@ var settings = []setting{
 	{FieldMaxHandles, "max-handles", "", "open handles per guest (default 1024)", setMaxHandles},
 	{FieldMaxBufferedBytes, "max-buffered-bytes", "", "bytes one state may buffer (default 16777216)", setMaxBuffered},
 	{FieldCacheDir, "cache-dir", "", "`dir`ectory of the compilation cache", setCacheDir},
+	{FieldLogLevel, "log-level", EnvLogLevel, "least `level` logged: debug, info, warn or error", setLogLevel},
+	{FieldLogFormat, "log-format", EnvLogFormat, "log `format`: text or json", setLogFormat},
+	{FieldMetricsAddr, "metrics-addr", EnvMetricsAddr, "serve Prometheus metrics on `HOST:PORT`/metrics", setMetricsAddr},
 }
 
 func settingByField(field string) *setting {
@@ -273,6 +314,7 @@ func newLoader(userCacheDir func() (string, error)) *loader {
 	l := &loader{s: Settings{
 		Backend:  BackendSoftware,
 		Fallback: provider.FallbackAllow,
+		Log:      Log{Level: slog.LevelInfo, Format: LogText},
 		PKCS11:   PKCS11{SessionWait: DefaultSessionWait, CallTimeout: DefaultCallTimeout},
 		Limits: Limits{
 			MaxHandles:       wasihost.DefaultMaxHandles,
@@ -621,6 +663,36 @@ func positive(v string) (int, string) {
 
 func setCacheDir(l *loader, v string, _ Origin, dir string) string {
 	l.s.CacheDir = inDir(dir, v)
+	return ""
+}
+
+func setLogLevel(l *loader, v string, _ Origin, _ string) string {
+	level, ok := logLevels[v]
+	if !ok {
+		return fmt.Sprintf("%q is not one of debug, info, warn, error", v)
+	}
+	l.s.Log.Level = level
+	return ""
+}
+
+func setLogFormat(l *loader, v string, _ Origin, _ string) string {
+	switch f := LogFormat(v); f {
+	case LogText, LogJSON:
+		l.s.Log.Format = f
+		return ""
+	}
+	return fmt.Sprintf("%q is not one of text, json", v)
+}
+
+func setMetricsAddr(l *loader, v string, _ Origin, _ string) string {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Sprintf("%q is not HOST:PORT (such as 127.0.0.1:9464, or :9464 for every interface)", v)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Sprintf("%q: the port must be a number from 0 to 65535 (0: any free port)", v)
+	}
+	l.s.MetricsAddr = v
 	return ""
 }
 

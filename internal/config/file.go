@@ -15,9 +15,11 @@ import (
 // section. A field that is not a section holds a single value, which is
 // the setting of the same name, or a list (see lists, and keys).
 var sections = map[string][]string{
-	"":       {"backend", "fallback", "pkcs11", "limits", "cache_dir", "keys"},
-	"pkcs11": {"module", "allowed_modules", "token", "serial", "slot_id", "pin", "session_wait", "call_timeout", "max_sessions"},
-	"limits": {"max_handles", "max_buffered_bytes"},
+	"":        {"backend", "fallback", "pkcs11", "limits", "cache_dir", "keys", "log", "metrics"},
+	"pkcs11":  {"module", "allowed_modules", "token", "serial", "slot_id", "pin", "session_wait", "call_timeout", "max_sessions"},
+	"limits":  {"max_handles", "max_buffered_bytes"},
+	"log":     {"level", "format"},
+	"metrics": {"addr"},
 }
 
 // lists are the fields that hold a list of single values, each a value of
