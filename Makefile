@@ -23,7 +23,7 @@ GUEST_EXEC = $(abspath $(WASIHSM)) run --backend software --dir /:/ --env PWD --
 CI ?=
 export CI
 
-.PHONY: all test lint check build demo fuzz bench clean
+.PHONY: all test lint check build demo fuzz bench clean conformance generate
 
 all: lint test
 
@@ -82,9 +82,27 @@ fuzz:
 		done; \
 	done
 
-## bench: every benchmark
+## conformance: the whole conformance suite on software and SoftHSM2 (fallback allow,
+## fallback deny, through p11-kit); prints the matrix, writes conformance/RESULTS.md,
+## and fails on any failed cell
+conformance:
+	$(GO) test -count=1 -v -run '^TestMatrix$$' ./conformance -args -results $(CURDIR)/conformance/RESULTS.md
+
+## generate: rebuild generated files (the contract guest that wasihsm embeds)
+generate:
+	$(GO) generate ./conformance/suite
+
+## bench: the benchmark suite (bench/), product and baseline interleaved for
+## BENCH_ROUNDS rounds; prints the table and writes bench/RESULTS.md and bench/ratios.svg
+BENCH_ROUNDS ?= 5
+BENCH_TIME   ?= 500ms
 bench:
-	$(GO) test -run=NONE -bench=. -benchmem ./...
+	@status=$$(mktemp); \
+	{ $(GO) test ./bench/ -run=NONE -bench=. -benchmem -benchtime=$(BENCH_TIME) -rounds=$(BENCH_ROUNDS) -timeout=30m 2>&1; \
+	  echo $$? > $$status; } | tee bench/bench.out; \
+	code=$$(cat $$status); rm -f $$status; [ "$$code" = 0 ] || exit $$code
+	$(GO) run ./bench/cmd/benchreport -in bench/bench.out -md bench/RESULTS.md -svg bench/ratios.svg \
+		-notes bench/ANALYSIS.md -command "make bench (BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_TIME=$(BENCH_TIME))"
 
 ## soak: the reliability soak (reliability/soak_test.go) for SOAK under the race detector
 .PHONY: soak

@@ -45,6 +45,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		return c.keysCommand(ctx, rest)
 	case "doctor":
 		return c.doctorCommand(ctx, rest)
+	case "conformance":
+		return c.conformanceCommand(ctx, rest)
 	case "version":
 		if len(rest) > 0 {
 			return c.usageError("version takes no arguments")

@@ -10,6 +10,7 @@ Usage:
   wasihsm slots [--json] [flags]
   wasihsm keys list|show|generate|import|delete [flags]   (wasihsm keys help)
   wasihsm doctor [--json] [flags]
+  wasihsm conformance [--json] [--no-cache] [flags]
   wasihsm version
   wasihsm help
 
@@ -34,6 +35,14 @@ fallback policy, each managed key's attributes, and the PIN source's
 permissions. It prints pass, warn or fail for each, with the fix for each
 failure, and exits 1 when a check fails. It takes the configuration flags
 and --json.
+
+conformance holds the configured backend (as run would use it) to the
+conformance suite built into wasihsm: every rule of the contract and every
+known-answer vector, through a real wasm guest. It prints pass, fail or
+notsup (the token lacks the mechanism and the fallback policy forbids
+software) per algorithm and operation, and per scenario, and exits 1 when
+one fails. It creates session objects only and leaves the token as it was.
+It takes the configuration flags, --json and --no-cache.
 
 Flags of run (and slots, for the configuration ones):
   --config PATH             YAML configuration file (see wasihsm.example.yaml)

@@ -179,8 +179,8 @@ func writeSummary(w io.Writer, results []*Result, bullet string) {
 		for _, s := range r.Scenarios {
 			sc[s.Status]++
 		}
-		fmt.Fprintf(w, "%s%s (primary %s, fallback %s): cells %d pass, %d notsup, %d fail; scenarios %d pass, %d fail; %d vectors and %d checks passed\n",
-			bullet, r.Target, r.Primary, r.Policy, count[Pass], count[NotSup], count[Fail], sc[Pass], sc[Fail], r.VectorsPassed, r.ChecksPassed)
+		fmt.Fprintf(w, "%s%s (primary %s, fallback %s): cells %d pass, %d notsup, %d fail; scenarios %d pass, %d notsup, %d fail; %d vectors and %d checks passed\n",
+			bullet, r.Target, r.Primary, r.Policy, count[Pass], count[NotSup], count[Fail], sc[Pass], sc[NotSup], sc[Fail], r.VectorsPassed, r.ChecksPassed)
 	}
 	if len(results) > 0 {
 		var names []string
@@ -190,6 +190,23 @@ func writeSummary(w io.Writer, results []*Result, bullet string) {
 		slices.Sort(names)
 		for _, n := range names {
 			fmt.Fprintf(w, "%snot run here: %s (%s)\n", bullet, n, results[0].NotRun[n])
+		}
+	}
+	for _, r := range results {
+		var notsup []string
+		for _, c := range r.Cells {
+			if c.Status == NotSup && !slices.Contains(notsup, c.Algorithm) {
+				notsup = append(notsup, c.Algorithm)
+			}
+		}
+		if len(notsup) > 0 {
+			fmt.Fprintf(w, "%snotsup on %s: %s (no backend that fallback %s permits has the mechanisms)\n",
+				bullet, r.Target, strings.Join(notsup, ", "), r.Policy)
+		}
+		for _, s := range r.Scenarios {
+			if s.Status == NotSup {
+				fmt.Fprintf(w, "%snotsup on %s: scenario %s %s\n", bullet, r.Target, s.Name, s.Detail)
+			}
 		}
 	}
 	for _, r := range results {

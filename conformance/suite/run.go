@@ -192,9 +192,7 @@ func (res *Result) runScenarios(ctx context.Context, r *runner, t Target) error 
 			return err
 		}
 		var problems []string
-		if !strings.Contains(out, "ok "+name+"\n") || code != 0 {
-			problems = append(problems, failure(out, stderr, code))
-		}
+		failed := !strings.Contains(out, "ok "+name+"\n") || code != 0
 		for _, line := range strings.Split(out, "\n") {
 			if p := checkLine(line, t); p != "" {
 				problems = append(problems, p)
@@ -202,6 +200,13 @@ func (res *Result) runScenarios(ctx context.Context, r *runner, t Target) error 
 		}
 		if st := r.host.Stats(); st != (wasihost.Stats{}) {
 			problems = append(problems, fmt.Sprintf("%d handles in %d instances outlived the instance", st.Handles, st.Instances))
+		}
+		switch why := failure(out, stderr, code); {
+		case failed && len(problems) == 0 && onlyUnservable(why, t) != "":
+			_, errs, _ := strings.Cut(why, ": ")
+			s.Status, s.Detail = NotSup, "needs "+onlyUnservable(why, t)+", which this target cannot serve ("+errs+")"
+		case failed:
+			problems = append([]string{why}, problems...)
 		}
 		if len(problems) > 0 {
 			s.Status, s.Detail = Fail, strings.Join(problems, "; ")
@@ -222,6 +227,37 @@ func failure(out, stderr string, code uint32) string {
 		}
 	}
 	return fmt.Sprintf("exit %d without a result line (stderr: %.200s)", code, strings.TrimSpace(stderr))
+}
+
+// onlyUnservable returns the algorithms named in a scenario's failure when
+// every one of its errors is a notsup answered for an algorithm that t
+// cannot serve with any kind of key (the guest names the algorithm in each
+// message: "generate_key X25519 = notsup, want success"), and "" when any
+// error is something else. Such a scenario is notsup on t: it needs an
+// algorithm that the token lacks and the policy keeps out of software.
+func onlyUnservable(why string, t Target) string {
+	_, errs, _ := strings.Cut(why, ": ")
+	var names []string
+	for _, e := range strings.Split(errs, "; ") {
+		if !strings.Contains(e, " = notsup, want ") {
+			return ""
+		}
+		var found string
+		for _, w := range strings.FieldsFunc(e, func(r rune) bool { return strings.ContainsRune(" ()=,:;", r) }) {
+			alg, ok := provider.Lookup(w)
+			if ok && !serves(t, alg, provider.OpGenerate) && !serves(t, alg, provider.OpImport) && !serves(t, alg, provider.OpHash) {
+				found = alg.Name
+				break
+			}
+		}
+		if found == "" {
+			return ""
+		}
+		if !slices.Contains(names, found) {
+			names = append(names, found)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // checkLine verifies the extra lines a scenario prints: "sig ALG SPKI MSG

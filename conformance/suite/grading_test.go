@@ -1,0 +1,82 @@
+package suite_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasihsm/wasihsm/conformance/suite"
+	"github.com/wasihsm/wasihsm/internal/testguest"
+	"github.com/wasihsm/wasihsm/provider"
+	"github.com/wasihsm/wasihsm/softfallback"
+)
+
+// flawedBackend is the software backend with three flaws that no real
+// part shows on demand: it lacks X25519 (and says so), claims SHA3-256
+// but refuses it, and gets SHA-256 digests wrong.
+type flawedBackend struct{ provider.Backend }
+
+func (flawedBackend) Name() string { return "flawed" }
+
+func (b flawedBackend) Supports(alg provider.Algorithm, op provider.Operation) provider.Support {
+	if alg.Name == "X25519" {
+		return provider.Unsupported
+	}
+	return b.Backend.Supports(alg, op)
+}
+
+func (b flawedBackend) NewHash(ctx context.Context, alg provider.Algorithm) (provider.Hash, error) {
+	h, err := b.Backend.NewHash(ctx, alg)
+	switch {
+	case err != nil:
+		return nil, err
+	case alg.Name == "SHA3-256":
+		_ = h.Close()
+		return nil, fmt.Errorf("flawed: %w", provider.ErrNotSupported)
+	case alg.Name == "SHA-256":
+		return wrongDigest{h}, nil
+	}
+	return h, nil
+}
+
+type wrongDigest struct{ provider.Hash }
+
+func (w wrongDigest) Digest(out []byte) error {
+	err := w.Hash.Digest(out)
+	out[0] ^= 1
+	return err
+}
+
+// TestGrading: a cell fails when an answer is wrong, and when notsup comes
+// for something the backend claims; it is notsup only for what the
+// backend lacks and the policy keeps out of software. The rest passes.
+func TestGrading(t *testing.T) {
+	res, err := suite.Run(context.Background(),
+		suite.Target{Name: "flawed", Primary: flawedBackend{softfallback.New()}, Policy: provider.FallbackDeny},
+		suite.Options{Cache: testguest.CompilationCache()})
+	require.NoError(t, err)
+	assert.True(t, res.Failed())
+	for _, c := range res.Cells {
+		want := suite.Pass
+		switch c.Algorithm {
+		case "SHA-256", "SHA3-256":
+			want = suite.Fail
+		case "X25519":
+			want = suite.NotSup
+		}
+		assert.Equal(t, want, c.Status, "%s %s: %v", c.Algorithm, c.Operation, c.Failures)
+		if want == suite.Fail {
+			assert.NotEmpty(t, c.Failures, "a failed cell says why")
+		}
+	}
+	scenarios := map[string]suite.ScenarioResult{}
+	for _, s := range res.Scenarios {
+		scenarios[s.Name] = s
+	}
+	assert.Equal(t, suite.NotSup, scenarios["derive/key-agreement"].Status, "needs X25519 only: %s", scenarios["derive/key-agreement"].Detail)
+	assert.Equal(t, suite.Fail, scenarios["keys/nonce-and-hash-only-for-hkdf"].Status, "SHA3-256 is claimed: %s", scenarios["keys/nonce-and-hash-only-for-hkdf"].Detail)
+	assert.Equal(t, suite.Pass, scenarios["memory/overlapping-encrypt"].Status)
+}
