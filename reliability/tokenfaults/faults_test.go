@@ -42,6 +42,11 @@ func TestMain(m *testing.M) {
 // long reports whether the long forms run (make faults).
 func long() bool { return os.Getenv("WASIHSM_FAULTS") == "long" }
 
+// margin is what a call may take beyond its deadline: scheduling on a
+// loaded 2-core machine under -race, more with the long forms' hundreds of
+// goroutines.
+func margin() time.Duration { return pick(500*time.Millisecond, time.Second) }
+
 // pick returns short, or long for the long forms.
 func pick[T any](short, long_ T) T {
 	if long() {
@@ -54,9 +59,6 @@ const (
 	// callTimeout is the backends' deadline in these tests: shorter than
 	// the default, to keep the tests short.
 	callTimeout = 1 * time.Second
-	// margin is what a call may take beyond its deadline: scheduling on
-	// a loaded 2-core machine under -race.
-	margin = 500 * time.Millisecond
 	// managedName is the managed key's name, managedLabel its label on
 	// the token.
 	managedName  = "signer"

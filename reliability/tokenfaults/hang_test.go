@@ -34,8 +34,11 @@ func TestTokenHang(t *testing.T) {
 	require.NoError(t, err)
 	cs := newSigner(t, created)
 	guest := newGuestRunner(t, b)
+	start := time.Now()
 	class, err := guest.sign()
 	require.Equal(t, ok, class, "%v", err)
+	// A guest run's own time: instantiation and the Go runtime's start.
+	guestBase := time.Since(start)
 
 	const recoverLimit = 5 * time.Second
 	callers := pick(64, 256)
@@ -67,7 +70,7 @@ func TestTokenHang(t *testing.T) {
 		}()
 	}
 	// A guest too, and a creation on the persistent session.
-	start := time.Now()
+	start = time.Now()
 	class, err = guest.sign()
 	guestHung := sample{who: "guest", start: start, end: time.Now(), class: class, err: err}
 	start = time.Now()
@@ -104,11 +107,11 @@ func TestTokenHang(t *testing.T) {
 	assert.Equal(t, callers, hung.n)
 	assert.Zero(t, hung.classes[ok]+hung.classes[wrong]+hung.classes[other]+hung.classes[keyLost], "every call failed with timedout or io: %v", hung)
 	assert.NotZero(t, hung.classes[timedout], "calls that reached the token timed out")
-	assert.LessOrEqual(t, hung.maxLatency, callTimeout+margin)
+	assert.LessOrEqual(t, hung.maxLatency, callTimeout+margin())
 	assert.Contains(t, []string{timedout, device}, guestHung.class)
-	assert.LessOrEqual(t, guestHung.end.Sub(guestHung.start), 2*callTimeout+2*margin)
+	assert.LessOrEqual(t, guestHung.end.Sub(guestHung.start), 2*callTimeout+guestBase+margin())
 	assert.Contains(t, []string{timedout, device}, createHung.class)
-	assert.LessOrEqual(t, createHung.end.Sub(createHung.start), callTimeout+margin)
+	assert.LessOrEqual(t, createHung.end.Sub(createHung.start), callTimeout+margin())
 	// Stuck in the module: at most the 3 pooled sessions, the persistent
 	// one and the recovery's probe; the rest is the runtime's.
 	assert.LessOrEqual(t, threadsMost, threadsBefore+5+8, "OS threads while %d callers met a hung token", callers)

@@ -101,13 +101,13 @@ func TestTokenRestart(t *testing.T) {
 		}
 	}
 	// Each backend call is one operation on the token: its deadline.
-	assert.LessOrEqual(t, summarize(samples, func(s sample) bool { return !isGuest(s) }).maxLatency, callTimeout+margin)
+	assert.LessOrEqual(t, summarize(samples, func(s sample) bool { return !isGuest(s) }).maxLatency, callTimeout+margin())
 	// A guest run opens the key and signs: two operations, and the
 	// instantiation and the Go runtime's start, which take what they take
 	// on a loaded machine whether the token is there or not.
 	healthyGuest := summarize(samples, func(s sample) bool { return isGuest(s) && !inOutage(s) })
 	t.Logf("guest runs outside the outages: %v", healthyGuest)
-	assert.LessOrEqual(t, guestOutage.maxLatency, 2*callTimeout+healthyGuest.maxLatency+margin)
+	assert.LessOrEqual(t, guestOutage.maxLatency, 2*callTimeout+healthyGuest.maxLatency+margin())
 	assert.NotZero(t, backendOutage.n, "calls were made during the outage")
 	assert.Less(t, backendOutage.classes[ok], backendOutage.n, "the outage was felt")
 	// The cgo calls are bounded by the sessions (4) and the recovery; the
