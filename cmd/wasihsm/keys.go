@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/wasihsm/wasihsm/hsm"
 	"github.com/wasihsm/wasihsm/internal/config"
@@ -417,9 +419,25 @@ func grantStanza(k hsm.TokenKey, algName string, f *keysFlags) (string, error) {
 	if name == "" {
 		name = k.Label
 	}
+	if name == "" || !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return "", fmt.Errorf("%q cannot be a managed key's name (no blanks or control characters): give --name", name)
+	}
+	if k.Label == "" && len(k.ID) == 0 {
+		return "", errors.New("the key has neither label nor id to be found by")
+	}
+	if !utf8.ValidString(k.Label) || strings.ContainsFunc(k.Label, unicode.IsControl) {
+		return "", fmt.Errorf("the key's label %q cannot be written in the configuration; give the key a plain label", k.Label)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Grants the %s key %q to its guests: put it in the configuration file.\n", alg.Name, k.Label)
-	fmt.Fprintf(&b, "keys:\n  - name: %s\n    label: %s\n    id: %x\n    algorithm: %s\n    guests:\n", yamlScalar(name), yamlScalar(k.Label), k.ID, alg.Name)
+	fmt.Fprintf(&b, "keys:\n  - name: %s\n", yamlScalar(name))
+	if k.Label != "" {
+		fmt.Fprintf(&b, "    label: %s\n", yamlScalar(k.Label))
+	}
+	if len(k.ID) > 0 {
+		fmt.Fprintf(&b, "    id: %x\n", k.ID)
+	}
+	fmt.Fprintf(&b, "    algorithm: %s\n    guests:\n", alg.Name)
 	for _, g := range f.guests {
 		if g.SHA256 != "" {
 			fmt.Fprintf(&b, "      - sha256: %s\n", g.SHA256)
@@ -446,9 +464,10 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-// yamlScalar quotes s for YAML when it is not a plain word.
+// yamlScalar quotes s for YAML unless it is a plain word that starts with
+// a letter or digit and that YAML does not read as null.
 func yamlScalar(s string) string {
-	plain := s != ""
+	plain := s != "" && !strings.EqualFold(s, "null") && unicode.In(rune(s[0]), unicode.Letter, unicode.Digit)
 	for _, r := range s {
 		if !(r == '-' || r == '_' || r == '.' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
 			plain = false
