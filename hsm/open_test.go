@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -85,6 +86,7 @@ func TestOpenErrors(t *testing.T) {
 		{"no module", ctx, func(c *hsm.Config) { c.Module = "" }, provider.ErrInvalidArgument},
 		{"no token selector", ctx, func(c *hsm.Config) { c.Token = hsm.TokenSelector{} }, provider.ErrInvalidArgument},
 		{"negative limits", ctx, func(c *hsm.Config) { c.MaxBuffered = -1 }, provider.ErrInvalidArgument},
+		{"negative call timeout", ctx, func(c *hsm.Config) { c.CallTimeout = -time.Second }, provider.ErrInvalidArgument},
 		{"not a module", ctx, func(c *hsm.Config) { c.Module = notModule }, provider.ErrDevice},
 		{"no such label", ctx, func(c *hsm.Config) { c.Token.Label = "no such token" }, provider.ErrNotFound},
 		{"label and wrong serial", ctx, func(c *hsm.Config) { c.Token.Serial = "0000" }, provider.ErrNotFound},

@@ -1,0 +1,98 @@
+//go:build cgo
+
+package hsm
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasihsm/wasihsm/provider"
+)
+
+// TestAbandonable: the caller stops waiting when its context ends, the
+// body runs to its end anyway, and finish learns whether the caller took
+// the result; a body that returns first is never abandoned.
+func TestAbandonable(t *testing.T) {
+	errBody := errors.New("body")
+	tests := []struct {
+		name          string
+		bodyTakes     time.Duration
+		wait          time.Duration
+		wantAbandoned bool
+		wantErr       error
+	}{
+		{"body first", 0, time.Second, false, errBody},
+		{"deadline first", 200 * time.Millisecond, 20 * time.Millisecond, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), tt.wait)
+			defer cancel()
+			type finished struct {
+				err       error
+				abandoned bool
+			}
+			fin := make(chan finished, 1)
+			start := time.Now()
+			abandoned, err := abandonable(ctx, func() error {
+				time.Sleep(tt.bodyTakes)
+				return errBody
+			}, func(err error, abandoned bool) { fin <- finished{err, abandoned} })
+			waited := time.Since(start)
+			assert.Equal(t, tt.wantAbandoned, abandoned)
+			assert.Equal(t, tt.wantErr, err)
+			if tt.wantAbandoned {
+				assert.Less(t, waited, tt.bodyTakes, "the caller did not wait for the body")
+			}
+			f := <-fin
+			assert.Equal(t, errBody, f.err, "the body ran to its end")
+			assert.Equal(t, tt.wantAbandoned, f.abandoned)
+		})
+	}
+}
+
+// TestModuleGate: reinit waits for the calls in the module and turns new
+// ones away meanwhile; another backend's reinit since the failed epoch is
+// not repeated.
+func TestModuleGate(t *testing.T) {
+	b, _ := openInternal(t, nil)
+	m := b.mod
+	require.True(t, m.enter())
+	epoch := m.epoch.Load()
+	done := make(chan error, 1)
+	go func() { done <- m.reinit(epoch) }()
+	// reinit closes the gate and waits for the call in flight.
+	require.Eventually(t, func() bool {
+		m.gateMu.Lock()
+		defer m.gateMu.Unlock()
+		return m.closing
+	}, 5*time.Second, time.Millisecond)
+	assert.False(t, m.enter(), "no new call while the module is reinitialised")
+	select {
+	case err := <-done:
+		t.Fatalf("reinit did not wait for the call in flight: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	m.leave()
+	require.NoError(t, <-done)
+	assert.Equal(t, epoch+1, m.epoch.Load())
+	require.NoError(t, m.reinit(epoch), "reinitialised since: nothing to do")
+	assert.Equal(t, epoch+1, m.epoch.Load())
+
+	// The backend notices the new epoch: io at once, then it recovers
+	// by itself with new sessions.
+	k, err := b.GenerateKey(context.Background(), provider.KeyRequest{Algorithm: provider.MustLookup("HS256")})
+	require.ErrorIs(t, err, provider.ErrDevice)
+	require.Nil(t, k)
+	require.Eventually(t, func() bool {
+		k, err = b.GenerateKey(context.Background(), provider.KeyRequest{Algorithm: provider.MustLookup("HS256")})
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond)
+	assert.EqualValues(t, 1, b.recoveries.Load())
+	require.NoError(t, k.Destroy(context.Background()))
+}
