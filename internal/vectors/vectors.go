@@ -9,7 +9,9 @@
 // and licence next to them (see testdata/README.md):
 //
 //   - testdata/nist: NIST CAVP byte-oriented response files for SHA-256,
-//     SHA-384, SHA-512, SHA3-256, SHA3-384 and SHA3-512.
+//     SHA-384, SHA-512, SHA3-256, SHA3-384 and SHA3-512, and excerpts
+//     (records copied unchanged) of those for SHA3-224, SHAKE128 and
+//     SHAKE256, including variable output lengths.
 //   - testdata/wycheproof: Wycheproof JSON files (Apache-2.0).
 //   - testdata/extra_hashes.txt: published known answers for SHA-1, SHA-224,
 //     SHA3-224, SHAKE128 and SHAKE256, each line naming its source.
@@ -118,17 +120,96 @@ var nistHashFiles = []struct {
 	{"SHA3_256LongMsg.rsp", "SHA3-256", true},
 	{"SHA3_384ShortMsg.rsp", "SHA3-384", true},
 	{"SHA3_512ShortMsg.rsp", "SHA3-512", true},
+	{"SHA3_224ShortMsg.excerpt.rsp", "SHA3-224", true},
 }
 
-// Hashes returns every hash and XOF known answer: the NIST files, then
-// testdata/extra_hashes.txt.
+// nistXOFFiles are the NIST SHAKE files under testdata/nist (excerpts: see
+// testdata/README.md) and the contract names of their algorithms.
+var nistXOFFiles = []struct{ file, alg string }{
+	{"SHAKE128ShortMsg.excerpt.rsp", "SHAKE128"},
+	{"SHAKE256ShortMsg.excerpt.rsp", "SHAKE256"},
+	{"SHAKE128VariableOut.excerpt.rsp", "SHAKE128"},
+	{"SHAKE256VariableOut.excerpt.rsp", "SHAKE256"},
+}
+
+// Hashes returns every hash and XOF known answer: the NIST hash files, the
+// NIST SHAKE files, then testdata/extra_hashes.txt.
 func Hashes(t TB) []HashVector {
 	t.Helper()
 	var out []HashVector
 	for _, f := range nistHashFiles {
 		out = append(out, nistHashes(t, f.file, f.alg, f.sizeInBits)...)
 	}
+	for _, f := range nistXOFFiles {
+		out = append(out, nistXOFs(t, f.file, f.alg)...)
+	}
 	return append(out, extraHashes(t)...)
+}
+
+// nistXOFs parses a CAVP SHAKE file: ShortMsg/LongMsg records (Len, Msg,
+// Output under an [Outputlen = bits] header) or VariableOut records (COUNT,
+// Outputlen, Msg, Output under an [Input Length = bits] header).
+func nistXOFs(t TB, file, alg string) []HashVector {
+	t.Helper()
+	name := "nist/" + file
+	var (
+		out                   []HashVector
+		outBits, inBits, bits = -1, -1, -1
+		msg                   []byte
+		haveMsg               bool
+		location              string
+	)
+	for n, l := range lines(readFile(t, name)) {
+		l = strings.TrimSpace(l)
+		where := fmt.Sprintf("%s:%d", name, n+1)
+		switch {
+		case l == "" || strings.HasPrefix(l, "#"):
+		case strings.HasPrefix(l, "[Outputlen = "), strings.HasPrefix(l, "Outputlen = "):
+			if _, err := fmt.Sscanf(strings.Trim(l, "[]"), "Outputlen = %d", &outBits); err != nil || outBits%8 != 0 {
+				t.Fatalf("vectors: %s: %q: not a whole number of bytes", where, l)
+			}
+		case strings.HasPrefix(l, "[Input Length = "):
+			if _, err := fmt.Sscanf(l, "[Input Length = %d]", &inBits); err != nil || inBits%8 != 0 {
+				t.Fatalf("vectors: %s: %q: not a whole number of bytes", where, l)
+			}
+		case strings.HasPrefix(l, "["), strings.HasPrefix(l, "COUNT = "):
+			location = where
+		case strings.HasPrefix(l, "Len = "):
+			if _, err := fmt.Sscanf(l, "Len = %d", &bits); err != nil || bits%8 != 0 {
+				t.Fatalf("vectors: %s: %q: not a whole number of bytes", where, l)
+			}
+			location = where
+		case strings.HasPrefix(l, "Msg = "):
+			b := unhex(t, where, strings.TrimPrefix(l, "Msg = "))
+			size := bits
+			if size < 0 {
+				size = inBits
+			}
+			if size < 0 || len(b) < size/8 {
+				t.Fatalf("vectors: %s: message shorter than its length", where)
+			}
+			msg, haveMsg = b[:size/8], true
+		case strings.HasPrefix(l, "Output = "):
+			o := unhex(t, where, strings.TrimPrefix(l, "Output = "))
+			if !haveMsg || outBits <= 0 || len(o) != outBits/8 {
+				t.Fatalf("vectors: %s: output of %d bytes without a message, or not the Outputlen %d bits", where, len(o), outBits)
+			}
+			if location == "" {
+				t.Fatalf("vectors: %s: record without a Len or COUNT line", where)
+			}
+			out = append(out, HashVector{
+				Alg: alg, Msg: msg, Digest: o,
+				Source: fmt.Sprintf("%s Len=%d Outputlen=%d (%s)", name, 8*len(msg), outBits, location),
+			})
+			haveMsg, bits = false, -1
+		default:
+			t.Fatalf("vectors: %s: unexpected line %q", where, l)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("vectors: %s: no vectors", name)
+	}
+	return out
 }
 
 // nistHashes parses one CAVP .rsp file of Len/Msg/MD records.

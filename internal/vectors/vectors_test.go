@@ -68,7 +68,21 @@ func TestHashes(t *testing.T) {
 		"nist/SHA3_384ShortMsg.rsp": 105, "nist/SHA3_512ShortMsg.rsp": 73,
 		"nist/SHA256ShortMsg.rsp": 65, "nist/SHA256LongMsg.rsp": 64,
 		"nist/SHA384ShortMsg.rsp": 129, "nist/SHA512ShortMsg.rsp": 129,
+		// Excerpts (testdata/README.md): Len = 0 to 256 of the short-message
+		// files, and one record per output length of the VariableOut files.
+		"nist/SHA3_224ShortMsg.excerpt.rsp": 33, "nist/SHAKE128ShortMsg.excerpt.rsp": 33,
+		"nist/SHAKE256ShortMsg.excerpt.rsp": 33, "nist/SHAKE128VariableOut.excerpt.rsp": 14,
+		"nist/SHAKE256VariableOut.excerpt.rsp": 13,
 	}, perFile)
+	// The VariableOut excerpts ask for outputs of many lengths, from 2 bytes.
+	lengths := map[int]bool{}
+	for _, v := range vs {
+		if strings.Contains(v.Source, "VariableOut") {
+			lengths[len(v.Digest)] = true
+		}
+	}
+	assert.GreaterOrEqual(t, len(lengths), 20, "distinct SHAKE output lengths")
+	assert.True(t, lengths[2], "a 16-bit SHAKE256 output")
 	for _, alg := range []string{"SHA-1", "SHA-224", "SHA3-224", "SHAKE128", "SHAKE256"} {
 		assert.GreaterOrEqual(t, perAlg[alg], 3, "extra known answers for %s", alg)
 	}
