@@ -81,10 +81,10 @@ else
 	say "token \"$label\" initialised in $state/tokens"
 fi
 
-# The socket's directory is shared with the clients (a volume in Docker):
-# group-accessible, so that a client of the same group may connect.
+# The socket's directory is shared with the clients (a volume in Docker).
+# p11-kit server makes the socket writable by its owner only: clients
+# connect as the same user (uid 10001 in both images).
 mkdir -p "$(dirname "$socket")"
 rm -f "$socket"
-umask 007
 say "serving token \"$label\" on $socket (P11_KIT_SERVER_ADDRESS=unix:path=$socket)"
 exec p11-kit server --provider "$module" -f -n "$socket" "pkcs11:token=$label"
