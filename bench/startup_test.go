@@ -3,8 +3,10 @@ package bench
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasihsm/wasihsm/internal/testguest"
 	"github.com/wasihsm/wasihsm/provider"
@@ -132,7 +135,12 @@ func (f *startupFixture) run() (time.Duration, error) {
 // baseline is what the run cannot avoid: a runtime with the same on-disk
 // compilation cache, compiling the module (from the cache) and
 // instantiating it, with the imports it needs, without running it.
-func (f *startupFixture) baseline() error {
+func (f *startupFixture) baseline() error { return f.inProcess(false) }
+
+// inProcess is the baseline, and with start the guest's run too (its Go
+// runtime starting, its first host call, its exit): what `wasihsm run`
+// does in process, without the process.
+func (f *startupFixture) inProcess(start bool) error {
 	ctx := context.Background()
 	cache, err := wazero.NewCompilationCacheWithDir(f.cache)
 	if err != nil {
@@ -163,9 +171,23 @@ func (f *startupFixture) baseline() error {
 	if err != nil {
 		return err
 	}
-	mod, err := r.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithStartFunctions())
+	cfg := wazero.NewModuleConfig().WithStartFunctions()
+	var stdout strings.Builder
+	if start {
+		cfg = wazero.NewModuleConfig().WithStdout(&stdout).WithRandSource(rand.Reader).WithSysWalltime().WithSysNanotime()
+	}
+	mod, err := host.InstantiateGuest(ctx, r, compiled, cfg, provider.Guest{Name: "startup"})
+	if exit := (*sys.ExitError)(nil); errors.As(err, &exit) && exit.ExitCode() == 0 {
+		err = nil
+	}
 	if err != nil {
 		return err
+	}
+	if start && strings.TrimSpace(stdout.String()) != startupDigest() {
+		return fmt.Errorf("the guest printed %q, want %s", stdout.String(), startupDigest())
+	}
+	if mod == nil {
+		return nil
 	}
 	return mod.Close(ctx)
 }
@@ -211,6 +233,15 @@ func BenchmarkStartup(b *testing.B) {
 				}
 			}
 		})
+		// Not a row: the same in process with the guest's own start-up
+		// and run, which tells the process's share from the guest's.
+		b.Run("in-process-run", func(b *testing.B) {
+			for range b.N {
+				if err := f.inProcess(true); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -230,6 +261,9 @@ func TestStartup(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := f.baseline(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.inProcess(true); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.cacheFiles(t); got != files {
