@@ -102,15 +102,16 @@ func (r *doctorReport) write(w io.Writer) {
 
 // The names of the checks, in the order they run.
 const (
-	chkConfig   = "configuration"
-	chkPIN      = "PIN source"
-	chkModule   = "module loads"
-	chkToken    = "token found"
-	chkLogin    = "login"
-	chkSessions = "session limits"
-	chkBackend  = "backend opens"
-	chkMechs    = "mechanisms for managed keys"
-	chkFallback = "fallback policy"
+	chkConfig     = "configuration"
+	chkConfigFile = "configuration file"
+	chkPIN        = "PIN source"
+	chkModule     = "module loads"
+	chkToken      = "token found"
+	chkLogin      = "login"
+	chkSessions   = "session limits"
+	chkBackend    = "backend opens"
+	chkMechs      = "mechanisms for managed keys"
+	chkFallback   = "fallback policy"
 )
 
 // diagnose runs the checks.
@@ -145,6 +146,7 @@ func (c *cli) diagnose(ctx context.Context, flags map[string]string) *doctorRepo
 	r.pass(chkConfig, "%s: backend pkcs11, module %s, token %s, fallback %s, %d managed key(s)",
 		where, s.PKCS11.Module, s.PKCS11.Selector, s.Fallback, len(s.Keys))
 
+	checkConfigFile(r, s.ConfigFile)
 	c.checkPIN(r, s)
 
 	// The module: it is in the allow-list (Load checked), and it loads.
@@ -215,6 +217,25 @@ func backendFix(err error) string {
 		return "correct or remove that entry of keys: in the configuration"
 	}
 	return "run opens the backend the same way and would fail too: see the error (wasihsm slots shows the token's state)"
+}
+
+// checkConfigFile fails a configuration file that others may write: it
+// names the module that wasihsm loads, so whoever can change it runs code
+// as wasihsm.
+func checkConfigFile(r *doctorReport, path string) {
+	if path == "" {
+		return
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		r.fail(chkConfigFile, err.Error(), "")
+	case fi.Mode().Perm()&0o022 != 0:
+		r.fail(chkConfigFile, fmt.Sprintf("%s is writable by others (mode %04o): they could make wasihsm load a module of theirs", path, fi.Mode().Perm()),
+			fmt.Sprintf("chmod go-w %s", path))
+	default:
+		r.pass(chkConfigFile, "%s, mode %04o, not writable by others", path, fi.Mode().Perm())
+	}
 }
 
 // checkPIN checks where the PIN comes from: a file must be readable by its
