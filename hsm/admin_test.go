@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/hex"
 	"os"
@@ -47,6 +48,7 @@ func TestAdminCreate(t *testing.T) {
 		{"ES256", "EC P-256", true},
 		{"ES384", "EC P-384", true},
 		{"EdDSA", "Ed25519", true},
+		{"PS256", "RSA 2048", true},
 		{"ECDH-P256", "EC P-256", true},
 		{"A256GCM", "AES 256", false},
 		{"HS256", "generic secret 32 bytes", false},
@@ -117,6 +119,19 @@ func TestAdminImport(t *testing.T) {
 	require.NoError(t, err)
 	defer a.Delete(ctx, aes, nil)
 	assert.Equal(t, "AES 128", k.Type)
+
+	rsaDER := providertest.RSAKey(t)
+	rsaPriv, err := x509.ParsePKCS8PrivateKey(rsaDER)
+	require.NoError(t, err)
+	rsaLabel := "import-rsa-" + tag
+	k, err = a.Create(ctx, hsm.KeySpec{Label: rsaLabel, ID: []byte{0x1e, 3}, Algorithm: "RS256", Material: rsaDER})
+	require.NoError(t, err)
+	defer a.Delete(ctx, rsaLabel, nil)
+	assert.Equal(t, "RSA 2048", k.Type)
+	assert.Contains(t, k.Algorithms, "PS512")
+	rsaPub, err := x509.ParsePKIXPublicKey(k.PublicKey)
+	require.NoError(t, err)
+	assert.True(t, rsaPriv.(*rsa.PrivateKey).PublicKey.Equal(rsaPub))
 
 	for _, tc := range []struct {
 		name string
