@@ -60,7 +60,8 @@ type Token interface {
 
 // Config configures a Collector. The zero value is valid: host calls only.
 type Config struct {
-	// Token is the PKCS#11 backend to report on; nil when there is none.
+	// Token is the PKCS#11 backend to report on; nil (or a nil
+	// *hsm.Backend) when there is none.
 	// With a Token, calls on any other backend count as fallback calls.
 	Token Token
 	// Buckets are the upper bounds of the latency histogram, in seconds;
@@ -109,6 +110,9 @@ type series struct {
 
 // New returns a Collector for cfg.
 func New(cfg Config) *Collector {
+	if b, ok := cfg.Token.(*hsm.Backend); ok && b == nil {
+		cfg.Token = nil // a nil *hsm.Backend: no token, as documented for nil
+	}
 	buckets := cfg.Buckets
 	if buckets == nil {
 		buckets = DefaultBuckets

@@ -231,6 +231,15 @@ func TestTokenGauges(t *testing.T) {
 	assert.Equal(t, 3.0, v)
 }
 
+// TestNilBackend: a nil *hsm.Backend is no token, not a crash at scrape.
+func TestNilBackend(t *testing.T) {
+	var b *hsm.Backend
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(metrics.New(metrics.Config{Token: b})))
+	_, err := reg.Gather()
+	require.NoError(t, err)
+}
+
 // TestObserveAllocs holds the collector's promise: observing a call whose
 // series exists does not allocate.
 func TestObserveAllocs(t *testing.T) {
