@@ -100,6 +100,8 @@ func TestSecretsStayOut(t *testing.T) {
 	}
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ecDER, _ := x509.MarshalPKCS8PrivateKey(ec)
+	ecScalar, err := ec.Bytes()
+	require.NoError(t, err)
 	x, _ := ecdh.X25519().GenerateKey(rand.Reader)
 	xDER, _ := x509.MarshalPKCS8PrivateKey(x)
 	aes, hmacKey, short := random(32), random(32), random(31)
@@ -109,13 +111,13 @@ func TestSecretsStayOut(t *testing.T) {
 		secret   []byte // what must not show
 		errno    int
 	}{
-		{"A256GCM", aes, aes, 0},                                              // token
-		{"HS256", hmacKey, hmacKey, 0},                                        // token
-		{"ES256", ecDER, ec.D.FillBytes(make([]byte, 32)), 0},                 // token
-		{"X25519", xDER, x.Bytes(), 0},                                        // software fallback
-		{"A256GCM", short, short, 28},                                         // inval: wrong length
-		{"ES256", ecDER[:len(ecDER)-5], ec.D.FillBytes(make([]byte, 32)), 28}, // inval: truncated DER
-		{"ES256", xDER, x.Bytes(), 28},                                        // inval: an X25519 key for ES256
+		{"A256GCM", aes, aes, 0},                      // token
+		{"HS256", hmacKey, hmacKey, 0},                // token
+		{"ES256", ecDER, ecScalar, 0},                 // token
+		{"X25519", xDER, x.Bytes(), 0},                // software fallback
+		{"A256GCM", short, short, 28},                 // inval: wrong length
+		{"ES256", ecDER[:len(ecDER)-5], ecScalar, 28}, // inval: truncated DER
+		{"ES256", xDER, x.Bytes(), 28},                // inval: an X25519 key for ES256
 	}
 	args := []string{"import"}
 	want := ""

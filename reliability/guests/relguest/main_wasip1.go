@@ -30,7 +30,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail(errors.New("usage: relguest mix N | hold ALG... | sweep LO HI H..."))
+		fail(errors.New("usage: relguest mix N, hold ALG…, import ALG HEX…, or sweep LO HI [H…]"))
 	}
 	var err error
 	switch args := os.Args[2:]; os.Args[1] {
@@ -268,7 +268,7 @@ func use(alg string, k *wasicrypto.Key) error {
 // importKeys imports each pair ALG HEX and prints the errno it got.
 func importKeys(args []string) error {
 	if len(args)%2 != 0 {
-		return errors.New("import ALG HEX...")
+		return errors.New("usage: import ALG HEX, any number of times")
 	}
 	for i := 0; i < len(args); i += 2 {
 		material, err := hex.DecodeString(args[i+1])
@@ -295,7 +295,7 @@ func importKeys(args []string) error {
 // guest never received: every call must answer badf.
 func sweep(args []string) error {
 	if len(args) < 2 {
-		return errors.New("sweep LO HI H...")
+		return errors.New("usage: sweep LO HI, then any extra handle values")
 	}
 	var hs []uint32
 	lo, err1 := strconv.ParseUint(args[0], 10, 32)
