@@ -187,9 +187,13 @@ func (b *builder) vectors() {
 	}
 	p256 := provider.MustLookup("ECDH-P256")
 	for _, v := range vectors.ECDH(t) {
-		peer, ok := uncompressedP256(v.Public)
-		if !ok {
-			continue // Rule: the peer SPKI is not a well-formed P-256 key, so there is no point to pass (the API takes a SEC1 point).
+		peer, wellFormed := uncompressedP256(v.Public)
+		if !wellFormed {
+			// Rule: the peer SPKI is not a well-formed P-256 key, so it has no
+			// SEC1 point to pass; passed as it is (DER, not a point), the
+			// contract answers inval (CONTRACT §4: the peer's public key is a
+			// SEC1 uncompressed point).
+			peer = v.Public
 		}
 		priv, err := ecdh.P256().NewPrivateKey(v.Private)
 		if err != nil {
@@ -202,10 +206,13 @@ func (b *builder) vectors() {
 		c := check{name: v.Case.String(), alg: p256, create: provider.OpImport,
 			ops: []provider.Operation{provider.OpImport, provider.OpDerive}, vector: true,
 			request: fmt.Sprintf("agree ECDH-P256 %s %s 32", hx(der), hx(peer))}
-		switch v.Result {
-		case vectors.Valid:
+		switch {
+		case !wellFormed:
+			c.name += " [rule: malformed peer SPKI, passed as the point: inval]"
+			c.want = "err inval"
+		case v.Result == vectors.Valid:
 			c.want = "ok " + hex.EncodeToString(v.Shared)
-		case vectors.Invalid:
+		case v.Result == vectors.Invalid:
 			c.want = "err inval"
 		default:
 			want := "ok " + hex.EncodeToString(v.Shared)
