@@ -84,6 +84,7 @@ func TestEvaluate(t *testing.T) {
 		{Work: "cheap strict", Product: "BenchmarkCheapestCall/product", Baseline: "BenchmarkCheapestCall/baseline", Kind: TimeAtMost, Target: 1.4},
 		{Work: "sha", Product: "BenchmarkHash/SHA-256/host", Baseline: "BenchmarkHash/SHA-256/native", Kind: SpeedAtLeast, Target: 0.9},
 		{Work: "sha fast", Product: "BenchmarkHash/SHA-256/host", Baseline: "BenchmarkHash/SHA-256/native", Kind: SpeedAtLeast, Target: 1},
+		{Work: "bound", Product: "BenchmarkHash/SHA-256/host", Baseline: "BenchmarkHash/SHA-256/native", Kind: SpeedAtLeast, Target: 0.9, Bound: "BenchmarkHash/SHA-256/host"},
 		{Work: "update", Product: "BenchmarkHotPath/hash_update-0B", Kind: ZeroAllocs},
 		{Work: "digest", Product: "BenchmarkHotPath/hash_digest-32B", Kind: ZeroAllocs},
 		{Work: "growth", Product: "BenchmarkGrowth", Kind: GrowthAtMost, Target: 1024, MinCalls: 1e6},
@@ -94,12 +95,16 @@ func TestEvaluate(t *testing.T) {
 	}
 	got := map[string]string{}
 	measured := map[string]float64{}
+	values := map[string]string{}
 	for _, o := range Evaluate(rows, results) {
 		got[o.Work] = o.Verdict()
 		measured[o.Work] = o.Measured
+		values[o.Work] = o.Value()
 	}
+	assert.Equal(t, "0.95× (718.7 µs vs 681.8 µs); native code reaches 0.95×", values["bound"])
+	assert.Equal(t, "0.95× (718.7 µs vs 681.8 µs)", values["sha"])
 	assert.Equal(t, map[string]string{
-		"cheap": "pass", "cheap strict": "FAIL", "sha": "pass", "sha fast": "FAIL",
+		"cheap": "pass", "cheap strict": "FAIL", "sha": "pass", "sha fast": "FAIL", "bound": "pass",
 		"update": "pass", "digest": "FAIL", "growth": "pass", "growth long": "FAIL (too few calls)",
 		"idle": "—", "absent": "not run", "no baseline": "not run",
 	}, got)

@@ -30,14 +30,21 @@ func (o Outcome) Value() string {
 	}
 	switch o.Kind {
 	case TimeAtMost, SpeedAtLeast:
-		return fmt.Sprintf("%.2f× (%s vs %s)", o.Measured, duration(o.ProductMedian), duration(o.BaselineMedian))
+		v := fmt.Sprintf("%.2f× (%s vs %s)", o.Measured, duration(o.ProductMedian), duration(o.BaselineMedian))
+		if o.Bound > 0 {
+			v += fmt.Sprintf("; native code reaches %.2f×", o.Bound)
+		}
+		return v
 	case ZeroAllocs:
 		return fmt.Sprintf("%.0f allocs/op", o.Measured)
 	case GrowthAtMost:
 		return bytesString(o.Measured)
 	}
-	if o.Metric == "B/instance" {
+	switch o.Metric {
+	case "B/instance":
 		return bytesString(o.Measured)
+	case "ns/op":
+		return duration(o.Measured)
 	}
 	return fmt.Sprintf("%g %s", o.Measured, o.Metric)
 }
