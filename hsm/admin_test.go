@@ -248,3 +248,30 @@ func TestAdminOpenErrors(t *testing.T) {
 	_, err = a.List(ctx)
 	require.ErrorIs(t, err, provider.ErrInvalidArgument)
 }
+
+// TestAdminRemote: through p11-kit remoting, as in the rig, Admin makes a
+// key that the direct module sees as a token object, and deletes it.
+func TestAdminRemote(t *testing.T) {
+	tg := remote(t)
+	a, err := hsm.OpenAdmin(ctx, tg.config(), hsm.AdminOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, a.Close()) })
+	require.NoError(t, a.Login(ctx))
+	label := "remote-" + hex.EncodeToString(randomBytes(t, 4))
+	k, err := a.Create(ctx, hsm.KeySpec{Label: label, ID: []byte{0x7e, 1}, Algorithm: "ES256"})
+	require.NoError(t, err)
+	assert.Empty(t, k.Compliant(true))
+
+	direct := openAdmin(t, hsm.AdminOptions{ReadOnly: true})
+	found, err := direct.Find(ctx, label, nil)
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	assert.Equal(t, k.PublicKey, found[0].PublicKey, "the same key, seen directly")
+
+	n, err := a.Delete(ctx, label, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	found, err = direct.Find(ctx, label, nil)
+	require.NoError(t, err)
+	assert.Empty(t, found)
+}
