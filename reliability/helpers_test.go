@@ -3,10 +3,18 @@ package reliability_test
 import (
 	"bufio"
 	"context"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"strconv"
 	"strings"
@@ -166,3 +174,82 @@ func envDuration(t testing.TB, name string, def time.Duration) time.Duration {
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// importSpec is relguest's hold spec that imports a new key of alg:
+// "import:ALG:HEX", with raw bytes for AES-GCM and HMAC, PKCS#8 otherwise.
+func importSpec(t testing.TB, alg string) string {
+	t.Helper()
+	var material []byte
+	var err error
+	switch alg {
+	case "A128GCM", "A192GCM", "A256GCM", "HS256", "HS384", "HS512":
+		n := map[string]int{"A128GCM": 16, "A192GCM": 24, "A256GCM": 32, "HS256": 32, "HS384": 48, "HS512": 64}[alg]
+		material = make([]byte, n)
+		_, _ = rand.Read(material)
+	case "ES256", "ES384", "ES512":
+		c := map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()}[alg]
+		k, _ := ecdsa.GenerateKey(c, rand.Reader)
+		material, err = x509.MarshalPKCS8PrivateKey(k)
+	case "EdDSA":
+		_, k, _ := ed25519.GenerateKey(rand.Reader)
+		material, err = x509.MarshalPKCS8PrivateKey(k)
+	case "ECDH-P256", "ECDH-P384", "X25519":
+		c := map[string]ecdh.Curve{"ECDH-P256": ecdh.P256(), "ECDH-P384": ecdh.P384(), "X25519": ecdh.X25519()}[alg]
+		k, _ := c.GenerateKey(rand.Reader)
+		material, err = x509.MarshalPKCS8PrivateKey(k)
+	default:
+		t.Fatalf("no import material for %s", alg)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "import:" + alg + ":" + hex.EncodeToString(material)
+}
+
+// specName is a hold spec without its import material: the name relguest
+// prints it under.
+func specName(spec string) string {
+	if rest, ok := strings.CutPrefix(spec, "import:"); ok {
+		alg, _, _ := strings.Cut(rest, ":")
+		return "import:" + alg
+	}
+	return spec
+}
+
+// checkMix checks the output of `relguest mix rounds`: a verifying ES256
+// signature per round, then the count of operations.
+func checkMix(out string, rounds int) error {
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != rounds+1 {
+		return fmt.Errorf("%d lines, want %d: %q", len(lines), rounds+1, out)
+	}
+	for _, line := range lines[:rounds] {
+		f := strings.Fields(line)
+		if len(f) != 4 || f[0] != "es256" {
+			return fmt.Errorf("not a signature line: %q", line)
+		}
+		var b [3][]byte
+		for i := range b {
+			var err error
+			if b[i], err = hex.DecodeString(f[i+1]); err != nil {
+				return fmt.Errorf("%q: %w", line, err)
+			}
+		}
+		pub, err := x509.ParsePKIXPublicKey(b[0])
+		if err != nil {
+			return fmt.Errorf("ES256 public key: %w", err)
+		}
+		ek, ok := pub.(*ecdsa.PublicKey)
+		if !ok || len(b[2]) != 64 {
+			return fmt.Errorf("ES256: key %T, signature of %d bytes", pub, len(b[2]))
+		}
+		h := sha256.Sum256(b[1])
+		if !ecdsa.Verify(ek, h[:], new(big.Int).SetBytes(b[2][:32]), new(big.Int).SetBytes(b[2][32:])) {
+			return fmt.Errorf("ES256 signature does not verify: %q", line)
+		}
+	}
+	if want := fmt.Sprintf("ok %d ops", rounds*mixOpsPerRound); lines[rounds] != want {
+		return fmt.Errorf("last line %q, want %q", lines[rounds], want)
+	}
+	return nil
+}

@@ -38,7 +38,8 @@ func TestCrossInstanceIsolation(t *testing.T) {
 	require.NoError(t, err)
 	h := testguest.NewHarness(t, router, wasihost.Options{}, guestWasm(t))
 
-	a := startHold(t, h, "tenant-a", "A256GCM", "ES256", "EdDSA", "HS256", "HKDF", "X25519", "import:ES384")
+	specs := []string{"A256GCM", "ES256", "EdDSA", "HS256", "HKDF", "X25519", importSpec(t, "ES384")}
+	a := startHold(t, h, "tenant-a", specs...)
 	require.Len(t, a.order, 7)
 	before := h.Host.Stats()
 	require.Equal(t, 1, before.Instances, "A is the one instance with state")
@@ -52,7 +53,7 @@ func TestCrossInstanceIsolation(t *testing.T) {
 	// kind makes the same handle values in its own table (values are
 	// table indexes, the same in every instance, which is why only the
 	// table's owner can use them).
-	a2 := startHold(t, h, "tenant-a2", "A256GCM", "ES256", "EdDSA", "HS256", "HKDF", "X25519", "import:ES384")
+	a2 := startHold(t, h, "tenant-a2", specs...)
 	assert.Equal(t, a.order, a2.order, "handle values are per-instance table indexes")
 	a.release(t)
 	a2.release(t)
@@ -60,6 +61,7 @@ func TestCrossInstanceIsolation(t *testing.T) {
 }
 
 // mixOpsPerRound is the number of operations one round of relguest mix
-// counts: a hash; AES-GCM seal, open and a refused forgery; ES256 sign,
-// export and verify; HKDF extract and expand; HS256 import and sign.
+// counts: a hash; AES-GCM seal, open and a refused forgery; ES256
+// generate, sign and export (the host verifies); HKDF extract and expand;
+// HS256 import and sign.
 const mixOpsPerRound = 11

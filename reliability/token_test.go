@@ -43,7 +43,7 @@ func tokenBackend(t *testing.T, cfg hsm.Config) (*hsm.Backend, *softhsmtest.Fixt
 // tokenKeySpecs lists relguest hold specs for every keyed algorithm whose
 // keys the backend keeps on the token: generated, and imported where the
 // guest can make import material (all but RSA).
-func tokenKeySpecs(b provider.Backend) []string {
+func tokenKeySpecs(t testing.TB, b provider.Backend) []string {
 	var specs []string
 	for _, alg := range provider.Algorithms() {
 		if !alg.Kind.Keyed() {
@@ -70,7 +70,7 @@ func tokenKeySpecs(b provider.Backend) []string {
 			specs = append(specs, alg.Name)
 		}
 		if !alg.IsRSA() && onToken(provider.OpImport) {
-			specs = append(specs, "import:"+alg.Name)
+			specs = append(specs, importSpec(t, alg.Name))
 		}
 	}
 	return specs
