@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,14 +159,37 @@ func (s *session) close() {
 	})
 }
 
+// processCPU is the CPU time the process has used, all threads, user and
+// system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// startCPU starts measuring the process's CPU time; the function it
+// returns reports it per operation as cpu-ns/op. Unlike ns/op it does not
+// count the time spent waiting for a core, so on a loaded machine it
+// tells the work done from the waiting (benchreport shows both ratios).
+func startCPU(b *testing.B) func() {
+	c0 := processCPU()
+	return func() {
+		b.ReportMetric(float64(processCPU()-c0)/float64(b.N), "cpu-ns/op")
+	}
+}
+
 // loop runs cmd b.N times inside the guest, after one warm-up run (which
 // makes the keys the command uses), and returns the last answer.
 func loop(b *testing.B, s *session, cmd string) []string {
 	b.Helper()
 	s.must(b, "%s 1", cmd)
 	b.ResetTimer()
+	cpu := startCPU(b)
 	out := s.must(b, "%s %d", cmd, b.N)
 	b.StopTimer()
+	cpu()
 	return out
 }
 
@@ -178,6 +202,7 @@ func together(b *testing.B, cmd string, ss ...*session) {
 	}
 	errs := make(chan error, len(ss))
 	b.ResetTimer()
+	cpu := startCPU(b)
 	for i, s := range ss {
 		n := b.N / len(ss)
 		if i < b.N%len(ss) {
@@ -198,4 +223,5 @@ func together(b *testing.B, cmd string, ss ...*session) {
 		}
 	}
 	b.StopTimer()
+	cpu()
 }

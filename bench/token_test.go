@@ -112,12 +112,14 @@ func rawSign(b *testing.B, r *rawToken, alg string) {
 	var sig []byte
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU(b)
 	for range b.N {
 		if sig, err = r.sign(r.session, alg, k.priv, msg); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.StopTimer()
+	cpu()
 	verifySignature(b, alg, k.public, sig)
 }
 
@@ -159,12 +161,14 @@ func benchToken(b *testing.B, s *session, r *rawToken) {
 		var mac []byte
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := startCPU(b)
 		for range b.N {
 			if mac, err = r.sign(r.session, "HS256", key, msg); err != nil {
 				b.Fatal(err)
 			}
 		}
 		b.StopTimer()
+		cpu()
 		checkMAC(b, []string{fmt.Sprintf("%x", mac)})
 	})
 	for _, size := range []int{64, mib} {
@@ -185,6 +189,7 @@ func benchToken(b *testing.B, s *session, r *rawToken) {
 	})
 	b.Run("ES256-keygen/raw", func(b *testing.B) {
 		b.ReportAllocs()
+		cpu := startCPU(b)
 		for range b.N {
 			k, err := r.generatePair("ES256")
 			if err != nil {
@@ -194,6 +199,8 @@ func benchToken(b *testing.B, s *session, r *rawToken) {
 				b.Fatal(err)
 			}
 		}
+		b.StopTimer()
+		cpu()
 	})
 	b.Run("AES-keygen/product", func(b *testing.B) {
 		b.ReportAllocs()
@@ -201,6 +208,7 @@ func benchToken(b *testing.B, s *session, r *rawToken) {
 	})
 	b.Run("AES-keygen/raw", func(b *testing.B) {
 		b.ReportAllocs()
+		cpu := startCPU(b)
 		for range b.N {
 			k, err := r.generateAES()
 			if err != nil {
@@ -210,6 +218,8 @@ func benchToken(b *testing.B, s *session, r *rawToken) {
 				b.Fatal(err)
 			}
 		}
+		b.StopTimer()
+		cpu()
 	})
 }
 
@@ -227,8 +237,8 @@ func rawGCM(b *testing.B, r *rawToken, size int) {
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU(b)
 	for range b.N {
-		copy(last[:0], nonce)
 		last = append(last[:0], nonce...)
 		if out, err = r.seal(key, nonce, data); err != nil {
 			b.Fatal(err)
@@ -236,6 +246,7 @@ func rawGCM(b *testing.B, r *rawToken, size int) {
 		incr(nonce)
 	}
 	b.StopTimer()
+	cpu()
 	if want := gcmTag(b, last, size); len(out) != size+16 || string(out[size:]) != string(want) {
 		b.Fatalf("bench: raw A256GCM: a wrong tag")
 	}
@@ -258,6 +269,7 @@ func benchCrypto11(b *testing.B) {
 	var sig []byte
 	var err error
 	b.ReportAllocs()
+	cpu := startCPU(b)
 	for range b.N {
 		digest := sha256.Sum256(msg)
 		if sig, err = signer11.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
@@ -265,6 +277,7 @@ func benchCrypto11(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	cpu()
 	digest := sha256.Sum256(msg)
 	if !ecdsa.VerifyASN1(signer11.Public().(*ecdsa.PublicKey), digest[:], sig) {
 		b.Fatal("bench: crypto11's signature does not verify")
@@ -320,6 +333,7 @@ func rawParallel(b *testing.B, r *rawToken) {
 	sigs := make([][]byte, len(sessions))
 	errs := make(chan error, len(sessions))
 	b.ResetTimer()
+	cpu := startCPU(b)
 	for i, sess := range sessions {
 		n := b.N/2 + i*(b.N%2)
 		go func() {
@@ -338,6 +352,7 @@ func rawParallel(b *testing.B, r *rawToken) {
 		}
 	}
 	b.StopTimer()
+	cpu()
 	for _, sig := range sigs {
 		if sig != nil {
 			verifySignature(b, "ES256", k.public, sig)

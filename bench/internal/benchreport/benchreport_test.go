@@ -101,8 +101,9 @@ func TestEvaluate(t *testing.T) {
 		measured[o.Work] = o.Measured
 		values[o.Work] = o.Value()
 	}
-	assert.Equal(t, "0.95× (718.7 µs vs 681.8 µs); native code reaches 0.95×", values["bound"])
-	assert.Equal(t, "0.95× (718.7 µs vs 681.8 µs)", values["sha"])
+	assert.Equal(t, "0.95× (718.7 µs vs 681.8 µs); native code reaches 0.95×; CPU time 0.90×", values["bound"])
+	assert.Equal(t, "0.95× (718.7 µs vs 681.8 µs); CPU time 0.90×", values["sha"])
+	assert.Equal(t, "1.50× (150 ns vs 100 ns)", values["cheap"], "no CPU ratio without cpu-ns/op")
 	assert.Equal(t, map[string]string{
 		"cheap": "pass", "cheap strict": "FAIL", "sha": "pass", "sha fast": "FAIL", "bound": "pass",
 		"update": "pass", "digest": "FAIL", "growth": "pass", "growth long": "FAIL (too few calls)",

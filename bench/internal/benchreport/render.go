@@ -34,6 +34,9 @@ func (o Outcome) Value() string {
 		if o.Bound > 0 {
 			v += fmt.Sprintf("; native code reaches %.2f×", o.Bound)
 		}
+		if o.CPU > 0 {
+			v += fmt.Sprintf("; CPU time %.2f×", o.CPU)
+		}
 		return v
 	case ZeroAllocs:
 		return fmt.Sprintf("%.0f allocs/op", o.Measured)
@@ -90,7 +93,7 @@ func bytesString(b float64) string {
 // WriteTable writes the Markdown table of the outcomes.
 func WriteTable(w io.Writer, outcomes []Outcome) error {
 	var b strings.Builder
-	b.WriteString("| work | baseline | goal | measured (median ratio; product vs baseline median) | result |\n")
+	b.WriteString("| work | baseline | goal | measured: wall-time ratio of medians (product vs baseline); CPU-time ratio | result |\n")
 	b.WriteString("|---|---|---|---|---|\n")
 	for _, o := range outcomes {
 		against := o.Against

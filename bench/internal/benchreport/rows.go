@@ -83,6 +83,10 @@ type Outcome struct {
 	Runs int
 	// Bound is the baseline's median over the Bound benchmark's, or 0.
 	Bound float64
+	// CPU is the ratio of the medians of cpu-ns/op (the process's CPU
+	// time, which does not count waiting for a core), oriented as
+	// Measured; 0 when either side did not report it.
+	CPU float64
 	// Missing names a benchmark without samples; the row was not run.
 	Missing string
 	// Pass says whether the goal is met (Info rows always pass).
@@ -132,6 +136,13 @@ func evaluate(r Row, results map[string]Samples) Outcome {
 		o.ProductMedian, o.BaselineMedian = Median(p["ns/op"]), Median(b["ns/op"])
 		if bound := results[r.Bound]["ns/op"]; len(bound) > 0 {
 			o.Bound = o.BaselineMedian / Median(bound)
+		}
+		pc, bc := Median(p["cpu-ns/op"]), Median(b["cpu-ns/op"])
+		if pc > 0 && bc > 0 {
+			o.CPU = bc / pc
+			if r.Kind == TimeAtMost {
+				o.CPU = pc / bc
+			}
 		}
 		if r.Kind == TimeAtMost {
 			o.Measured = o.ProductMedian / o.BaselineMedian
