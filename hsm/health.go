@@ -113,7 +113,8 @@ func (b *Backend) ready() error {
 		if b.mod.epoch.Load() == b.modEpoch.Load() {
 			return nil
 		}
-		b.fault(errors.New("another user of the module initialised it again"), true)
+		// No need to initialise it again: recoverOnce opens new sessions.
+		b.fault(errors.New("another user of the module initialised it again"), false)
 	}
 	return b.unavailable()
 }
