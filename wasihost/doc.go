@@ -28,6 +28,15 @@
 // input and output ranges give the same result as separate ones, and a call
 // that fails writes nothing.
 //
+// # Observation
+//
+// [Options.Observer] receives an [Event] for every host call: the guest,
+// the function, the algorithm and backend it worked with, the errno and
+// how long it took. [LogObserver] logs them with log/slog; package
+// metrics counts them for Prometheus; [Observers] feeds several. Without
+// an Observer the host does no work for observation: the choice is made
+// once, at [Host.Instantiate].
+//
 // # Concurrency
 //
 // Calls of one instance are serialised by a per-instance lock; instances run
