@@ -91,7 +91,10 @@ func TestKeysGenerateForGuest(t *testing.T) {
 	wasm := testguest.Build(t, "github.com/wasihsm/wasihsm/examples/jws")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "jws.wasm"), wasm, 0o644))
 	c, stdout, stderr = newTestCLI(env)
-	code = runCLI(c, "run", "--cache-dir", filepath.Join(dir, "cache"), filepath.Join(dir, "jws.wasm"), "-key", label)
+	// The scripts' compilation cache: compiling jws.wasm under the race
+	// detector takes long, and it is the same module every run.
+	cacheDir := filepath.Join(sharedCacheHome(t), "wasihsm", "wazero")
+	code = runCLI(c, "run", "--cache-dir", cacheDir, filepath.Join(dir, "jws.wasm"), "-key", label)
 	require.Zero(t, code, "stderr: %s", stderr.String())
 	jws, rest, _ := strings.Cut(stdout.String(), "\n")
 	guestBlock, _ := pem.Decode([]byte(rest))
