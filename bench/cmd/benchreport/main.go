@@ -63,7 +63,14 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	pass, fail, notRun := benchreport.Summary(outcomes)
 	fmt.Fprintf(stdout, "\n%d rows pass, %d fail, %d not run\n", pass, fail, notRun)
 
-	report := benchreport.Report{Env: env, When: time.Now().UTC().Format("2006-01-02 15:04 MST"), Command: *command}
+	// When the benchmarks ended: the input's last write, or now for stdin.
+	when := time.Now()
+	if *in != "" {
+		if st, err := os.Stat(*in); err == nil {
+			when = st.ModTime()
+		}
+	}
+	report := benchreport.Report{Env: env, When: when.UTC().Format("2006-01-02 15:04 MST"), Command: *command}
 	if *notes != "" {
 		b, err := os.ReadFile(*notes)
 		if err != nil {
