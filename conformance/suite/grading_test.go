@@ -1,6 +1,7 @@
 package suite_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -52,7 +53,9 @@ func (w wrongDigest) Digest(out []byte) error {
 
 // TestGrading: a cell fails when an answer is wrong, and when notsup comes
 // for something the backend claims; it is notsup only for what the
-// backend lacks and the policy keeps out of software. The rest passes.
+// backend lacks and the policy keeps out of software. Everything else
+// passes: this is also the software backend's run of the whole suite in
+// make test (make conformance has the plain software column).
 func TestGrading(t *testing.T) {
 	res, err := suite.Run(context.Background(),
 		suite.Target{Name: "flawed", Primary: flawedBackend{softfallback.New()}, Policy: provider.FallbackDeny},
@@ -79,4 +82,19 @@ func TestGrading(t *testing.T) {
 	assert.Equal(t, suite.NotSup, scenarios["derive/key-agreement"].Status, "needs X25519 only: %s", scenarios["derive/key-agreement"].Detail)
 	assert.Equal(t, suite.Fail, scenarios["keys/nonce-and-hash-only-for-hkdf"].Status, "SHA3-256 is claimed: %s", scenarios["keys/nonce-and-hash-only-for-hkdf"].Detail)
 	assert.Equal(t, suite.Pass, scenarios["memory/overlapping-encrypt"].Status)
+	assert.GreaterOrEqual(t, len(res.Scenarios), 35)
+	assert.Greater(t, res.VectorsPassed, 2000, "the vector files were all read")
+
+	// The printed forms say the same.
+	var text, md bytes.Buffer
+	suite.WriteText(&text, []*suite.Result{res})
+	suite.WriteMarkdown(&md, []*suite.Result{res})
+	t.Log("\n" + text.String())
+	assert.Regexp(t, `\nSHA-384 +hash +pass \(129, 129 vectors\)\n`, text.String())
+	assert.Regexp(t, `\nX25519 +derive +notsup\n`, text.String())
+	assert.Regexp(t, `\nSHA-256 +hash +fail\n`, text.String())
+	assert.Contains(t, text.String(), "FAIL flawed: SHA-256 hash: nist/SHA256ShortMsg.rsp")
+	assert.Contains(t, text.String(), "notsup on flawed: X25519 (no backend that fallback deny permits has the mechanisms)")
+	assert.Contains(t, md.String(), "| SHA3-256 | hash | fail |\n")
+	assert.Contains(t, md.String(), "| A128GCM | generate | pass (1) |\n")
 }
