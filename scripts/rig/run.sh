@@ -6,6 +6,7 @@
 # containers run, in a temporary state directory that stands in for the
 # volumes. Then it checks what the containers would show:
 #
+#   0. without its PIN secrets, the token service refuses its first start;
 #   1. first start: the token is initialised, the managed key generated, and
 #      the guest's JWS verifies (openssl) with the public key it printed;
 #   2. the token service restarts: the token and the key persist, and the
@@ -110,6 +111,13 @@ verify() {
 }
 
 say "state in $dir"
+say "0. a first start without the PIN secrets refuses, and makes no token"
+if RIG_STATE="$dir/softhsm" "$here/token-service.sh" >"$dir/no-pins.log" 2>&1; then
+	die "the token service started without PINs"
+fi
+grep -q "needs RIG_TOKEN_PIN(_FILE) and RIG_TOKEN_SO_PIN(_FILE)" "$dir/no-pins.log" || die "no clear error without PINs: $(cat "$dir/no-pins.log")"
+[[ -z $(ls -A "$dir/softhsm/tokens") ]] || die "a token was made without PINs"
+[[ ! -e $RIG_SOCKET ]] || die "the server started without PINs"
 say "1. first start: initialise the token, serve it on $RIG_SOCKET, generate the key, sign"
 start_token
 run_wasihsm "$dir/first.out"
