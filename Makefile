@@ -11,7 +11,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X main.version=$(VERSION)
 WASM_ENV  := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0
 # Packages built for the guest side (GOOS=wasip1).
-GUEST_PKGS := ./guest/... ./examples/... ./cmd/wasihsm/testdata/guests/...
+GUEST_PKGS := ./guest/... ./examples/... ./cmd/wasihsm/testdata/guests/... ./bench/guests/...
 # Cross builds that `make check` tries (GOOS/GOARCH).
 CROSS     := linux/arm64 darwin/arm64 windows/amd64
 
