@@ -30,7 +30,7 @@ const exitFailed = 1
 // keysUsage is the text of `wasihsm keys help`.
 const keysUsage = `Usage:
   wasihsm keys list [--json] [flags]
-  wasihsm keys show (--label LABEL | --id HEX) [grant flags] [--json] [flags]
+  wasihsm keys show (--label LABEL | --id HEX) [--algorithm ALG] [grant flags] [--json] [flags]
   wasihsm keys generate --algorithm ALG --label LABEL [--id HEX] [grant flags] [--json] [flags]
   wasihsm keys import --algorithm ALG --label LABEL [--id HEX] [grant flags] [--json] [flags] FILE
   wasihsm keys delete (--label LABEL | --id HEX) [flags]
@@ -116,10 +116,8 @@ func (c *cli) keysRun(ctx context.Context, sub string, args []string) int {
 		fs.StringVar(&f.label, "label", "", "the key's CKA_LABEL")
 		fs.StringVar(&f.id, "id", "", "the key's CKA_ID in hex")
 	}
-	if sub == "generate" || sub == "import" {
-		fs.StringVar(&f.algorithm, "algorithm", "", "the key's algorithm")
-	}
 	if sub == "generate" || sub == "import" || sub == "show" {
+		fs.StringVar(&f.algorithm, "algorithm", "", "the key's algorithm")
 		fs.StringVar(&f.name, "name", "", "the name guests open the key by")
 		fs.StringVar(&f.operations, "operations", "", "operations to allow")
 		fs.StringVar(&f.print, "print", "all", "what to print: all, public or config")
@@ -224,8 +222,10 @@ func (c *cli) keysRun(ctx context.Context, sub string, args []string) int {
 		case len(found) > 1:
 			return c.errorf(exitFailed, "keys show: %d keys match label %q and id %x; give both --label and --id", len(found), f.label, id)
 		}
-		alg := ""
-		if len(found[0].Algorithms) > 0 {
+		// The grant names one algorithm: the one asked for, else the
+		// first the key serves (an RSA key serves six).
+		alg := f.algorithm
+		if alg == "" && len(found[0].Algorithms) > 0 {
 			alg = found[0].Algorithms[0]
 		}
 		return c.printKey(found[0], alg, f)
