@@ -362,6 +362,10 @@ func (b *Backend) lockMain(ctx context.Context) error {
 	}
 }
 
+// maxRelogins bounds the new logins of one operation. More than one: an
+// operation that waited for a session may find the login lost again.
+const maxRelogins = 3
+
 // createAttempts bounds the tries of a call that creates objects and fails
 // with a transient error (see trait transient).
 const createAttempts = 4
@@ -370,11 +374,11 @@ const createAttempts = 4
 // call deadline (see tokenCall). When the session turns out dead, it is
 // reopened (with a new generation: the session objects died with it) and
 // f runs once more; when the token has forgotten the login, the backend
-// logs in again and f runs once more; when creating and the token fails
-// transiently, f runs up to createAttempts times. f must leave no object
-// behind when it fails; undo (when not nil) takes back what f made when f
-// succeeded after the caller stopped waiting. Errors of package pkcs11
-// come back as tokenErrors for op.
+// logs in again and f runs again (up to maxRelogins times); when creating
+// and the token fails transiently, f runs up to createAttempts times. f
+// must leave no object behind when it fails; undo (when not nil) takes
+// back what f made when f succeeded after the caller stopped waiting.
+// Errors of package pkcs11 come back as tokenErrors for op.
 func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func(s pkcs11.SessionHandle) error, undo func(s pkcs11.SessionHandle)) error {
 	if b.closed.Load() {
 		return errPoolClosed
@@ -427,7 +431,7 @@ func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func
 
 // mainLoop is the body of withMain; the caller holds mainLock.
 func (b *Backend) mainLoop(op string, creating bool, f func(s pkcs11.SessionHandle) error) error {
-	reopened, reloggedIn, tries := false, false, 0
+	reopened, relogins, tries := false, 0, 0
 	for {
 		if b.main == 0 {
 			if err := b.openMain(); err != nil {
@@ -446,8 +450,8 @@ func (b *Backend) mainLoop(op string, creating bool, f func(s pkcs11.SessionHand
 			b.closeSession(b.main)
 			b.main = 0
 			continue
-		case hasTrait(err, relogin) && !reloggedIn:
-			reloggedIn = true
+		case hasTrait(err, relogin) && relogins < maxRelogins:
+			relogins++
 			if lerr := b.loginLocked(); lerr != nil {
 				return lerr
 			}
@@ -463,15 +467,15 @@ func (b *Backend) mainLoop(op string, creating bool, f func(s pkcs11.SessionHand
 // withSession runs f on a pooled session, within the call deadline (see
 // tokenCall): the wait for a session and the calls together. A session
 // found dead is closed and f runs once more on a fresh one; when the token
-// has forgotten the login, the backend logs in again and f runs once more.
-// f must finish every operation it starts (PKCS#11 ends an operation on
-// its final call, or on an error), and must not write to memory of the
-// caller's: when the caller stops waiting, f runs on. Errors of package
-// pkcs11 come back as tokenErrors for op.
+// has forgotten the login, the backend logs in again and f runs again (up
+// to maxRelogins times). f must finish every operation it starts (PKCS#11
+// ends an operation on its final call, or on an error), and must not write
+// to memory of the caller's: when the caller stops waiting, f runs on.
+// Errors of package pkcs11 come back as tokenErrors for op.
 func (b *Backend) withSession(ctx context.Context, op string, f func(s pkcs11.SessionHandle) error) error {
 	ctx, cancel := b.callContext(ctx, false)
 	defer cancel()
-	evicted, reloggedIn := false, false
+	evicted, relogins := false, 0
 	for {
 		if err := b.ready(); err != nil {
 			return err
@@ -511,8 +515,8 @@ func (b *Backend) withSession(ctx context.Context, op string, f func(s pkcs11.Se
 		case hasTrait(err, evict) && !evicted:
 			evicted = true
 			continue
-		case hasTrait(err, relogin) && !reloggedIn:
-			reloggedIn = true
+		case hasTrait(err, relogin) && relogins < maxRelogins:
+			relogins++
 			if lerr := b.relogin(ctx); lerr != nil {
 				return lerr
 			}

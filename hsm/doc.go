@@ -109,8 +109,8 @@
 // A token that forgot the login hides private objects; SoftHSM2 moreover
 // drops their handles and answers CKR_OBJECT_HANDLE_INVALID. When the
 // session is no longer logged in, that counts as CKR_USER_NOT_LOGGED_IN:
-// the backend logs in again and retries once, and a managed key finds its
-// object again.
+// the backend logs in again and retries (up to three times for one
+// operation), and a managed key finds its object again.
 //
 // # Keys
 //

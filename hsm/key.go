@@ -126,8 +126,9 @@ func (k *keyBase) object(s pkcs11.SessionHandle) (pkcs11.ObjectHandle, error) {
 // forgotten and f runs once more, finding the object again by label and
 // id. (SoftHSM2 drops the handles of private objects when the login is
 // lost, so a managed key's handle is stale after a new login.) When the
-// second run fails too, the first error stands: a lost login turns it into
-// a new login and a retry (see Backend.unhide).
+// second run fails too, the first error stands, unless the second says
+// that the login is lost; either way a lost login turns into a new login
+// and a retry (see Backend.unhide).
 func (k *keyBase) refinding(f func(s pkcs11.SessionHandle) error) func(s pkcs11.SessionHandle) error {
 	return func(s pkcs11.SessionHandle) error {
 		err := f(s)
@@ -137,10 +138,13 @@ func (k *keyBase) refinding(f func(s pkcs11.SessionHandle) error) func(s pkcs11.
 		k.objMu.Lock()
 		k.epoch = 0
 		k.objMu.Unlock()
-		if err2 := f(s); err2 != nil {
+		err2 := f(s)
+		if err2 != nil && !hasTrait(err2, relogin) {
 			return err
 		}
-		return nil
+		// Success, or the login is lost (found while looking again): the
+		// caller logs in again and retries.
+		return err2
 	}
 }
 
