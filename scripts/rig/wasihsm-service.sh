@@ -71,7 +71,7 @@ pkcs11:
 YAML
 export WASIHSM_CONFIG="$config.base"
 guest_name=$(basename "$guest")
-if "$wasihsm" keys show --label "$key" --guest "$guest_name" --operations sign,export-public --print config >"$config.key" 2>/dev/null; then
+if "$wasihsm" keys show --label "$key" --algorithm ES256 --guest "$guest_name" --operations sign,export-public --print config >"$config.key" 2>/dev/null; then
 	say "managed key \"$key\" found on token \"$label\""
 else
 	"$wasihsm" keys generate --algorithm ES256 --label "$key" --guest "$guest_name" \
