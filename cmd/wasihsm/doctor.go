@@ -55,6 +55,22 @@ func (r *doctorReport) skip(because string, names ...string) {
 	}
 }
 
+// skipRest records as skipped every check of the run, and of each managed
+// key, that has no line yet: an earlier failure stops the run.
+func (r *doctorReport) skipRest(because string, keys []config.ManagedKey) {
+	names := slices.Clone(checkOrder)
+	for _, k := range keys {
+		names = append(names, keyCheck(k))
+	}
+	for _, n := range names {
+		if !slices.ContainsFunc(r.Checks, func(ch check) bool { return ch.Name == n }) {
+			r.skip(because, n)
+		}
+	}
+}
+
+func keyCheck(k config.ManagedKey) string { return fmt.Sprintf("managed key %q", k.Name) }
+
 // doctorCommand implements `wasihsm doctor [--json] [flags]`: it checks a
 // configuration end to end, as `run` would use it, and says how to fix
 // each failure.
@@ -100,7 +116,11 @@ func (r *doctorReport) write(w io.Writer) {
 		counts[checkPass], counts[checkWarn], counts[checkFail], counts[checkSkip])
 }
 
-// The names of the checks, in the order they run.
+// checkOrder is the order in which the checks run; the managed keys come
+// last, one check each.
+var checkOrder = []string{chkConfig, chkConfigFile, chkPIN, chkModule, chkToken, chkLogin, chkSessions, chkBackend, chkMechs, chkFallback}
+
+// The names of the checks.
 const (
 	chkConfig     = "configuration"
 	chkConfigFile = "configuration file"
@@ -120,7 +140,7 @@ func (c *cli) diagnose(ctx context.Context, flags map[string]string) *doctorRepo
 	s, err := config.Load(config.Input{Flags: flags, LookupEnv: c.lookupEnv})
 	if err != nil {
 		r.fail(chkConfig, err.Error(), "correct each field named above (docs/configuration.md describes them; wasihsm.example.yaml is an example)")
-		r.skip("the configuration is invalid", chkPIN, chkModule, chkToken, chkLogin)
+		r.skipRest("the configuration is invalid", nil)
 		return r
 	}
 	r.Config = s.ConfigFile
@@ -131,12 +151,13 @@ func (c *cli) diagnose(ctx context.Context, flags map[string]string) *doctorRepo
 	}
 	if err := s.CheckPKCS11(); err != nil {
 		r.fail(chkConfig, err.Error(), "set the module and the token: pkcs11.module and pkcs11.token in the configuration file")
-		r.skip("the configuration is incomplete", chkPIN, chkModule, chkToken, chkLogin)
+		r.skipRest("the configuration is incomplete", s.Keys)
 		return r
 	}
 	cfg, err := hsmConfig(s, c.lookupEnv)
 	if err != nil {
 		r.fail(chkConfig, err.Error(), "select the token by label, serial or slot id")
+		r.skipRest("the configuration is invalid", s.Keys)
 		return r
 	}
 	where := "flags and environment"
@@ -153,7 +174,7 @@ func (c *cli) diagnose(ctx context.Context, flags map[string]string) *doctorRepo
 	slots, err := hsm.Slots(ctx, s.PKCS11.Module)
 	if err != nil {
 		r.fail(chkModule, err.Error(), moduleFix(s.PKCS11.Module))
-		r.skip("the module did not load", chkToken, chkLogin)
+		r.skipRest("the module did not load", s.Keys)
 		return r
 	}
 	tokens := 0
@@ -167,7 +188,7 @@ func (c *cli) diagnose(ctx context.Context, flags map[string]string) *doctorRepo
 	admin, err := hsm.OpenAdmin(ctx, cfg, hsm.AdminOptions{ReadOnly: true})
 	if err != nil {
 		r.fail(chkToken, err.Error(), tokenFix(s, slots, err))
-		r.skip("the token was not found", chkLogin)
+		r.skipRest("the token was not found", s.Keys)
 		return r
 	}
 	// Not closed: see newProvider.
@@ -181,7 +202,7 @@ func (c *cli) diagnose(ctx context.Context, flags map[string]string) *doctorRepo
 
 	if err := admin.Login(ctx); err != nil {
 		r.fail(chkLogin, err.Error(), loginFix(s, err))
-		r.skip("the login failed", chkSessions, chkBackend, chkMechs, chkFallback)
+		r.skipRest("the login failed", s.Keys)
 		return r
 	}
 	switch {
@@ -224,6 +245,7 @@ func backendFix(err error) string {
 // as wasihsm.
 func checkConfigFile(r *doctorReport, path string) {
 	if path == "" {
+		r.pass(chkConfigFile, "none: the settings come from flags and the environment")
 		return
 	}
 	fi, err := os.Stat(path)
@@ -405,7 +427,7 @@ func checkFallback(r *doctorReport, s config.Settings, slot hsm.SlotInfo) {
 // loggedIn says whether the configuration logs in, which makes CKA_PRIVATE
 // required.
 func checkManagedKey(ctx context.Context, r *doctorReport, k config.ManagedKey, loggedIn bool, admin *hsm.Admin, b *hsm.Backend) {
-	name := fmt.Sprintf("managed key %q", k.Name)
+	name := keyCheck(k)
 	sel := fmt.Sprintf("label %q", k.Label)
 	if k.Label == "" {
 		sel = fmt.Sprintf("id %x", k.ID)
