@@ -53,6 +53,18 @@ func TestTokenRestart(t *testing.T) {
 	rec := &recorder{}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	stopLoad := sync.OnceFunc(func() {
+		close(stop)
+		wg.Wait()
+	})
+	// On a failure too: the server runs again for the next test, and no
+	// guest outlives the test.
+	t.Cleanup(func() {
+		if !r.Running() {
+			r.Start(t)
+		}
+	})
+	t.Cleanup(stopLoad)
 	load(rec, workers, ms, "load", stop, &wg)
 	guestLoad(rec, guests, guest, stop, &wg)
 	time.Sleep(500 * time.Millisecond)
@@ -70,8 +82,7 @@ func TestTokenRestart(t *testing.T) {
 		windows = append(windows, window{down, up})
 		time.Sleep(pick(500*time.Millisecond, 2*time.Second))
 	}
-	close(stop)
-	wg.Wait()
+	stopLoad()
 	threadsMost := watch.max()
 	threadsAfter := threads(t)
 
@@ -107,7 +118,10 @@ func TestTokenRestart(t *testing.T) {
 	// on a loaded machine whether the token is there or not.
 	healthyGuest := summarize(samples, func(s sample) bool { return isGuest(s) && !inOutage(s) })
 	t.Logf("guest runs outside the outages: %v", healthyGuest)
-	assert.LessOrEqual(t, guestOutage.maxLatency, 2*callTimeout+healthyGuest.maxLatency+margin())
+	// A guest is CPU-bound between its host calls: on a loaded machine
+	// its run stretches by seconds, so the bound checks that no run hung,
+	// not how fast guests run.
+	assert.LessOrEqual(t, guestOutage.maxLatency, 2*callTimeout+healthyGuest.maxLatency+guestSlack)
 	assert.NotZero(t, backendOutage.n, "calls were made during the outage")
 	assert.Less(t, backendOutage.classes[ok], backendOutage.n, "the outage was felt")
 	// The cgo calls are bounded by the sessions (4) and the recovery; the
