@@ -39,7 +39,8 @@ type guestRun struct {
 func (c *cli) runGuest(ctx context.Context, g guestRun) int {
 	name := filepath.Base(g.flags.module)
 
-	rcfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	rcfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(true).
+		WithMemoryLimitPages(g.settings.Limits.MemoryLimitPages())
 	if cache := c.openCache(ctx, g); cache != nil {
 		defer cache.Close(ctx)
 		rcfg = rcfg.WithCompilationCache(cache)

@@ -47,6 +47,7 @@ const (
 	FieldMaxSessions      = "pkcs11.max_sessions"
 	FieldMaxHandles       = "limits.max_handles"
 	FieldMaxBufferedBytes = "limits.max_buffered_bytes"
+	FieldMaxMemoryBytes   = "limits.max_memory_bytes"
 	FieldCacheDir         = "cache_dir"
 	FieldKeys             = "keys"
 	FieldLogLevel         = "log.level"
@@ -157,7 +158,18 @@ type Limits struct {
 	MaxHandles int
 	// MaxBufferedBytes is the number of bytes one state may buffer.
 	MaxBufferedBytes int
+	// MaxMemoryBytes bounds the guest's linear memory, rounded up to whole
+	// 64 KiB pages. It also bounds what one host call can stage on the
+	// guest's behalf (an AES-GCM output is as long as its input).
+	MaxMemoryBytes int
 }
+
+// DefaultMaxMemoryBytes is the default limit of a guest's linear memory:
+// 1 GiB, a quarter of what wasm32 can address.
+const DefaultMaxMemoryBytes = 1 << 30
+
+// maxWasmMemory is the most a wasm32 memory can hold: 65536 pages.
+const maxWasmMemory = 1 << 32
 
 // Log says what run logs to stderr, and how.
 type Log struct {
@@ -269,6 +281,7 @@ var settings = []setting{
 	{FieldMaxSessions, "", "", "", setMaxSessions},
 	{FieldMaxHandles, "max-handles", "", "open handles per guest (default 1024)", setMaxHandles},
 	{FieldMaxBufferedBytes, "max-buffered-bytes", "", "bytes one state may buffer (default 16777216)", setMaxBuffered},
+	{FieldMaxMemoryBytes, "max-memory-bytes", "", "bytes of linear memory a guest may have (default 1073741824)", setMaxMemory},
 	{FieldCacheDir, "cache-dir", "", "`dir`ectory of the compilation cache", setCacheDir},
 	{FieldLogLevel, "log-level", EnvLogLevel, "least `level` logged: debug, info, warn or error", setLogLevel},
 	{FieldLogFormat, "log-format", EnvLogFormat, "log `format`: text or json", setLogFormat},
@@ -319,6 +332,7 @@ func newLoader(userCacheDir func() (string, error)) *loader {
 		Limits: Limits{
 			MaxHandles:       wasihost.DefaultMaxHandles,
 			MaxBufferedBytes: wasihost.DefaultMaxBufferedBytes,
+			MaxMemoryBytes:   DefaultMaxMemoryBytes,
 		},
 		origins: make(map[string]Origin),
 	}}
@@ -649,6 +663,25 @@ func setMaxBuffered(l *loader, v string, _ Origin, _ string) string {
 		l.s.Limits.MaxBufferedBytes = n
 	}
 	return p
+}
+
+func setMaxMemory(l *loader, v string, _ Origin, _ string) string {
+	n, p := positive(v)
+	if p != "" {
+		return p
+	}
+	if n > maxWasmMemory {
+		return fmt.Sprintf("%q is more than a wasm32 memory can hold (4294967296)", v)
+	}
+	l.s.Limits.MaxMemoryBytes = n
+	return ""
+}
+
+// MemoryLimitPages is MaxMemoryBytes in whole 64 KiB wasm pages, rounded
+// up: what wazero's RuntimeConfig.WithMemoryLimitPages takes.
+func (l Limits) MemoryLimitPages() uint32 {
+	const page = 1 << 16
+	return uint32((l.MaxMemoryBytes + page - 1) / page)
 }
 
 // positive parses a whole number ≥ 1 as Go writes it (1024, 16_777_216,

@@ -54,7 +54,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, PKCS11{SessionWait: 5 * time.Second, CallTimeout: 5 * time.Second}, s.PKCS11)
 	assert.False(t, s.PKCS11.Selector.IsSet())
 	assert.Nil(t, s.Keys)
-	assert.Equal(t, Limits{wasihost.DefaultMaxHandles, wasihost.DefaultMaxBufferedBytes}, s.Limits)
+	assert.Equal(t, Limits{wasihost.DefaultMaxHandles, wasihost.DefaultMaxBufferedBytes, DefaultMaxMemoryBytes}, s.Limits)
 	assert.Equal(t, filepath.Join("/home/u/.cache", "wasihsm", "wazero"), s.CacheDir)
 	for _, st := range settings {
 		assert.Equal(t, Origin{}, s.Origin(st.field), st.field)
@@ -76,6 +76,7 @@ pkcs11:
 limits:
   max_handles: 10
   max_buffered_bytes: 100
+  max_memory_bytes: 65537
 cache_dir: /file/cache
 `)
 	dir := filepath.Dir(file)
@@ -96,7 +97,7 @@ cache_dir: /file/cache
 			assert.Equal(t, "/file/lib.so", s.PKCS11.Module)
 			assert.Equal(t, "file-token", s.PKCS11.Token)
 			assert.Equal(t, "env:FILE_PIN", s.PKCS11.PIN.String())
-			assert.Equal(t, Limits{10, 100}, s.Limits)
+			assert.Equal(t, Limits{10, 100, 65537}, s.Limits)
 			assert.Equal(t, "/file/cache", s.CacheDir)
 		},
 		origin: map[string]Origin{
@@ -125,7 +126,7 @@ cache_dir: /file/cache
 			assert.Equal(t, "/env/lib.so", s.PKCS11.Module)
 			assert.Equal(t, "env-token", s.PKCS11.Token)
 			assert.Equal(t, EnvPIN, s.PKCS11.PIN.String())
-			assert.Equal(t, Limits{10, 100}, s.Limits, "no env for limits: the file's")
+			assert.Equal(t, Limits{10, 100, 65537}, s.Limits, "no env for limits: the file's")
 		},
 		origin: map[string]Origin{
 			FieldBackend:      {FromEnv, EnvBackend},
@@ -144,6 +145,7 @@ cache_dir: /file/cache
 			"token":              "flag-token",
 			"max-handles":        "7",
 			"max-buffered-bytes": "0x100",
+			"max-memory-bytes":   "1_048_576",
 			"cache-dir":          "rel/cache",
 		},
 		env: map[string]string{
@@ -158,7 +160,7 @@ cache_dir: /file/cache
 			assert.Equal(t, provider.FallbackAllow, s.Fallback)
 			assert.Equal(t, "/flag/lib.so", s.PKCS11.Module)
 			assert.Equal(t, "flag-token", s.PKCS11.Token)
-			assert.Equal(t, Limits{7, 256}, s.Limits)
+			assert.Equal(t, Limits{7, 256, 1 << 20}, s.Limits)
 			assert.Equal(t, "rel/cache", s.CacheDir, "flag paths are the user's, relative to the working directory")
 		},
 		origin: map[string]Origin{
@@ -297,7 +299,7 @@ func TestExampleLoads(t *testing.T) {
 	assert.Equal(t, 5*time.Second, s.PKCS11.SessionWait)
 	assert.Equal(t, 5*time.Second, s.PKCS11.CallTimeout)
 	assert.Equal(t, 0, s.PKCS11.MaxSessions)
-	assert.Equal(t, Limits{1024, 16 << 20}, s.Limits)
+	assert.Equal(t, Limits{1024, 16 << 20, 1 << 30}, s.Limits)
 	assert.Equal(t, "/var/cache/wasihsm", s.CacheDir)
 	assert.Equal(t, []ManagedKey{{
 		Name:       "jws-signer",
@@ -379,6 +381,10 @@ func TestValidationErrors(t *testing.T) {
 			want: []string{`config $FILE: pkcs11.pin: file: must be followed by the path of a file that holds the PIN (line 1)`}},
 		{name: "max_handles zero", body: "limits:\n  max_handles: 0\n",
 			want: []string{`config $FILE: limits.max_handles: "0" is not a whole number ≥ 1 (line 2)`}},
+		{name: "max_memory_bytes beyond wasm32", body: "limits:\n  max_memory_bytes: 0x100000001\n",
+			want: []string{`config $FILE: limits.max_memory_bytes: "0x100000001" is more than a wasm32 memory can hold (4294967296) (line 2)`}},
+		{name: "max_memory_bytes zero", flags: map[string]string{"max-memory-bytes": "0"},
+			want: []string{`flag --max-memory-bytes: "0" is not a whole number ≥ 1`}},
 		{name: "max_handles word", flags: map[string]string{"max-handles": "many"},
 			want: []string{`flag --max-handles: "many" is not a whole number ≥ 1`}},
 		{name: "max_buffered_bytes negative", body: "limits: {max_buffered_bytes: -1}\n",
@@ -772,4 +778,13 @@ func TestAddFlags(t *testing.T) {
 		}
 	}
 	assert.Nil(t, fs.Lookup("pin"))
+}
+
+func TestMemoryLimitPages(t *testing.T) {
+	for _, tc := range []struct {
+		bytes int
+		pages uint32
+	}{{1, 1}, {65536, 1}, {65537, 2}, {DefaultMaxMemoryBytes, 16384}, {1 << 32, 65536}} {
+		assert.Equal(t, tc.pages, Limits{MaxMemoryBytes: tc.bytes}.MemoryLimitPages(), tc.bytes)
+	}
 }

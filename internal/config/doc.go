@@ -30,6 +30,7 @@
 //	session limit                                                           pkcs11.max_sessions
 //	handle limit               --max-handles                                limits.max_handles
 //	buffered-bytes limit       --max-buffered-bytes                         limits.max_buffered_bytes
+//	guest memory limit         --max-memory-bytes                           limits.max_memory_bytes
 //	compilation cache          --cache-dir                                  cache_dir
 //	managed keys                                                            keys
 //

@@ -13,6 +13,7 @@
 //	probe stdin           copy stdin to stdout
 //	probe sleep           sleep forever
 //	probe spin            loop forever without a call
+//	probe alloc N         allocate and touch N bytes (N ≥ 1)
 //	probe clock           print whether the wall clock and random source work
 package main
 
@@ -92,6 +93,16 @@ func main() {
 		}
 	case "spin":
 		spin()
+	case "alloc":
+		n, err := strconv.Atoi(arg(args, 0))
+		if err != nil {
+			fail(err.Error())
+		}
+		buf := make([]byte, n)
+		for i := range buf {
+			buf[i] = byte(i)
+		}
+		fmt.Println("allocated", len(buf), buf[n-1])
 	case "clock":
 		b := make([]byte, 16)
 		if _, err := rand.Read(b); err != nil {
