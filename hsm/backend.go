@@ -50,6 +50,13 @@ type Backend struct {
 	// are gone with the old session.
 	gen    atomic.Uint64
 	closed atomic.Bool
+
+	// orphans are the objects of keys whose Destroy could not reach the
+	// persistent session; sweeping says that sweep runs to destroy them
+	// (see orphan). Both are guarded by orphanMu.
+	orphanMu sync.Mutex
+	orphans  []objects
+	sweeping bool
 	// closing is closed by Close, to end the recovery's backoff.
 	closing chan struct{}
 

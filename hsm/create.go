@@ -112,7 +112,12 @@ func (b *Backend) create(ctx context.Context, alg provider.Algorithm, generated 
 		// The caller stopped waiting: nobody will destroy the key.
 		_ = destroyObjects(b.p, s, out.priv, out.pub)
 	})
-	return out, err
+	if err != nil {
+		// out is not the caller's to read: a body the deadline abandoned
+		// may still be writing it.
+		return objects{}, err
+	}
+	return out, nil
 }
 
 // secretObject returns the mk of create for a secret key: generated with

@@ -162,7 +162,12 @@
 // Signature and key-agreement keys implement [provider.PublicKeyExporter]
 // with the public key read from the token (CKA_EC_POINT and CKA_EC_PARAMS,
 // or CKA_MODULUS and CKA_PUBLIC_EXPONENT) as SubjectPublicKeyInfo DER.
-// Destroy destroys both objects of a pair.
+// Destroy destroys both objects of a pair. When it cannot have the
+// persistent session (the token is recovering, a long call such as an RSA
+// key generation holds the session beyond Config.SessionWait, or its
+// context has ended), it still succeeds: the backend takes the objects
+// over and destroys them as soon as it has the session again (or they die
+// with it), so no object outlives its key.
 //
 // # Managed keys
 //

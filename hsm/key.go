@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/pkcs11"
 
@@ -173,14 +174,31 @@ func (k *keyBase) Destroy(ctx context.Context) error {
 		// objects are gone already.
 		return nil
 	}
+	// claimed says who destroys the objects: this call's body (1), which
+	// may run on after the caller stopped waiting, or, when the body never
+	// got to run, the backend's sweep (2).
+	var claimed atomic.Int32
 	err := k.b.withMain(ctx, k.alg.Name+": destroy", false, func(s pkcs11.SessionHandle) error {
+		claimed.CompareAndSwap(0, 1)
+		if claimed.Load() != 1 {
+			return nil // the backend's sweep has them
+		}
 		if k.gen != k.b.gen.Load() {
 			// Gone with the session that created them.
 			return nil
 		}
 		return destroyObjects(k.b.p, s, k.obj, k.pub)
 	}, nil)
-	if errors.Is(err, provider.ErrKeyLost) {
+	switch {
+	case errors.Is(err, provider.ErrKeyLost):
+		return nil
+	case err != nil && claimed.CompareAndSwap(0, 2):
+		// The persistent session could not be had (the token is
+		// recovering, the session was busy beyond the session wait, ctx
+		// ended first): the objects are still on the token, and the
+		// caller forgets the key, so the backend destroys them as soon as
+		// it can.
+		k.b.orphan(objects{priv: k.obj, pub: k.pub, gen: k.gen})
 		return nil
 	}
 	return err
