@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -68,27 +67,9 @@ type session struct {
 	tb     testing.TB
 	stdin  *io.PipeWriter
 	stdout *bufio.Reader
-	stderr lockedBuffer
+	stderr testguest.LockedBuffer
 	done   chan error
 	once   sync.Once
-}
-
-// lockedBuffer is a bytes.Buffer the guest writes while the test may read.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // start instantiates the loop guest of h as the guest name; it runs until

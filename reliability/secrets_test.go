@@ -3,7 +3,6 @@
 package reliability_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdh"
 	"crypto/ecdsa"
@@ -51,23 +50,6 @@ func (p *recordingProvider) GenerateKey(ctx context.Context, req provider.KeyReq
 	return k, err
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestSecretsStayOut: a guest imports keys whose bytes the test knows
 // (good ones on the token and in the software fallback, and malformed
 // ones that fail), with every logger at debug level writing to one
@@ -76,7 +58,7 @@ func (l *lockedBuffer) String() string {
 // And the host's copy of each import input is zeroed once the guest is
 // done with it.
 func TestSecretsStayOut(t *testing.T) {
-	var logs lockedBuffer
+	var logs testguest.LockedBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	fx := softhsmtest.Token(t)

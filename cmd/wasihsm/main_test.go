@@ -197,8 +197,8 @@ func importFunc(module, field string, typeIndex byte) []byte {
 }
 
 // newTestCLI returns a cli with no environment that writes to buffers.
-func newTestCLI(env map[string]string) (*cli, *lockedBuffer, *lockedBuffer) {
-	var stdout, stderr lockedBuffer
+func newTestCLI(env map[string]string) (*cli, *testguest.LockedBuffer, *testguest.LockedBuffer) {
+	var stdout, stderr testguest.LockedBuffer
 	return &cli{
 		stdin:  emptyReader{},
 		stdout: &stdout,
