@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 
 	"github.com/tetratelabs/wazero"
@@ -30,14 +29,8 @@ func (c *cli) conformanceCommand(ctx context.Context, args []string) int {
 	cfgFlags := config.AddFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
 	noCache := fs.Bool("no-cache", false, "compile without the compilation cache")
-	switch err := fs.Parse(args); {
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(c.stdout, usage)
-		return exitOK
-	case err != nil:
-		return c.usageError(err.Error())
-	case fs.NArg() > 0:
-		return c.usageError("conformance takes no arguments")
+	if code, done := c.parseFlagsOnly(fs, args); done {
+		return code
 	}
 	settings, err := config.Load(config.Input{Flags: cfgFlags.Values(), LookupEnv: c.lookupEnv})
 	if err != nil {

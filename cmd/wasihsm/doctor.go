@@ -79,14 +79,8 @@ func (c *cli) doctorCommand(ctx context.Context, args []string) int {
 	fs.SetOutput(io.Discard)
 	cfgFlags := config.AddFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
-	switch err := fs.Parse(args); {
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(c.stdout, usage)
-		return exitOK
-	case err != nil:
-		return c.usageError(err.Error())
-	case fs.NArg() > 0:
-		return c.usageError("doctor takes no arguments")
+	if code, done := c.parseFlagsOnly(fs, args); done {
+		return code
 	}
 	r := c.diagnose(ctx, cfgFlags.Values())
 	r.OK = !slices.ContainsFunc(r.Checks, func(ch check) bool { return ch.Status == checkFail })

@@ -139,3 +139,20 @@ func setEnv(env []envVar, e envVar) []envVar {
 	}
 	return append(env, e)
 }
+
+// parseFlagsOnly parses the arguments of a subcommand that takes flags and
+// no operands (its FlagSet is named "wasihsm NAME"). done says that the
+// command ends here, with code: after printing the usage for -h, or after
+// a usage error.
+func (c *cli) parseFlagsOnly(fs *flag.FlagSet, args []string) (code int, done bool) {
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(c.stdout, usage)
+		return exitOK, true
+	case err != nil:
+		return c.usageError(err.Error()), true
+	case fs.NArg() > 0:
+		return c.usageError(strings.TrimPrefix(fs.Name(), "wasihsm ") + " takes no arguments"), true
+	}
+	return exitOK, false
+}

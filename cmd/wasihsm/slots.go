@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,14 +21,8 @@ func (c *cli) slotsCommand(ctx context.Context, args []string) int {
 	fs.SetOutput(io.Discard)
 	cfgFlags := config.AddFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
-	switch err := fs.Parse(args); {
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(c.stdout, usage)
-		return exitOK
-	case err != nil:
-		return c.usageError(err.Error())
-	case fs.NArg() > 0:
-		return c.usageError("slots takes no arguments")
+	if code, done := c.parseFlagsOnly(fs, args); done {
+		return code
 	}
 	settings, err := config.Load(config.Input{Flags: cfgFlags.Values(), LookupEnv: c.lookupEnv})
 	if err != nil {
