@@ -646,18 +646,8 @@ func (a *Admin) createObjects(alg provider.Algorithm, spec KeySpec) (priv, pub p
 	if alg.Kind == provider.KindKeyAgreement {
 		usage, pubUsage = pkcs11.CKA_DERIVE, nil
 	}
-	var (
-		mech, keyType uint
-		pubT, privT   []*pkcs11.Attribute
-	)
-	switch {
-	case alg.Curve == "Ed25519":
-		mech, keyType = ckmECEdwardsKeyPairGen, ckkECEdwards
-	case alg.IsRSA():
-		mech, keyType = pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN, pkcs11.CKK_RSA
-	default:
-		mech, keyType = pkcs11.CKM_EC_KEY_PAIR_GEN, pkcs11.CKK_EC
-	}
+	mech, keyType := pairMechanism(alg)
+	var pubT, privT []*pkcs11.Attribute
 	if input == nil {
 		if alg.IsRSA() {
 			pubT = []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, alg.KeySize),

@@ -248,20 +248,8 @@ func importMaterial(alg provider.Algorithm, der []byte) (*material, error) {
 // the public key read back from the token (SubjectPublicKeyInfo DER) with
 // the signature length.
 func (b *Backend) newPair(ctx context.Context, alg provider.Algorithm, input []byte, usage uint) (objects, []byte, int, error) {
-	var (
-		mech    uint
-		keyType uint
-		pubT    []*pkcs11.Attribute
-		privT   []*pkcs11.Attribute
-	)
-	switch {
-	case alg.Curve == "Ed25519":
-		mech, keyType = ckmECEdwardsKeyPairGen, ckkECEdwards
-	case alg.IsRSA():
-		mech, keyType = pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN, pkcs11.CKK_RSA
-	default:
-		mech, keyType = pkcs11.CKM_EC_KEY_PAIR_GEN, pkcs11.CKK_EC
-	}
+	mech, keyType := pairMechanism(alg)
+	var pubT, privT []*pkcs11.Attribute
 	if input == nil {
 		if alg.IsRSA() {
 			pubT = append(pubT, pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, alg.KeySize),
@@ -304,4 +292,17 @@ func (b *Backend) newPair(ctx context.Context, alg provider.Algorithm, input []b
 		return objects{}, nil, 0, err
 	}
 	return o, spki, size, nil
+}
+
+// pairMechanism is the key-pair generation mechanism and the key type of
+// alg's pairs: Ed25519, RSA or an EC curve.
+func pairMechanism(alg provider.Algorithm) (mech, keyType uint) {
+	switch {
+	case alg.Curve == "Ed25519":
+		return ckmECEdwardsKeyPairGen, ckkECEdwards
+	case alg.IsRSA():
+		return pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN, pkcs11.CKK_RSA
+	default:
+		return pkcs11.CKM_EC_KEY_PAIR_GEN, pkcs11.CKK_EC
+	}
 }
