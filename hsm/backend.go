@@ -121,7 +121,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		_ = mod.release()
 		return nil, fmt.Errorf("hsm: open: the module is being initialised again: %w", provider.ErrDevice)
 	}
-	abandoned, err := abandonable(octx, b.open, func(err error, abandoned bool) {
+	abandoned, err := abandonable(octx, nil, b.open, func(err error, abandoned bool) {
 		mod.leave()
 		switch {
 		case err != nil:
@@ -427,7 +427,7 @@ func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func
 			}
 		}
 	}
-	err := b.tokenCall(ctx, op, body, undoMain)
+	err := b.tokenCall(ctx, nil, op, body, undoMain)
 	if errors.Is(err, errRejected) {
 		// The body never ran: the lock is still the caller's.
 		<-b.mainLock
@@ -480,15 +480,18 @@ func (b *Backend) mainLoop(op string, creating bool, f func(s pkcs11.SessionHand
 // to memory of the caller's: when the caller stops waiting, f runs on.
 // Errors of package pkcs11 come back as tokenErrors for op.
 func (b *Backend) withSession(ctx context.Context, op string, f func(s pkcs11.SessionHandle) error) error {
-	ctx, cancel := b.callContext(ctx, false)
-	defer cancel()
+	// The deadline runs on a pooled timer rather than a context of its
+	// own (see startCallTimer): every wait below watches both.
+	deadline := time.Now().Add(b.callTimeout)
+	timer := b.startCallTimer()
+	defer stopCallTimer(timer)
 	evicted, relogins := false, 0
 	for {
 		if err := b.ready(); err != nil {
 			return err
 		}
 		pool := b.pool.Load()
-		s, err := pool.get(ctx)
+		s, err := pool.get(ctx, timer.C)
 		if errors.Is(err, errPoolClosed) && !b.closed.Load() {
 			// A recovery replaced the pool while this call waited.
 			return b.unavailable()
@@ -496,7 +499,7 @@ func (b *Backend) withSession(ctx context.Context, op string, f func(s pkcs11.Se
 		if err != nil {
 			return err
 		}
-		err = b.tokenCall(ctx, op, func() error {
+		err = b.tokenCall(ctx, timer.C, op, func() error {
 			if !b.healthy.Load() {
 				pool.put(s, true)
 				return b.unavailable()
@@ -524,7 +527,7 @@ func (b *Backend) withSession(ctx context.Context, op string, f func(s pkcs11.Se
 			continue
 		case hasTrait(err, relogin) && relogins < maxRelogins:
 			relogins++
-			if lerr := b.relogin(ctx); lerr != nil {
+			if lerr := b.relogin(ctx, deadline); lerr != nil {
 				return lerr
 			}
 			continue
@@ -554,8 +557,10 @@ func (b *Backend) loggedOut(s pkcs11.SessionHandle) bool {
 }
 
 // relogin logs in again after the token reported that the user is not
-// logged in.
-func (b *Backend) relogin(ctx context.Context) error {
+// logged in, within what is left of the call deadline.
+func (b *Backend) relogin(ctx context.Context, deadline time.Time) error {
+	ctx, cancel := context.WithDeadlineCause(ctx, deadline, errCallDeadline)
+	defer cancel()
 	return b.withMain(ctx, "login", false, func(pkcs11.SessionHandle) error {
 		// withMain (re)opened the session if it had to, which logs in.
 		return b.loginLocked()

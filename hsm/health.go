@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,11 +38,14 @@ const (
 // A call that times out reports provider.ErrTimeout and makes the backend
 // suspect the token (see fault). While the module is being initialised
 // again, tokenCall fails at once with errRejected, without running body.
-func (b *Backend) tokenCall(ctx context.Context, op string, body func() error, undo func()) error {
+//
+// The call ends at ctx's end or, when expire is not nil, when expire
+// fires: the call deadline of a token operation (see callTimer).
+func (b *Backend) tokenCall(ctx context.Context, expire <-chan time.Time, op string, body func() error, undo func()) error {
 	if !b.mod.enter() {
 		return errRejected
 	}
-	abandoned, err := abandonable(ctx, body, func(err error, abandoned bool) {
+	abandoned, err := abandonable(ctx, expire, body, func(err error, abandoned bool) {
 		if abandoned && err == nil && undo != nil {
 			undo()
 		}
@@ -50,18 +54,24 @@ func (b *Backend) tokenCall(ctx context.Context, op string, body func() error, u
 	if !abandoned {
 		return err
 	}
-	if context.Cause(ctx) == errCallDeadline {
+	cause := context.Cause(ctx)
+	if cause == nil {
+		// ctx goes on: expire fired.
+		cause = errCallDeadline
+	}
+	if cause == errCallDeadline {
 		b.fault(fmt.Errorf("%s: no answer within its deadline", op), false)
 	}
-	return fmt.Errorf("hsm: %s: %w", op, timeoutError(context.Cause(ctx)))
+	return fmt.Errorf("hsm: %s: %w", op, timeoutError(cause))
 }
 
 // abandonable runs body on a goroutine of its own and waits for it until
-// ctx ends. It reports whether it gave up waiting, or else body's error.
-// Either way finish runs on body's goroutine once body has returned, with
-// body's error and whether the caller had given up; a body that finishes
-// as ctx ends counts as finished, never as both.
-func abandonable(ctx context.Context, body func() error, finish func(err error, abandoned bool)) (bool, error) {
+// ctx ends or expire (when not nil) fires. It reports whether it gave up
+// waiting, or else body's error. Either way finish runs on body's
+// goroutine once body has returned, with body's error and whether the
+// caller had given up; a body that finishes as the wait ends counts as
+// finished, never as both.
+func abandonable(ctx context.Context, expire <-chan time.Time, body func() error, finish func(err error, abandoned bool)) (bool, error) {
 	// 0 running, 1 finished (the caller takes the result), 2 abandoned.
 	var state atomic.Int32
 	done := make(chan error, 1)
@@ -75,11 +85,12 @@ func abandonable(ctx context.Context, body func() error, finish func(err error, 
 	case err := <-done:
 		return false, err
 	case <-ctx.Done():
-		if !state.CompareAndSwap(0, 2) {
-			return false, <-done
-		}
-		return true, nil
+	case <-expire:
 	}
+	if !state.CompareAndSwap(0, 2) {
+		return false, <-done
+	}
+	return true, nil
 }
 
 // errRejected is tokenCall's answer while the module is being initialised
@@ -103,6 +114,32 @@ func (b *Backend) callContext(ctx context.Context, slow bool) (context.Context, 
 		d *= slowCalls
 	}
 	return context.WithTimeoutCause(ctx, d, errCallDeadline)
+}
+
+// callTimers holds stopped timers for the call deadlines of token
+// operations (see callTimer).
+var callTimers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
+// startCallTimer starts the call deadline of a token operation on a
+// pooled timer: a Reset and a Stop per operation, where a context with a
+// deadline makes and drops a context, a timer and a channel (5
+// allocations). The caller waits on its channel in every wait of the
+// operation, and gives it back with stopCallTimer; Stop leaves no value
+// in the channel to be read by the timer's next user.
+func (b *Backend) startCallTimer() *time.Timer {
+	t := callTimers.Get().(*time.Timer)
+	t.Reset(b.callTimeout)
+	return t
+}
+
+// stopCallTimer stops t and pools it again.
+func stopCallTimer(t *time.Timer) {
+	t.Stop()
+	callTimers.Put(t)
 }
 
 // ready fails fast, with provider.ErrDevice, while the token is

@@ -39,7 +39,7 @@ func TestAbandonable(t *testing.T) {
 			}
 			fin := make(chan finished, 1)
 			start := time.Now()
-			abandoned, err := abandonable(ctx, func() error {
+			abandoned, err := abandonable(ctx, nil, func() error {
 				time.Sleep(tt.bodyTakes)
 				return errBody
 			}, func(err error, abandoned bool) { fin <- finished{err, abandoned} })

@@ -49,8 +49,9 @@ var errPoolClosed = fmt.Errorf("hsm: backend closed: %w", provider.ErrDevice)
 // the pool, where a deadline can abandon it). Either way the caller must
 // put back what it got (0 when opening failed). It answers
 // provider.ErrNoResources when no session is free within the pool's wait,
-// and provider.ErrTimeout when ctx ends first.
-func (p *sessionPool) get(ctx context.Context) (pkcs11.SessionHandle, error) {
+// and provider.ErrTimeout when ctx ends or expire (when not nil) fires
+// first.
+func (p *sessionPool) get(ctx context.Context, expire <-chan time.Time) (pkcs11.SessionHandle, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, timeoutError(err)
 	}
@@ -67,6 +68,8 @@ func (p *sessionPool) get(ctx context.Context) (pkcs11.SessionHandle, error) {
 			return 0, fmt.Errorf("hsm: session pool: all %d sessions busy for %v: %w", p.size, p.wait, provider.ErrNoResources)
 		case <-ctx.Done():
 			return 0, timeoutError(ctx.Err())
+		case <-expire:
+			return 0, timeoutError(errCallDeadline)
 		}
 	}
 	p.mu.Lock()

@@ -43,7 +43,7 @@ func openInternal(t *testing.T, edit func(*Config)) (*Backend, *atomic.Int32) {
 // gives room for one.
 func takeSession(t *testing.T, b *Backend) pkcs11.SessionHandle {
 	t.Helper()
-	s, err := b.pool.Load().get(context.Background())
+	s, err := b.pool.Load().get(context.Background(), nil)
 	require.NoError(t, err)
 	require.NoError(t, b.openSessionIn(&s))
 	return s
@@ -61,7 +61,7 @@ func TestPoolBounds(t *testing.T) {
 	require.NotEqual(t, s1, s2)
 
 	start := time.Now()
-	_, err := b.pool.Load().get(ctx)
+	_, err := b.pool.Load().get(ctx, nil)
 	require.ErrorIs(t, err, provider.ErrNoResources)
 	require.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond)
 
