@@ -504,6 +504,7 @@ func (b *Backend) withSession(ctx context.Context, op string, f func(s pkcs11.Se
 				pool.put(s, true)
 				return b.unavailable()
 			}
+			s := s // a copy of its own, so that s does not escape
 			err := b.openSessionIn(&s)
 			if err == nil {
 				err = b.unhide(s, f(s))

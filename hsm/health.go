@@ -72,25 +72,58 @@ func (b *Backend) tokenCall(ctx context.Context, expire <-chan time.Time, op str
 // caller had given up; a body that finishes as the wait ends counts as
 // finished, never as both.
 func abandonable(ctx context.Context, expire <-chan time.Time, body func() error, finish func(err error, abandoned bool)) (bool, error) {
-	// 0 running, 1 finished (the caller takes the result), 2 abandoned.
-	var state atomic.Int32
-	done := make(chan error, 1)
-	go func() {
-		err := body()
-		abandoned := !state.CompareAndSwap(0, 1)
-		finish(err, abandoned)
-		done <- err
-	}()
+	h := handoffs.Get().(*handoff)
+	h.body, h.finish = body, finish
+	go h.run()
 	select {
-	case err := <-done:
+	case err := <-h.done:
+		h.free()
 		return false, err
 	case <-ctx.Done():
 	case <-expire:
 	}
-	if !state.CompareAndSwap(0, 2) {
-		return false, <-done
+	if !h.state.CompareAndSwap(0, 2) {
+		err := <-h.done
+		h.free()
+		return false, err
 	}
+	// h is the body's goroutine's now, which frees it.
 	return true, nil
+}
+
+// handoff is what abandonable shares with the goroutine that runs body.
+// Handoffs are pooled (the state and the channel were 2 of the
+// allocations of every token call): whoever is last to use one, the
+// caller that took the result or the goroutine of an abandoned call,
+// frees it.
+type handoff struct {
+	// 0 running, 1 finished (the caller takes the result), 2 abandoned.
+	state  atomic.Int32
+	done   chan error // capacity 1; empty while pooled
+	body   func() error
+	finish func(err error, abandoned bool)
+}
+
+var handoffs = sync.Pool{New: func() any { return &handoff{done: make(chan error, 1)} }}
+
+// run is the goroutine of abandonable.
+func (h *handoff) run() {
+	err := h.body()
+	abandoned := !h.state.CompareAndSwap(0, 1)
+	h.finish(err, abandoned)
+	if abandoned {
+		// Nobody waits for the result.
+		h.free()
+		return
+	}
+	h.done <- err
+}
+
+// free pools h again, its channel empty.
+func (h *handoff) free() {
+	h.body, h.finish = nil, nil
+	h.state.Store(0)
+	handoffs.Put(h)
 }
 
 // errRejected is tokenCall's answer while the module is being initialised
