@@ -70,7 +70,7 @@ func (k *aeadKey) Seal(ctx context.Context, dst, nonce, plaintext, aad []byte) (
 		return nil, k.errorf(provider.ErrInvalidArgument, "nonce of %d bytes, want %d", len(nonce), k.alg.NonceSize)
 	}
 	var out []byte
-	err := k.b.withSession(ctx, k.alg.Name+": encrypt", k.refinding(func(s pkcs11.SessionHandle) error {
+	err := k.b.withSession(ctx, k.names.encrypt, k.refinding(func(s pkcs11.SessionHandle) error {
 		params, mech := gcm(nonce, aad)
 		defer params.Free()
 		obj, err := k.object(s)
@@ -111,7 +111,7 @@ func (k *aeadKey) Open(ctx context.Context, dst, nonce, ciphertextAndTag, aad []
 		return dst, k.errOpen()
 	}
 	var out []byte
-	err := k.b.withSession(ctx, k.alg.Name+": decrypt", k.refinding(func(s pkcs11.SessionHandle) error {
+	err := k.b.withSession(ctx, k.names.decrypt, k.refinding(func(s pkcs11.SessionHandle) error {
 		params, mech := gcm(nonce, aad)
 		defer params.Free()
 		obj, err := k.object(s)
@@ -122,7 +122,7 @@ func (k *aeadKey) Open(ctx context.Context, dst, nonce, ciphertextAndTag, aad []
 			return err
 		}
 		if out, err = k.b.p.Decrypt(s, ciphertextAndTag); err != nil {
-			return decryptAEADError(k.alg.Name+": decrypt", err)
+			return decryptAEADError(k.names.decrypt, err)
 		}
 		return nil
 	}))

@@ -75,6 +75,7 @@ type objects struct {
 // algorithm is allowed.
 func (k *keyBase) init(b *Backend, alg provider.Algorithm, o objects) {
 	k.b, k.alg, k.obj, k.pub, k.gen = b, alg, o.priv, o.pub, o.gen
+	k.names = opNamesOf(alg)
 	k.allowed = opsOf(provider.KeyOperations(alg)...)
 }
 
@@ -85,12 +86,13 @@ func (k *keyBase) init(b *Backend, alg provider.Algorithm, o objects) {
 func (b *Backend) create(ctx context.Context, alg provider.Algorithm, generated bool,
 	mk func(s pkcs11.SessionHandle) (objects, error), after func(s pkcs11.SessionHandle, o objects) error,
 ) (objects, error) {
-	what := "import"
+	names := opNamesOf(alg)
+	op := names.imprt
 	if generated {
-		what = "generate"
+		op = names.generate
 	}
 	var out objects
-	err := b.withMain(ctx, alg.Name+": "+what, true, func(s pkcs11.SessionHandle) error {
+	err := b.withMain(ctx, op, true, func(s pkcs11.SessionHandle) error {
 		o, err := mk(s)
 		if err != nil {
 			return err

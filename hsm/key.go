@@ -53,6 +53,38 @@ type keyBase struct {
 
 	mu        sync.RWMutex
 	destroyed bool
+
+	// names are the key's operations as errors name them, set with alg.
+	names keyOpNames
+}
+
+// keyOpNames are the names of a key's token operations in errors ("ES256:
+// sign"), made once per algorithm: built per call, they were an
+// allocation of every token operation.
+type keyOpNames struct{ sign, encrypt, decrypt, generate, imprt, destroy string }
+
+// algOpNames holds the keyOpNames of every algorithm.
+var algOpNames = func() map[string]keyOpNames {
+	m := make(map[string]keyOpNames)
+	for _, a := range provider.Algorithms() {
+		m[a.Name] = newOpNames(a.Name)
+	}
+	return m
+}()
+
+func newOpNames(alg string) keyOpNames {
+	return keyOpNames{
+		sign: alg + ": sign", encrypt: alg + ": encrypt", decrypt: alg + ": decrypt",
+		generate: alg + ": generate", imprt: alg + ": import", destroy: alg + ": destroy",
+	}
+}
+
+// opNamesOf returns alg's keyOpNames.
+func opNamesOf(alg provider.Algorithm) keyOpNames {
+	if n, ok := algOpNames[alg.Name]; ok {
+		return n
+	}
+	return newOpNames(alg.Name)
 }
 
 // Algorithm implements provider.Key.
@@ -178,7 +210,7 @@ func (k *keyBase) Destroy(ctx context.Context) error {
 	// may run on after the caller stopped waiting, or, when the body never
 	// got to run, the backend's sweep (2).
 	var claimed atomic.Int32
-	err := k.b.withMain(ctx, k.alg.Name+": destroy", false, func(s pkcs11.SessionHandle) error {
+	err := k.b.withMain(ctx, k.names.destroy, false, func(s pkcs11.SessionHandle) error {
 		claimed.CompareAndSwap(0, 1)
 		if claimed.Load() != 1 {
 			return nil // the backend's sweep has them

@@ -105,7 +105,7 @@ func (k *macKey) signData(ctx context.Context, dst, data []byte) ([]byte, error)
 		return nil, err
 	}
 	defer k.release()
-	mac, err := hmacOnToken(ctx, &k.keyBase, k.alg.Name+": sign", k.mech, data)
+	mac, err := hmacOnToken(ctx, &k.keyBase, k.names.sign, k.mech, data)
 	if err != nil {
 		return nil, err
 	}

@@ -212,6 +212,7 @@ func (b *Backend) findManaged(s pkcs11.SessionHandle, e *managedEntry) (provider
 	epoch := b.modEpoch.Load()
 	setup := func(k *keyBase) {
 		k.b, k.alg, k.obj, k.pub, k.managed, k.allowed, k.epoch = b, alg, obj, pub, name, e.ops, epoch
+		k.names = opNamesOf(alg)
 	}
 	switch alg.Kind {
 	case provider.KindAEAD:

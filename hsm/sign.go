@@ -133,7 +133,7 @@ func (k *signKey) signData(ctx context.Context, dst, data []byte) ([]byte, error
 	}
 	defer k.release()
 	var sig []byte
-	err := k.b.withSession(ctx, k.alg.Name+": sign", k.refinding(func(s pkcs11.SessionHandle) error {
+	err := k.b.withSession(ctx, k.names.sign, k.refinding(func(s pkcs11.SessionHandle) error {
 		obj, err := k.object(s)
 		if err != nil {
 			return err
