@@ -5,6 +5,7 @@ package hsm
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,6 +54,41 @@ func TestAbandonable(t *testing.T) {
 			assert.Equal(t, errBody, f.err, "the body ran to its end")
 			assert.Equal(t, tt.wantAbandoned, f.abandoned)
 		})
+	}
+}
+
+// TestAbandonableExpire: the call deadline's timer ends the wait like the
+// context does, and a pooled hand-off left by an abandoned call carries
+// nothing into the calls after it.
+func TestAbandonableExpire(t *testing.T) {
+	b := &Backend{callTimeout: 20 * time.Millisecond}
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	// Were expire not watched, the body would end after a second, and
+	// the call would not count as abandoned.
+	time.AfterFunc(time.Second, free)
+	finished := make(chan bool, 1)
+	timer := b.startCallTimer()
+	abandoned, err := abandonable(context.Background(), timer.C, func() error {
+		<-release
+		return nil
+	}, func(_ error, abandoned bool) { finished <- abandoned })
+	stopCallTimer(timer)
+	require.True(t, abandoned)
+	require.NoError(t, err)
+	free()
+	require.True(t, <-finished, "finish learns that the caller gave up")
+	for i := range 100 {
+		want := errors.New("body")
+		if i%2 == 0 {
+			want = nil
+		}
+		timer := b.startCallTimer()
+		abandoned, err := abandonable(context.Background(), timer.C, func() error { return want }, func(error, bool) {})
+		stopCallTimer(timer)
+		require.False(t, abandoned, "call %d", i)
+		require.Equal(t, want, err, "call %d", i)
 	}
 }
 
