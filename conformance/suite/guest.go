@@ -16,8 +16,8 @@ import (
 //go:generate go run ./internal/genguest
 
 // contractGZ is conformance/guests/contract built for wasip1 by
-// internal/genguest; contractStamp records the Go version that built it
-// and the SHA-256 of the wasm. TestEmbeddedGuestIsFresh fails when the
+// internal/genguest; contractStamp records the Go version that built it,
+// and the SHA-256 of the wasm and of its sources. TestEmbeddedGuestIsFresh fails when the
 // sources have changed since.
 var (
 	//go:embed contract.wasm.gz
@@ -35,11 +35,11 @@ var guestOnce = sync.OnceValues(func() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("suite: embedded guest: %w", err)
 	}
-	_, want, err := guestbuild.ParseStamp(contractStamp)
+	st, err := guestbuild.ParseStamp(contractStamp)
 	if err != nil {
 		return nil, err
 	}
-	if sum := sha256.Sum256(wasm); hex.EncodeToString(sum[:]) != want {
+	if sum := sha256.Sum256(wasm); hex.EncodeToString(sum[:]) != st.WasmSHA {
 		return nil, fmt.Errorf("suite: embedded guest: SHA-256 does not match contract.wasm.stamp")
 	}
 	return wasm, nil
@@ -49,8 +49,6 @@ var guestOnce = sync.OnceValues(func() ([]byte, error) {
 // shared: do not modify them.
 func Guest() ([]byte, error) { return guestOnce() }
 
-// GuestGoVersion is the Go version that built the embedded guest.
-func GuestGoVersion() string {
-	v, _, _ := guestbuild.ParseStamp(contractStamp)
-	return v
-}
+// GuestStamp is what contract.wasm.stamp records of the embedded guest:
+// the Go version that built it and the hashes of its bytes and sources.
+func GuestStamp() (guestbuild.StampInfo, error) { return guestbuild.ParseStamp(contractStamp) }

@@ -1,6 +1,6 @@
 // Command genguest builds the contract guest and writes the copy that
 // wasihsm embeds: contract.wasm.gz and its stamp, contract.wasm.stamp (Go
-// version and SHA-256). Run it through `go generate ./conformance/suite`
+// version, SHA-256 of the wasm and of its sources). Run it through `go generate ./conformance/suite`
 // (or `make generate`) from the module.
 package main
 
@@ -30,7 +30,11 @@ func run() error {
 	if err := os.WriteFile("contract.wasm.gz", gz, 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile("contract.wasm.stamp", []byte(guestbuild.Stamp(version, wasm)), 0o644); err != nil {
+	sources, err := guestbuild.Sources(guestbuild.GoTool())
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile("contract.wasm.stamp", []byte(guestbuild.Stamp(version, wasm, sources)), 0o644); err != nil {
 		return err
 	}
 	fmt.Printf("genguest: contract.wasm.gz: %d bytes (%d uncompressed), built by %s\n", len(gz), len(wasm), version)

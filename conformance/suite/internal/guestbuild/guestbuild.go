@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -76,26 +77,91 @@ func Compress(wasm []byte) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// Sources returns the SHA-256 of what the guest is built from in this
+// module: every Go and embedded file of the module's packages that the
+// guest imports for wasip1 (by module-relative path and content), and the
+// version of every other module it imports from. Unlike the wasm bytes, it does not depend on the Go
+// version, so a test can tell a stale embedded guest on any toolchain.
+func Sources(goTool string) (string, error) {
+	root, err := exec.Command(goTool, "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		return "", fmt.Errorf("guestbuild: go list -m: %w", err)
+	}
+	modDir := strings.TrimSpace(string(root))
+	// Files of the module's own packages, one per line; for packages of
+	// other modules, "@module@version" (their sources are fixed by it).
+	const format = `{{if .Module}}{{if .Module.Main}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}
+{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}
+{{end}}{{else}}@{{.Module.Path}}@{{.Module.Version}}
+{{end}}{{end}}`
+	cmd := exec.Command(goTool, "list", "-deps", "-f", format, Package)
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0", "GOFLAGS=")
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("guestbuild: go list -deps %s: %w", Package, err)
+	}
+	var rels, modules []string
+	for _, f := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		switch {
+		case f == "":
+		case strings.HasPrefix(f, "@"):
+			modules = append(modules, f)
+		default:
+			rel, err := filepath.Rel(modDir, f)
+			if err != nil {
+				return "", fmt.Errorf("guestbuild: %s: %w", f, err)
+			}
+			rels = append(rels, filepath.ToSlash(rel))
+		}
+	}
+	slices.Sort(rels)
+	slices.Sort(modules)
+	h := sha256.New()
+	for _, m := range slices.Compact(modules) {
+		fmt.Fprintln(h, m)
+	}
+	for _, rel := range slices.Compact(rels) {
+		data, err := os.ReadFile(filepath.Join(modDir, filepath.FromSlash(rel)))
+		if err != nil {
+			return "", fmt.Errorf("guestbuild: %w", err)
+		}
+		fmt.Fprintf(h, "%s %d\n", rel, len(data))
+		h.Write(data)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // Stamp is the text recorded next to the embedded guest: the Go version
-// that built it and the SHA-256 of the wasm bytes.
-func Stamp(goVersion string, wasm []byte) string {
+// that built it, the SHA-256 of the wasm bytes, and the SHA-256 of its
+// sources ([Sources]).
+func Stamp(goVersion string, wasm []byte, sources string) string {
 	sum := sha256.Sum256(wasm)
-	return fmt.Sprintf("go %s\nsha256 %s\n", goVersion, hex.EncodeToString(sum[:]))
+	return fmt.Sprintf("go %s\nsha256 %s\nsources %s\n", goVersion, hex.EncodeToString(sum[:]), sources)
+}
+
+// StampInfo is what a stamp records.
+type StampInfo struct {
+	GoVersion string // the Go version that built the guest
+	WasmSHA   string // SHA-256 of the wasm bytes, hex
+	Sources   string // SHA-256 of the sources, hex (see Sources)
 }
 
 // ParseStamp reads what Stamp wrote.
-func ParseStamp(s string) (goVersion, sha string, err error) {
+func ParseStamp(s string) (StampInfo, error) {
+	var st StampInfo
 	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
 		k, v, _ := strings.Cut(l, " ")
 		switch k {
 		case "go":
-			goVersion = v
+			st.GoVersion = v
 		case "sha256":
-			sha = v
+			st.WasmSHA = v
+		case "sources":
+			st.Sources = v
 		}
 	}
-	if goVersion == "" || len(sha) != 64 {
-		return "", "", fmt.Errorf("guestbuild: stamp %q: want lines \"go VERSION\" and \"sha256 HEX\"", s)
+	if st.GoVersion == "" || len(st.WasmSHA) != 64 || len(st.Sources) != 64 {
+		return StampInfo{}, fmt.Errorf("guestbuild: stamp %q: want lines \"go VERSION\", \"sha256 HEX\" and \"sources HEX\"", s)
 	}
-	return goVersion, sha, nil
+	return st, nil
 }
