@@ -2,25 +2,20 @@ package wasihost_test
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/sha512"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasihsm/wasihsm/conformance/suite"
 	"github.com/wasihsm/wasihsm/provider"
 	"github.com/wasihsm/wasihsm/softfallback"
 	"github.com/wasihsm/wasihsm/wasihost"
@@ -170,56 +165,22 @@ func TestContractDenyPolicy(t *testing.T) {
 }
 
 // verifySigLine checks a "sig ALG SPKI MSG SIG" line with the standard
-// library.
+// library (conformance/suite.VerifySignature).
 func verifySigLine(t *testing.T, line string) {
 	t.Helper()
 	f := strings.Fields(line)
 	require.Len(t, f, 5, line)
-	alg := f[1]
-	spki, msg, sig := mustHex(t, f[2]), mustHex(t, f[3]), mustHex(t, f[4])
-	pub, err := x509.ParsePKIXPublicKey(spki)
-	require.NoError(t, err, alg)
-	hashes := map[byte]crypto.Hash{'2': crypto.SHA256, '3': crypto.SHA384, '5': crypto.SHA512}
-	switch {
-	case alg == "EdDSA":
-		assert.True(t, ed25519.Verify(pub.(ed25519.PublicKey), msg, sig), "EdDSA signature does not verify")
-	case alg[:2] == "ES":
-		h := hashes[alg[2]]
-		digest := hashOf(h, msg)
-		n := len(sig) / 2
-		r, s := new(big.Int).SetBytes(sig[:n]), new(big.Int).SetBytes(sig[n:])
-		want := map[string]int{"ES256": 64, "ES384": 96, "ES512": 132}[alg]
-		assert.Len(t, sig, want, "r‖s width")
-		assert.True(t, ecdsa.Verify(pub.(*ecdsa.PublicKey), digest, r, s), "%s signature does not verify", alg)
-	case alg[:2] == "RS":
-		h := hashes[alg[2]]
-		assert.NoError(t, rsa.VerifyPKCS1v15(pub.(*rsa.PublicKey), h, hashOf(h, msg), sig), alg)
-	case alg[:2] == "PS":
-		h := hashes[alg[2]]
-		assert.NoError(t, rsa.VerifyPSS(pub.(*rsa.PublicKey), h, hashOf(h, msg), sig,
-			&rsa.PSSOptions{SaltLength: h.Size(), Hash: h}), "%s (salt = hash length)", alg)
-	default:
-		t.Fatalf("unknown algorithm in %q", line)
-	}
+	alg, ok := provider.Lookup(f[1])
+	require.True(t, ok, "unknown algorithm in %q", line)
+	pub, err := x509.ParsePKIXPublicKey(mustHex(t, f[2]))
+	require.NoError(t, err, alg.Name)
+	assert.NoError(t, suite.VerifySignature(alg, pub, mustHex(t, f[3]), mustHex(t, f[4])))
 }
 
 func assertSPKIIs(t *testing.T, line string, want *ecdsa.PublicKey) {
 	pub, err := x509.ParsePKIXPublicKey(mustHex(t, strings.Fields(line)[2]))
 	require.NoError(t, err)
 	assert.True(t, want.Equal(pub), "managed key's public half")
-}
-
-func hashOf(h crypto.Hash, msg []byte) []byte {
-	switch h {
-	case crypto.SHA256:
-		s := sha256.Sum256(msg)
-		return s[:]
-	case crypto.SHA384:
-		s := sha512.Sum384(msg)
-		return s[:]
-	}
-	s := sha512.Sum512(msg)
-	return s[:]
 }
 
 func mustHex(t *testing.T, s string) []byte {

@@ -278,7 +278,7 @@ func checkLine(line string, t Target) string {
 		if err != nil {
 			return fmt.Sprintf("sig %s: public key: %v", alg.Name, err)
 		}
-		if err := verifySignature(alg, pub, msg, sig); err != nil {
+		if err := VerifySignature(alg, pub, msg, sig); err != nil {
 			return "sig: " + err.Error()
 		}
 	case len(f) == 3 && f[0] == "matrix":
