@@ -29,6 +29,8 @@ type Backend struct {
 	pool        atomic.Pointer[sessionPool]
 	wait        time.Duration
 	callTimeout time.Duration
+	// inline runs token calls on the caller's goroutine (Config.InlineCalls).
+	inline      bool
 	maxBuffered int
 	managed     map[string]*managedEntry
 
@@ -106,6 +108,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		p:           mod.ctx,
 		wait:        orDefault(cfg.SessionWait, DefaultSessionWait),
 		callTimeout: orDefault(cfg.CallTimeout, DefaultCallTimeout),
+		inline:      cfg.InlineCalls,
 		maxBuffered: orDefault(cfg.MaxBuffered, DefaultMaxBuffered),
 		managed:     managed,
 		login:       cfg.PIN != nil,

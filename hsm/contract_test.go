@@ -27,9 +27,21 @@ const contractMaxBuffered = 1 << 20
 // but the backends are opened one after the other: a SoftHSM2 process
 // that reads the token's files while another logs in may miss the token.
 func TestContract(t *testing.T) {
+	type variant struct {
+		name   string
+		target target
+		inline bool
+	}
+	var variants []variant
 	for _, tg := range targets(t) {
-		b := open(t, tg, func(c *hsm.Config) { c.MaxBuffered = contractMaxBuffered })
-		t.Run(tg.name, func(t *testing.T) {
+		variants = append(variants, variant{tg.name, tg, false})
+	}
+	// Config.InlineCalls changes where every token call runs, and
+	// nothing a caller can see besides.
+	variants = append(variants, variant{variants[0].name + "-inline", variants[0].target, true})
+	for _, v := range variants {
+		b := open(t, v.target, func(c *hsm.Config) { c.MaxBuffered, c.InlineCalls = contractMaxBuffered, v.inline })
+		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
 			// HKDF is composed from the token's HMAC, never native.
 			for _, op := range []provider.Operation{provider.OpImport, provider.OpDerive} {

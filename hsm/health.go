@@ -41,9 +41,17 @@ const (
 //
 // The call ends at ctx's end or, when expire is not nil, when expire
 // fires: the call deadline of a token operation (see callTimer).
+//
+// With Config.InlineCalls, body runs on the caller's goroutine instead and
+// is never abandoned: the deadline then bounds only the waits around it.
 func (b *Backend) tokenCall(ctx context.Context, expire <-chan time.Time, op string, body func() error, undo func()) error {
 	if !b.mod.enter() {
 		return errRejected
+	}
+	if b.inline {
+		err := body()
+		b.mod.leave()
+		return err
 	}
 	abandoned, err := abandonable(ctx, expire, body, func(err error, abandoned bool) {
 		if abandoned && err == nil && undo != nil {
