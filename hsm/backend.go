@@ -52,6 +52,12 @@ type Backend struct {
 	// are gone with the old session.
 	gen    atomic.Uint64
 	closed atomic.Bool
+	// kept records, per algorithm and origin, the generation of main in
+	// which a created key passed checkKeyAttributes (see checkKept).
+	// Guarded by mainLock.
+	kept map[keptCheck]uint64
+	// keptChecks counts the attribute read-backs, for the tests.
+	keptChecks atomic.Int64
 
 	// orphans are the objects of keys whose Destroy could not reach the
 	// persistent session; sweeping says that sweep runs to destroy them
@@ -109,6 +115,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		wait:        orDefault(cfg.SessionWait, DefaultSessionWait),
 		callTimeout: orDefault(cfg.CallTimeout, DefaultCallTimeout),
 		inline:      cfg.InlineCalls,
+		kept:        make(map[keptCheck]uint64),
 		maxBuffered: orDefault(cfg.MaxBuffered, DefaultMaxBuffered),
 		managed:     managed,
 		login:       cfg.PIN != nil,

@@ -97,7 +97,7 @@ func (b *Backend) create(ctx context.Context, alg provider.Algorithm, generated 
 		if err != nil {
 			return err
 		}
-		if err := b.checkKeyAttributes(s, alg, o.priv, generated); err != nil {
+		if err := b.checkKept(s, alg, o.priv, generated); err != nil {
 			_ = destroyObjects(b.p, s, o.priv, o.pub)
 			return err
 		}

@@ -302,6 +302,34 @@ func publicTemplate(extra ...*pkcs11.Attribute) []*pkcs11.Attribute {
 	return append(t, extra...)
 }
 
+// keptCheck is a kind of key the backend creates: its algorithm and
+// whether it was generated on the token or imported.
+type keptCheck struct {
+	alg       string
+	generated bool
+}
+
+// checkKept runs checkKeyAttributes on the first key of its kind (algorithm
+// and origin) that the backend creates in the persistent session's
+// generation, and trusts the token for the others: every key of a kind is
+// made from the same template by the same module, and reading the
+// attributes back costs SoftHSM2 as much as generating an AES key (it
+// decrypts private objects' attributes). A new generation (the session
+// reopened, the token recovered, perhaps a different token behind the
+// same selector) checks again; a failed check is not remembered, so the
+// next key is checked too. The caller holds mainLock.
+func (b *Backend) checkKept(s pkcs11.SessionHandle, alg provider.Algorithm, obj pkcs11.ObjectHandle, generated bool) error {
+	c, gen := keptCheck{alg.Name, generated}, b.gen.Load()
+	if g, ok := b.kept[c]; ok && g == gen {
+		return nil
+	}
+	if err := b.checkKeyAttributes(s, alg, obj, generated); err != nil {
+		return err
+	}
+	b.kept[c] = gen
+	return nil
+}
+
 // checkKeyAttributes reads back the attributes that CONTRACT §6 requires
 // of a key the backend created, and fails when the token did not keep
 // them. SoftHSM2, for one, leaves a key extractable in the clear unless the
@@ -328,6 +356,7 @@ func (b *Backend) checkKeyAttributes(s pkcs11.SessionHandle, alg provider.Algori
 			{pkcs11.CKA_NEVER_EXTRACTABLE, "CKA_NEVER_EXTRACTABLE", true},
 		}...)
 	}
+	b.keptChecks.Add(1)
 	tmpl := make([]*pkcs11.Attribute, len(want))
 	for i, w := range want {
 		tmpl[i] = pkcs11.NewAttribute(w.typ, nil)

@@ -1,0 +1,80 @@
+//go:build cgo
+
+package hsm
+
+import (
+	"context"
+	"testing"
+
+	"github.com/miekg/pkcs11"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasihsm/wasihsm/internal/softhsmtest"
+	"github.com/wasihsm/wasihsm/provider"
+)
+
+// TestCheckKeptOncePerKind: the backend reads a created key's attributes
+// back for the first key of each algorithm and origin, not for the ones
+// after it, and again for the first of each kind once the persistent
+// session has been reopened (as recovering the token does).
+func TestCheckKeptOncePerKind(t *testing.T) {
+	fx := softhsmtest.Token(t)
+	b, err := Open(context.Background(), Config{Module: fx.Module, Token: TokenSelector{Label: fx.Label},
+		PIN: func() ([]byte, error) { return []byte(fx.PIN), nil }})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	ctx := context.Background()
+	create := func(req provider.KeyRequest) {
+		t.Helper()
+		k, err := b.GenerateKey(ctx, req)
+		require.NoError(t, err)
+		require.NoError(t, k.Destroy(ctx))
+	}
+	aes := provider.KeyRequest{Algorithm: provider.MustLookup("A256GCM")}
+	imported := provider.KeyRequest{Algorithm: provider.MustLookup("A256GCM"), Input: make([]byte, 32)}
+	es256 := provider.KeyRequest{Algorithm: provider.MustLookup("ES256")}
+
+	steps := []struct {
+		name string
+		req  provider.KeyRequest
+		want int64 // read-backs so far
+	}{
+		{"first generated AES key", aes, 1},
+		{"second generated AES key", aes, 1},
+		{"first imported AES key", imported, 2},
+		{"second imported AES key", imported, 2},
+		{"first ES256 key", es256, 3},
+		{"third generated AES key", aes, 3},
+	}
+	for _, s := range steps {
+		create(s.req)
+		assert.Equal(t, s.want, b.keptChecks.Load(), s.name)
+	}
+
+	require.NoError(t, b.reopen())
+	create(aes)
+	assert.Equal(t, int64(4), b.keptChecks.Load(), "a new persistent session checks again")
+	create(aes)
+	assert.Equal(t, int64(4), b.keptChecks.Load(), "and then trusts the kind again")
+
+	// A key the token did not keep sensitive fails the check, and the
+	// failure is not remembered: the next key of the kind is read back.
+	hs := provider.MustLookup("HS256")
+	b.mainLock <- struct{}{}
+	leaky, err := b.p.CreateObject(b.main, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
+		pkcs11.NewAttribute(pkcs11.CKA_VALUE, make([]byte, 32)),
+	})
+	require.NoError(t, err)
+	err = b.checkKept(b.main, hs, leaky, false)
+	require.NoError(t, b.p.DestroyObject(b.main, leaky))
+	<-b.mainLock
+	require.ErrorIs(t, err, provider.ErrDevice)
+	assert.Contains(t, err.Error(), "CKA_SENSITIVE is false")
+	create(provider.KeyRequest{Algorithm: hs, Input: make([]byte, 32)})
+	assert.Equal(t, int64(6), b.keptChecks.Load(), "the failed kind is checked again")
+}
