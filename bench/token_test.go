@@ -21,9 +21,12 @@ import (
 )
 
 // tokenEnv is one way to the token: the product's backend (as the only
-// backend, so every key is on the token) and the raw baseline.
+// backend, so every key is on the token) and the raw baseline. inline,
+// for the token in the process, is a second backend on the same token
+// with hsm.Config.InlineCalls (pkcs11.inline_calls).
 type tokenEnv struct {
 	router provider.Provider
+	inline provider.Provider
 	raw    *rawToken
 }
 
@@ -41,25 +44,37 @@ var (
 	remoteErr  error
 )
 
-// openEnv opens the backend and the raw baseline on module.
-func openEnv(module, label, pin string) (*tokenEnv, error) {
+// openEnv opens the raw baseline and the backend on module, and, with
+// inline, the backend with InlineCalls too.
+func openEnv(module, label, pin string, inline bool) (*tokenEnv, error) {
 	raw, err := openRaw(module, label, pin)
 	if err != nil {
 		return nil, err
 	}
+	env := &tokenEnv{raw: raw}
+	if env.router, err = openRouter(module, label, pin, false); err != nil {
+		return nil, err
+	}
+	if inline {
+		if env.inline, err = openRouter(module, label, pin, true); err != nil {
+			return nil, err
+		}
+	}
+	return env, nil
+}
+
+// openRouter opens a backend on module as the router's only backend.
+func openRouter(module, label, pin string, inline bool) (provider.Provider, error) {
 	b, err := hsm.Open(context.Background(), hsm.Config{
-		Module: module,
-		Token:  hsm.TokenSelector{Label: label},
-		PIN:    func() ([]byte, error) { return []byte(pin), nil },
+		Module:      module,
+		Token:       hsm.TokenSelector{Label: label},
+		PIN:         func() ([]byte, error) { return []byte(pin), nil },
+		InlineCalls: inline,
 	})
 	if err != nil {
 		return nil, err
 	}
-	router, err := provider.NewRouter(provider.RouterConfig{Primary: b})
-	if err != nil {
-		return nil, err
-	}
-	return &tokenEnv{router: router, raw: raw}, nil
+	return provider.NewRouter(provider.RouterConfig{Primary: b})
 }
 
 // directToken is SoftHSM2 loaded in this process, with a crypto11 ES256
@@ -80,7 +95,7 @@ func directToken(tb testing.TB) *tokenEnv {
 			directErr = fmt.Errorf("crypto11: generate: %w", err)
 			return
 		}
-		direct, directErr = openEnv(fx.Module, fx.Label, fx.PIN)
+		direct, directErr = openEnv(fx.Module, fx.Label, fx.PIN, true)
 	})
 	if directErr != nil {
 		tb.Fatalf("bench: %v", directErr)
@@ -93,7 +108,7 @@ func remoteToken(tb testing.TB) *tokenEnv {
 	tb.Helper()
 	fx := softhsmtest.Token(tb)
 	rf := fx.Remote(tb)
-	remoteOnce.Do(func() { remote, remoteErr = openEnv(rf.Module, rf.Label, fx.PIN) })
+	remoteOnce.Do(func() { remote, remoteErr = openEnv(rf.Module, rf.Label, fx.PIN, false) })
 	if remoteErr != nil {
 		tb.Fatalf("bench: %v", remoteErr)
 	}
@@ -127,18 +142,36 @@ func rawSign(b *testing.B, r *rawToken, alg string) {
 // (guest → host → SoftHSM2) next to the raw miekg/pkcs11 calls on the same
 // token, and ES256 also next to crypto11's Signer. Goals: ≥ 0.95× raw for
 // signatures and key generation, ≥ 0.9× for HMAC and AES-GCM, ≥ 1.0×
-// crypto11.
+// crypto11. Each product path runs twice: "product" with the default
+// backend (every token call on a goroutine of its own, under the call
+// deadline) and "product-inline" with pkcs11.inline_calls.
 func BenchmarkToken(b *testing.B) {
 	env := directToken(b)
-	s := start(b, newHarness(b, env.router), "bench")
+	products := []product{
+		{"product", start(b, newHarness(b, env.router), "bench")},
+		{"product-inline", start(b, newHarness(b, env.inline), "bench")},
+	}
 	for range *rounds {
-		benchToken(b, s, env.raw)
+		benchToken(b, products, env.raw)
 	}
 }
 
-func benchToken(b *testing.B, s *session, r *rawToken) {
+// product is a guest session on one configuration of the backend, named
+// as its sub-benchmarks are.
+type product struct {
+	name string
+	s    *session
+}
+
+func benchToken(b *testing.B, products []product, r *rawToken) {
+	// each runs body for every product, as sub-benchmark work/<product>.
+	each := func(work string, body func(b *testing.B, s *session)) {
+		for _, p := range products {
+			b.Run(work+"/"+p.name, func(b *testing.B) { body(b, p.s) })
+		}
+	}
 	for _, alg := range []string{"ES256", "EdDSA"} {
-		b.Run(alg+"-sign/product", func(b *testing.B) {
+		each(alg+"-sign", func(b *testing.B, s *session) {
 			b.ReportAllocs()
 			checkSignature(b, alg, loop(b, s, "sign "+alg))
 		})
@@ -147,7 +180,7 @@ func benchToken(b *testing.B, s *session, r *rawToken) {
 			b.Run(alg+"-sign/crypto11", benchCrypto11)
 		}
 	}
-	b.Run("HS256-64B/product", func(b *testing.B) {
+	each("HS256-64B", func(b *testing.B, s *session) {
 		b.ReportAllocs()
 		checkMAC(b, loop(b, s, "hmac HS256"))
 	})
@@ -176,14 +209,14 @@ func benchToken(b *testing.B, s *session, r *rawToken) {
 		if size == mib {
 			name = "A256GCM-1MiB"
 		}
-		b.Run(name+"/product", func(b *testing.B) {
+		each(name, func(b *testing.B, s *session) {
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			checkGCM(b, size, b.N, loop(b, s, "gcm A256GCM "+strconv.Itoa(size)))
 		})
 		b.Run(name+"/raw", func(b *testing.B) { rawGCM(b, r, size) })
 	}
-	b.Run("ES256-keygen/product", func(b *testing.B) {
+	each("ES256-keygen", func(b *testing.B, s *session) {
 		b.ReportAllocs()
 		loop(b, s, "keygen ES256")
 	})
@@ -202,7 +235,7 @@ func benchToken(b *testing.B, s *session, r *rawToken) {
 		b.StopTimer()
 		cpu()
 	})
-	b.Run("AES-keygen/product", func(b *testing.B) {
+	each("AES-keygen", func(b *testing.B, s *session) {
 		b.ReportAllocs()
 		loop(b, s, "keygen A256GCM")
 	})
@@ -302,14 +335,16 @@ func BenchmarkRemote(b *testing.B) {
 // BenchmarkParallelToken signs with ES256 on SoftHSM2 in one guest
 // instance, split over two instances at once, and with raw miekg/pkcs11
 // in two goroutines with a session each. Goal: two instances ≥ 0.95× the
-// raw two goroutines.
+// raw two goroutines. The "-inline" runs use pkcs11.inline_calls.
 func BenchmarkParallelToken(b *testing.B) {
 	env := directToken(b)
-	h := newHarness(b, env.router)
+	h, hi := newHarness(b, env.router), newHarness(b, env.inline)
 	s1, s2 := start(b, h, "bench"), start(b, h, "bench")
+	i1, i2 := start(b, hi, "bench"), start(b, hi, "bench")
 	for range *rounds {
 		b.Run("1-instance", func(b *testing.B) { together(b, "sign ES256", s1) })
 		b.Run("2-instances", func(b *testing.B) { together(b, "sign ES256", s1, s2) })
+		b.Run("2-instances-inline", func(b *testing.B) { together(b, "sign ES256", i1, i2) })
 		b.Run("raw-2-goroutines", func(b *testing.B) { rawParallel(b, env.raw) })
 	}
 }
@@ -360,17 +395,20 @@ func rawParallel(b *testing.B, r *rawToken) {
 	}
 }
 
-// TestToken runs each token operation once through the guest, raw and
-// with crypto11, directly and through p11-kit, and checks the results.
+// TestToken runs each token operation once through the guest (with and
+// without inline calls), raw and with crypto11, directly and through
+// p11-kit, and checks the results.
 func TestToken(t *testing.T) {
 	env := directToken(t)
-	s := start(t, newHarness(t, env.router), "bench")
-	checkSignature(t, "ES256", s.must(t, "sign ES256 2"))
-	checkSignature(t, "EdDSA", s.must(t, "sign EdDSA 2"))
-	checkMAC(t, s.must(t, "hmac HS256 2"))
-	checkGCM(t, 64, 2, s.must(t, "gcm A256GCM 64 2"))
-	s.must(t, "keygen ES256 2")
-	s.must(t, "keygen A256GCM 2")
+	for _, router := range []provider.Provider{env.router, env.inline} {
+		s := start(t, newHarness(t, router), "bench")
+		checkSignature(t, "ES256", s.must(t, "sign ES256 2"))
+		checkSignature(t, "EdDSA", s.must(t, "sign EdDSA 2"))
+		checkMAC(t, s.must(t, "hmac HS256 2"))
+		checkGCM(t, 64, 2, s.must(t, "gcm A256GCM 64 2"))
+		s.must(t, "keygen ES256 2")
+		s.must(t, "keygen A256GCM 2")
+	}
 
 	r := env.raw
 	for _, alg := range []string{"ES256", "EdDSA"} {
