@@ -12,15 +12,23 @@ import (
 // key's algorithm. For HS256, HS384 and HS512 it is the MAC. See [Signer]
 // for the format of each algorithm.
 func Sign(alg string, key *Key, msg []byte) ([]byte, error) {
-	s, err := NewSigner(alg, key)
+	return AppendSign(nil, alg, key, msg)
+}
+
+// AppendSign is [Sign] that appends the signature to dst and returns the
+// extended slice. When dst has room for the signature it allocates
+// nothing, which matters in a Go guest: an allocation there costs more
+// than a host call.
+func AppendSign(dst []byte, alg string, key *Key, msg []byte) ([]byte, error) {
+	s, err := openSigner(alg, key)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
 	defer s.Close()
 	if _, err := s.Write(msg); err != nil {
-		return nil, err
+		return dst, err
 	}
-	return s.Sign()
+	return s.AppendSign(dst)
 }
 
 // A Signer signs (or MACs) a stream of data with a key on the host. Write
@@ -44,21 +52,31 @@ type Signer struct {
 // For RSA keys it also reads the public key once, to learn the signature
 // length from the modulus.
 func NewSigner(alg string, key *Key) (*Signer, error) {
+	s, err := openSigner(alg, key)
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// openSigner is NewSigner without the allocation: the Signer is the
+// caller's value.
+func openSigner(alg string, key *Key) (Signer, error) {
 	var initial uint32
 	if err := check("sign_open", abi.SignOpen(stringPtr(alg), size(alg), key.Handle(), &initial)); err != nil {
-		return nil, err
+		return Signer{}, err
 	}
 	sigSize, err := signerSize(alg, key)
 	if err != nil {
 		abi.SignClose(initial)
-		return nil, err
+		return Signer{}, err
 	}
 	var signing uint32
 	if err := check("sign_begin", abi.SignBegin(initial, &signing)); err != nil {
 		abi.SignClose(initial)
-		return nil, err
+		return Signer{}, err
 	}
-	return &Signer{state: signing, alg: alg, size: sigSize}, nil
+	return Signer{state: signing, alg: alg, size: sigSize}, nil
 }
 
 // signerSize is the signature length for alg with key. The host would
@@ -100,11 +118,18 @@ func (s *Signer) Write(p []byte) (int, error) {
 // Sign returns the signature of everything written since [NewSigner] or
 // the last [Signer.Reset]. It may be called again, and writing may go on.
 func (s *Signer) Sign() ([]byte, error) {
-	sig := make([]byte, s.size)
+	return s.AppendSign(nil)
+}
+
+// AppendSign is [Signer.Sign] that appends the signature to dst and
+// returns the extended slice; on an error it returns dst unchanged. When
+// dst has room for the signature it allocates nothing.
+func (s *Signer) AppendSign(dst []byte) ([]byte, error) {
+	out, sig := sliceForAppend(dst, s.size)
 	if err := check("sign", abi.Sign(s.state, bytesPtr(sig), size(sig))); err != nil {
-		return nil, err
+		return dst, err
 	}
-	return sig, nil
+	return out, nil
 }
 
 // Reset drops the data written so far and begins a new message with the
