@@ -14,9 +14,10 @@
 //	cycle N               hash_open, hash_update (64 B), hash_digest, hash_close
 //	hash ALG SIZE N       the host hashes SIZE bytes (wasicrypto.Hash); answers the digest
 //	ghash ALG SIZE N      the same hash computed in the guest by the Go standard library
-//	sign ALG N            wasicrypto.Sign of a 64-byte message with a generated key;
+//	sign ALG N            wasicrypto.AppendSign of a 64-byte message with a generated key
+//	                      into a reused buffer (no allocation in the guest);
 //	                      answers the last signature and the key's SubjectPublicKeyInfo
-//	hmac ALG N            wasicrypto.Sign of 64 bytes with an imported MAC key; answers the MAC
+//	hmac ALG N            the same with an imported MAC key; answers the MAC
 //	gcm ALG SIZE N        AEAD.Seal of SIZE bytes with an imported key and nonces 0..N-1;
 //	                      answers the last tag
 //	keygen ALG N          wasicrypto.GenerateKey and Key.Close
