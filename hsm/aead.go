@@ -60,7 +60,8 @@ func gcm(nonce, aad []byte) (*pkcs11.GCMParams, []*pkcs11.Mechanism) {
 
 // Seal implements provider.AEADKey: one C_Encrypt, whose output is
 // ciphertext‖tag. The output is built in memory of its own and appended to
-// dst at the end, so overlapping inputs and outputs are no concern.
+// dst at the end, so overlapping inputs and outputs are no concern; when
+// dst is empty and too small, that memory is returned as it is.
 func (k *aeadKey) Seal(ctx context.Context, dst, nonce, plaintext, aad []byte) ([]byte, error) {
 	if err := k.acquire(provider.OpEncrypt); err != nil {
 		return nil, err
@@ -88,6 +89,11 @@ func (k *aeadKey) Seal(ctx context.Context, dst, nonce, plaintext, aad []byte) (
 	}
 	if len(out) != len(plaintext)+k.alg.TagSize {
 		return nil, k.errorf(provider.ErrDevice, "the token's ciphertext has %d bytes, want %d", len(out), len(plaintext)+k.alg.TagSize)
+	}
+	if len(dst) == 0 && cap(dst) < len(out) {
+		// out is ours (miekg/pkcs11 copied it from C): appending to a dst
+		// without room would only copy it again.
+		return out, nil
 	}
 	return append(dst, out...), nil
 }

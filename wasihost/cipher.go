@@ -202,18 +202,29 @@ func cipherEncrypt(in *instance, ctx context.Context, mem api.Memory, p args) ab
 		return abi.ErrnoRange
 	}
 	// Seal into host memory, then copy: plaintext and ciphertext may
-	// overlap in any way.
-	buf := in.takeScratch(int(pt.Len) + gcmTagSize)
+	// overlap in any way. An output larger than the scratch an instance
+	// keeps is left to the backend to allocate (a token's answer is in
+	// memory of its own already, so staging it would be one more copy of
+	// a large message); it holds no secret, so it is not cleared.
+	n := int(pt.Len) + gcmTagSize
+	var buf []byte
+	if n <= maxRetainedScratch {
+		buf = in.takeScratch(n)
+	}
 	sealed, err := s.aead.Seal(ctx, buf, s.nonce[:], view(mem, pt), s.aad)
 	if err != nil {
-		in.giveScratch(buf)
+		if buf != nil {
+			in.giveScratch(buf)
+		}
 		return abi.ToErrno(err)
 	}
 	copy(view(mem, guestmem.Range{Ptr: ct.Ptr, Len: pt.Len}), sealed[:pt.Len])
 	copy(s.lastTag[:], sealed[pt.Len:])
 	s.hasLastTag = true
 	s.done = true
-	in.giveScratch(sealed)
+	if buf != nil {
+		in.giveScratch(sealed)
+	}
 	return abi.ErrnoSuccess
 }
 
