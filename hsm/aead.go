@@ -51,13 +51,6 @@ func (b *Backend) newAEADKey(ctx context.Context, alg provider.Algorithm, input 
 	return k, nil
 }
 
-// gcm is the CKM_AES_GCM mechanism for one call. The caller frees the
-// parameters after the call that ends the operation.
-func gcm(nonce, aad []byte) (*pkcs11.GCMParams, []*pkcs11.Mechanism) {
-	params := pkcs11.NewGCMParams(nonce, aad, gcmTagBits)
-	return params, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}
-}
-
 // Seal implements provider.AEADKey: one C_Encrypt, whose output is
 // ciphertext‖tag. The output is built in memory of its own and appended to
 // dst at the end, so overlapping inputs and outputs are no concern; when
@@ -70,20 +63,11 @@ func (k *aeadKey) Seal(ctx context.Context, dst, nonce, plaintext, aad []byte) (
 	if len(nonce) != k.alg.NonceSize {
 		return nil, k.errorf(provider.ErrInvalidArgument, "nonce of %d bytes, want %d", len(nonce), k.alg.NonceSize)
 	}
-	var out []byte
-	err := k.b.withSession(ctx, k.names.encrypt, k.refinding(func(s pkcs11.SessionHandle) error {
-		params, mech := gcm(nonce, aad)
-		defer params.Free()
-		obj, err := k.object(s)
-		if err != nil {
-			return err
-		}
-		if err := k.b.p.EncryptInit(s, mech, obj); err != nil {
-			return err
-		}
-		out, err = k.b.p.Encrypt(s, plaintext)
-		return err
-	}))
+	c := k.ops.get(&k.keyBase)
+	c.kind, c.name, c.data = opEncrypt, k.names.encrypt, plaintext
+	c.setGCM(nonce, aad)
+	err := k.b.withSession(ctx, c.name, c.run)
+	out := k.ops.finish(c, err)
 	if err != nil {
 		return nil, err
 	}
@@ -116,22 +100,11 @@ func (k *aeadKey) Open(ctx context.Context, dst, nonce, ciphertextAndTag, aad []
 	if len(ciphertextAndTag) < k.alg.TagSize {
 		return dst, k.errOpen()
 	}
-	var out []byte
-	err := k.b.withSession(ctx, k.names.decrypt, k.refinding(func(s pkcs11.SessionHandle) error {
-		params, mech := gcm(nonce, aad)
-		defer params.Free()
-		obj, err := k.object(s)
-		if err != nil {
-			return err
-		}
-		if err := k.b.p.DecryptInit(s, mech, obj); err != nil {
-			return err
-		}
-		if out, err = k.b.p.Decrypt(s, ciphertextAndTag); err != nil {
-			return decryptAEADError(k.names.decrypt, err)
-		}
-		return nil
-	}))
+	c := k.ops.get(&k.keyBase)
+	c.kind, c.name, c.data = opDecrypt, k.names.decrypt, ciphertextAndTag
+	c.setGCM(nonce, aad)
+	err := k.b.withSession(ctx, c.name, c.run)
+	out := k.ops.finish(c, err)
 	if errors.Is(err, provider.ErrAuthentication) {
 		return dst, k.errOpen()
 	}

@@ -509,20 +509,17 @@ func (b *Backend) withSession(ctx context.Context, op string, f func(s pkcs11.Se
 		if err != nil {
 			return err
 		}
-		err = b.tokenCall(ctx, timer.C, op, func() error {
-			if !b.healthy.Load() {
-				pool.put(s, true)
-				return b.unavailable()
+		if b.inline {
+			// The same as through tokenCall, without making the closure.
+			if b.mod.enter() {
+				err = b.onSession(pool, s, op, f)
+				b.mod.leave()
+			} else {
+				err = errRejected
 			}
-			s := s // a copy of its own, so that s does not escape
-			err := b.openSessionIn(&s)
-			if err == nil {
-				err = b.unhide(s, f(s))
-			}
-			pool.put(s, err == nil || !hasTrait(err, evict|fatal))
-			b.checkFault(op, err)
-			return err
-		}, nil)
+		} else {
+			err = b.tokenCall(ctx, timer.C, op, func() error { return b.onSession(pool, s, op, f) }, nil)
+		}
 		if errors.Is(err, errRejected) {
 			// The body never ran: the session is still the caller's.
 			pool.put(s, true)
@@ -545,6 +542,22 @@ func (b *Backend) withSession(ctx context.Context, op string, f func(s pkcs11.Se
 		}
 		return ckrError(op, err)
 	}
+}
+
+// onSession is withSession's body: f on s, a session of pool (0: open
+// one first), which goes back to the pool afterwards.
+func (b *Backend) onSession(pool *sessionPool, s pkcs11.SessionHandle, op string, f func(s pkcs11.SessionHandle) error) error {
+	if !b.healthy.Load() {
+		pool.put(s, true)
+		return b.unavailable()
+	}
+	err := b.openSessionIn(&s)
+	if err == nil {
+		err = b.unhide(s, f(s))
+	}
+	pool.put(s, err == nil || !hasTrait(err, evict|fatal))
+	b.checkFault(op, err)
+	return err
 }
 
 // unhide turns an error of trait hidden on session s into

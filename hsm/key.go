@@ -56,6 +56,8 @@ type keyBase struct {
 
 	// names are the key's operations as errors name them, set with alg.
 	names keyOpNames
+	// ops are the key's pooled token operations (see tokenOp).
+	ops opPool
 }
 
 // keyOpNames are the names of a key's token operations in errors ("ES256:

@@ -105,7 +105,10 @@ func (k *macKey) signData(ctx context.Context, dst, data []byte) ([]byte, error)
 		return nil, err
 	}
 	defer k.release()
-	mac, err := hmacOnToken(ctx, &k.keyBase, k.names.sign, k.mech, data)
+	c := k.ops.get(&k.keyBase)
+	c.kind, c.name, c.mechs, c.data = opSign, k.names.sign, mechanismList(k.mech, nil), data
+	err := k.b.withSession(ctx, c.name, c.run)
+	mac := k.ops.finish(c, err)
 	if err != nil {
 		return nil, err
 	}
@@ -114,22 +117,4 @@ func (k *macKey) signData(ctx context.Context, dst, data []byte) ([]byte, error)
 		return nil, k.errorf(provider.ErrDevice, "the token made an HMAC of %d bytes, want %d", len(mac), k.alg.OutputSize)
 	}
 	return append(dst, mac...), nil
-}
-
-// hmacOnToken computes one HMAC with k on a pooled session.
-func hmacOnToken(ctx context.Context, k *keyBase, op string, mech uint, data []byte) ([]byte, error) {
-	b := k.b
-	var mac []byte
-	err := b.withSession(ctx, op, k.refinding(func(s pkcs11.SessionHandle) error {
-		obj, err := k.object(s)
-		if err != nil {
-			return err
-		}
-		if err := b.p.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, obj); err != nil {
-			return err
-		}
-		mac, err = b.p.Sign(s, data)
-		return err
-	}))
-	return mac, err
 }

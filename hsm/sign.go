@@ -132,18 +132,10 @@ func (k *signKey) signData(ctx context.Context, dst, data []byte) ([]byte, error
 		return nil, err
 	}
 	defer k.release()
-	var sig []byte
-	err := k.b.withSession(ctx, k.names.sign, k.refinding(func(s pkcs11.SessionHandle) error {
-		obj, err := k.object(s)
-		if err != nil {
-			return err
-		}
-		if err := k.b.p.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(k.mech, k.params)}, obj); err != nil {
-			return err
-		}
-		sig, err = k.b.p.Sign(s, data)
-		return err
-	}))
+	c := k.ops.get(&k.keyBase)
+	c.kind, c.name, c.mechs, c.data = opSign, k.names.sign, mechanismList(k.mech, k.params), data
+	err := k.b.withSession(ctx, c.name, c.run)
+	sig := k.ops.finish(c, err)
 	if err != nil {
 		return nil, err
 	}
