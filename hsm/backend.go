@@ -357,8 +357,9 @@ func (b *Backend) loginLocked() error {
 	return nil
 }
 
-// lockMain takes mainLock, waiting up to the session wait or ctx.
-func (b *Backend) lockMain(ctx context.Context) error {
+// lockMain takes mainLock, waiting up to the session wait, ctx or expire
+// (the call deadline).
+func (b *Backend) lockMain(ctx context.Context, expire <-chan time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return timeoutError(err)
 	}
@@ -376,6 +377,8 @@ func (b *Backend) lockMain(ctx context.Context) error {
 		return fmt.Errorf("hsm: the persistent session was busy for %v: %w", b.wait, provider.ErrNoResources)
 	case <-ctx.Done():
 		return timeoutError(ctx.Err())
+	case <-expire:
+		return timeoutError(errCallDeadline)
 	}
 }
 
@@ -403,9 +406,15 @@ func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func
 	if err := b.ready(); err != nil {
 		return err
 	}
-	ctx, cancel := b.callContext(ctx, creating)
-	defer cancel()
-	if err := b.lockMain(ctx); err != nil {
+	// The deadline runs on a pooled timer, as withSession's does: a
+	// context of its own per call was five allocations.
+	d := b.callTimeout
+	if creating {
+		d *= slowCalls
+	}
+	timer := startCallTimerFor(d)
+	defer stopCallTimer(timer)
+	if err := b.lockMain(ctx, timer.C); err != nil {
 		return err
 	}
 	var s pkcs11.SessionHandle
@@ -437,7 +446,7 @@ func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func
 			}
 		}
 	}
-	err := b.tokenCall(ctx, nil, op, body, undoMain)
+	err := b.tokenCall(ctx, timer.C, op, body, undoMain)
 	if errors.Is(err, errRejected) {
 		// The body never ran: the lock is still the caller's.
 		<-b.mainLock

@@ -171,9 +171,12 @@ var callTimers = sync.Pool{New: func() any {
 // allocations). The caller waits on its channel in every wait of the
 // operation, and gives it back with stopCallTimer; Stop leaves no value
 // in the channel to be read by the timer's next user.
-func (b *Backend) startCallTimer() *time.Timer {
+func (b *Backend) startCallTimer() *time.Timer { return startCallTimerFor(b.callTimeout) }
+
+// startCallTimerFor is startCallTimer for a deadline d from now.
+func startCallTimerFor(d time.Duration) *time.Timer {
 	t := callTimers.Get().(*time.Timer)
-	t.Reset(b.callTimeout)
+	t.Reset(d)
 	return t
 }
 
