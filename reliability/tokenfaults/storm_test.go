@@ -77,9 +77,26 @@ func storm(t *testing.T, logouts bool) {
 	start := time.Now()
 	stop := make(chan struct{})
 	loggedOut := make(chan int, 1)
+	// logoutsDone closes when the logouts are over: in the login storm the
+	// callers go on until then, however fast their rounds are.
+	logoutsDone := make(chan struct{})
+	stormOn := func(r int) bool {
+		if r < rounds {
+			return true
+		}
+		if !logouts {
+			return false
+		}
+		select {
+		case <-logoutsDone:
+			return false
+		default:
+			return true
+		}
+	}
 	go func() {
 		n := 0
-		defer func() { loggedOut <- n }()
+		defer func() { close(logoutsDone); loggedOut <- n }()
 		for range nLogouts {
 			select {
 			case <-stop:
@@ -95,7 +112,7 @@ func storm(t *testing.T, logouts bool) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for r := range rounds {
+			for r := 0; stormOn(r); r++ {
 				op := (i + r) % 5
 				if logouts {
 					op = 0
@@ -128,7 +145,7 @@ func storm(t *testing.T, logouts bool) {
 	elapsed := time.Since(start)
 	close(stop)
 	done := <-loggedOut
-	t.Logf("%d callers x %d operations on 3 sessions in %v (%v), %d logouts behind the backend's back; %d errors",
+	t.Logf("%d callers x at least %d operations on 3 sessions in %v (%v), %d logouts behind the backend's back; %d errors",
 		callers, rounds, elapsed.Round(time.Millisecond), counts, done, len(errs))
 	for _, err := range errs {
 		msg := err.Error()
@@ -139,7 +156,12 @@ func storm(t *testing.T, logouts bool) {
 			t.Errorf("%v", err)
 		}
 	}
-	assert.Equal(t, callers*rounds, counts["sign"]+counts["hmac"]+counts["generate+destroy"])
+	calls := counts["sign"] + counts["hmac"] + counts["generate+destroy"]
+	if logouts {
+		assert.GreaterOrEqual(t, calls, callers*rounds)
+	} else {
+		assert.Equal(t, callers*rounds, calls)
+	}
 	if logouts {
 		assert.NotZero(t, done, "the token forgot the login during the storm")
 	}
