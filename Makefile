@@ -94,7 +94,7 @@ generate:
 
 ## bench: the benchmark suite (bench/), product and baseline interleaved for
 ## BENCH_ROUNDS rounds; prints the table and writes bench/RESULTS.md and bench/ratios.svg
-BENCH_ROUNDS ?= 5
+BENCH_ROUNDS ?= 8
 BENCH_TIME   ?= 500ms
 bench:
 	@status=$$(mktemp); \

@@ -185,8 +185,10 @@ func (o Outcome) Headroom() (h float64, ok bool) {
 // the goal is met, red when not.
 func WriteSVG(w io.Writer, outcomes []Outcome) error {
 	const (
-		labelW = 430
+		labelW = 500
 		plotW  = 360
+		// valueW holds "0.00× (goal ≤ 1.5× time)" at the right.
+		valueW = 170
 		rowH   = 22
 		top    = 40
 		minLog = -1.0 // 0.1× the goal
@@ -198,7 +200,7 @@ func WriteSVG(w io.Writer, outcomes []Outcome) error {
 			bars = append(bars, o)
 		}
 	}
-	width, height := labelW+plotW+90, top+rowH*len(bars)+40
+	width, height := labelW+plotW+valueW, top+rowH*len(bars)+40
 	x := func(h float64) float64 {
 		l := math.Max(minLog, math.Min(maxLog, math.Log10(h)))
 		return labelW + (l-minLog)/(maxLog-minLog)*plotW
@@ -219,8 +221,8 @@ func WriteSVG(w io.Writer, outcomes []Outcome) error {
 			x0, x1 = x1, x0
 		}
 		label := o.Work + " vs " + o.Against
-		if r := []rune(label); len(r) > 68 {
-			label = string(r[:67]) + "…"
+		if r := []rune(label); len(r) > 76 {
+			label = string(r[:75]) + "…"
 		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", labelW-8, y+15, html.EscapeString(label))
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", x0, y+4, math.Max(x1-x0, 1), rowH-8, color)
