@@ -518,17 +518,7 @@ func (b *Backend) withSession(ctx context.Context, op string, f func(s pkcs11.Se
 		if err != nil {
 			return err
 		}
-		if b.inline {
-			// The same as through tokenCall, without making the closure.
-			if b.mod.enter() {
-				err = b.onSession(pool, s, op, f)
-				b.mod.leave()
-			} else {
-				err = errRejected
-			}
-		} else {
-			err = b.tokenCall(ctx, timer.C, op, func() error { return b.onSession(pool, s, op, f) }, nil)
-		}
+		err = b.tokenCall(ctx, timer.C, op, func() error { return b.onSession(pool, s, op, f) }, nil)
 		if errors.Is(err, errRejected) {
 			// The body never ran: the session is still the caller's.
 			pool.put(s, true)

@@ -121,10 +121,10 @@
 // if the token did not keep them (SoftHSM2 leaves keys readable unless
 // asked). It does so for the first key of each algorithm and origin
 // (generated or imported) in each persistent session: the others are made
-// from the same template by the same module. Imports follow the software backend's rules exactly: AES keys of
-// exactly 16, 24 or 32 bytes; HMAC keys at least as long as the hash; PKCS#8
-// of exactly the right type and curve; RSA of 2048 to 8192 bits and two
-// primes. The host copies of imported material are zeroed once the token
+// from the same template by the same module. Imports follow the software
+// backend's rules exactly: AES keys of exactly 16, 24 or 32 bytes; HMAC
+// keys at least as long as the hash; PKCS#8 of exactly the right type and
+// curve; RSA of 2048 to 8192 bits and two primes. The host copies of imported material are zeroed once the token
 // has it; see "What the host still sees" for the copies that are not.
 //
 // How each algorithm runs on the token:

@@ -26,8 +26,7 @@ const (
 // and the function that withSession runs (run: the key's refinding around
 // once) is bound once, when the tokenOp is made, rather than as closures per
 // call. What is left per call are miekg/pkcs11's own allocations (the C
-// mechanism, the answer's Go copy) and, without Config.InlineCalls, the
-// hand-off's closure.
+// mechanism, the answer's Go copy) and withSession's body.
 type tokenOp struct {
 	k    *keyBase
 	kind opKind
