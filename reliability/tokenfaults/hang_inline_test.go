@@ -4,8 +4,6 @@ package tokenfaults
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,32 +38,16 @@ func TestTokenHangInline(t *testing.T) {
 	threadsBefore := threads(t)
 	watch := watchThreads(t)
 
-	r.Stop(t)
-	stopped := true
-	t.Cleanup(func() {
-		if stopped {
-			r.Continue(t)
-		}
-	})
+	resume := hangToken(t, r)
 	stoppedAt := time.Now()
 	rec := &recorder{}
-	var wg sync.WaitGroup
-	for i := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			start := time.Now()
-			class, err := ms.sign(ctx)
-			rec.add(sample{who: fmt.Sprintf("caller-%d", i), start: start, end: time.Now(), class: class, err: err})
-		}()
-	}
+	wg := signAll(ctx, callers, func(int) signer { return ms }, rec)
 	time.Sleep(hang - time.Since(stoppedAt))
 	duringHang := rec.all()
 	threadsMost := watch.max()
 
 	continuedAt := time.Now()
-	r.Continue(t)
-	stopped = false
+	resume()
 	wg.Wait()
 	inside := summarize(rec.all(), func(s sample) bool { return s.end.After(continuedAt) })
 	waited := summarize(duringHang, nil)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasihsm/wasihsm/internal/softhsmtest"
 	"github.com/wasihsm/wasihsm/provider"
 )
 
@@ -46,29 +47,15 @@ func TestTokenHang(t *testing.T) {
 	threadsBefore := threads(t)
 	watch := watchThreads(t)
 
-	r.Stop(t)
-	stopped := true
-	t.Cleanup(func() {
-		if stopped {
-			r.Continue(t)
-		}
-	})
+	resume := hangToken(t, r)
 	stoppedAt := time.Now()
 	rec := &recorder{}
-	var wg sync.WaitGroup
-	for i := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := ms
-			if i%2 == 1 {
-				s = cs
-			}
-			start := time.Now()
-			class, err := s.sign(ctx)
-			rec.add(sample{who: fmt.Sprintf("caller-%d", i), start: start, end: time.Now(), class: class, err: err})
-		}()
-	}
+	wg := signAll(ctx, callers, func(i int) signer {
+		if i%2 == 1 {
+			return cs
+		}
+		return ms
+	}, rec)
 	// A guest too, and a creation on the persistent session.
 	start = time.Now()
 	class, err = guest.sign()
@@ -83,8 +70,7 @@ func TestTokenHang(t *testing.T) {
 	threadsMost := watch.max()
 
 	continuedAt := time.Now()
-	r.Continue(t)
-	stopped = false
+	resume()
 	var recovered time.Duration
 	for {
 		class, err := ms.sign(ctx)
@@ -122,4 +108,37 @@ func TestTokenHang(t *testing.T) {
 	class, err = guest.sign()
 	require.Equal(t, ok, class, "%v", err)
 	require.NoError(t, created.Destroy(ctx))
+}
+
+// hangToken stops the token's p11-kit server and its children with
+// SIGSTOP. The returned function continues them; the test's cleanup does
+// when the test did not get that far.
+func hangToken(t *testing.T, r *softhsmtest.RemoteFixture) (resume func()) {
+	r.Stop(t)
+	stopped := true
+	t.Cleanup(func() {
+		if stopped {
+			r.Continue(t)
+		}
+	})
+	return func() {
+		r.Continue(t)
+		stopped = false
+	}
+}
+
+// signAll starts n callers at once, caller i signing once with signerFor(i)
+// and recording the outcome in rec; wait for them on the WaitGroup.
+func signAll(ctx context.Context, n int, signerFor func(i int) signer, rec *recorder) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			class, err := signerFor(i).sign(ctx)
+			rec.add(sample{who: fmt.Sprintf("caller-%d", i), start: start, end: time.Now(), class: class, err: err})
+		}()
+	}
+	return &wg
 }
