@@ -218,6 +218,11 @@ func (e *tokenError) Unwrap() error { return e.row.err }
 // ckrError turns an error of package pkcs11 into a tokenError for op.
 // Other errors (already wrapped by this package) are returned as they are.
 func ckrError(op string, err error) error {
+	if err == nil {
+		// Before errors.As, whose target would escape: one allocation on
+		// every successful token operation.
+		return nil
+	}
 	var rv pkcs11.Error
 	if !errors.As(err, &rv) {
 		return err
