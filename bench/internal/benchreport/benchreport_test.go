@@ -92,6 +92,7 @@ func TestEvaluate(t *testing.T) {
 		{Work: "idle", Product: "BenchmarkIdleInstance", Kind: Info, Metric: "B/instance"},
 		{Work: "absent", Product: "BenchmarkToken/ES256-sign/product", Baseline: "BenchmarkToken/ES256-sign/raw", Kind: SpeedAtLeast, Target: 0.95},
 		{Work: "no baseline", Product: "BenchmarkCheapestCall/product", Baseline: "BenchmarkNope", Kind: TimeAtMost, Target: 1.5},
+		{Work: "unpaired", Product: "BenchmarkCheapestCall/product", Baseline: "BenchmarkHotPath/hash_update-0B", Kind: TimeAtMost, Target: 2},
 	}
 	got := map[string]string{}
 	measured := map[string]float64{}
@@ -103,12 +104,13 @@ func TestEvaluate(t *testing.T) {
 	}
 	assert.Equal(t, "0.95× (718.7 µs vs 681.8 µs); native code reaches 0.95×; CPU time 0.90×", values["bound"])
 	assert.Equal(t, "0.95× (718.7 µs vs 681.8 µs); CPU time 0.90×", values["sha"])
-	assert.Equal(t, "1.50× (150 ns vs 100 ns)", values["cheap"], "no CPU ratio without cpu-ns/op")
+	assert.Equal(t, "1.50× (150 ns vs 100 ns); rounds 1.40–9.00×", values["cheap"], "no CPU ratio without cpu-ns/op; the rounds paired")
 	assert.Equal(t, map[string]string{
 		"cheap": "pass", "cheap strict": "FAIL", "sha": "pass", "sha fast": "FAIL", "bound": "pass",
 		"update": "pass", "digest": "FAIL", "growth": "pass", "growth long": "FAIL (too few calls)",
-		"idle": "—", "absent": "not run", "no baseline": "not run",
+		"idle": "—", "absent": "not run", "no baseline": "not run", "unpaired": "pass",
 	}, got)
+	assert.Equal(t, "0.95× (150 ns vs 158 ns)", values["unpaired"], "3 runs against 1 are not paired into rounds")
 	assert.Equal(t, 1.5, measured["cheap"], "the median of 150, 140, 900 over the median of 100s: one disturbed run does not decide")
 	assert.InDelta(t, 681753.0/718684.0, measured["sha"], 1e-9)
 	assert.Equal(t, 4343460.0, measured["idle"])
@@ -119,7 +121,7 @@ func TestWriteMarkdownAndSVG(t *testing.T) {
 	var md bytes.Buffer
 	require.NoError(t, WriteMarkdown(&md, outcomes, Report{Env: Env{"cpu": "AMD EPYC"}, When: "now", Notes: "## Notes\n\ntext"}))
 	s := md.String()
-	assert.Contains(t, s, "| cheapest call: hash_update of 0 B (software) | bare api.GoModuleFunc import | ≤ 1.5× time | 1.50× (150 ns vs 100 ns) | pass |")
+	assert.Contains(t, s, "| cheapest call: hash_update of 0 B (software) | bare api.GoModuleFunc import | ≤ 1.5× time | 1.50× (150 ns vs 100 ns); rounds 1.40–9.00× | pass |")
 	assert.Contains(t, s, "| ES256 sign (SoftHSM2) | raw miekg/pkcs11 | ≥ 0.95× | not run | not run |")
 	assert.Contains(t, s, "- cpu: AMD EPYC\n")
 	assert.Contains(t, s, "![ratios against their goals](ratios.svg)")

@@ -31,6 +31,9 @@ func (o Outcome) Value() string {
 	switch o.Kind {
 	case TimeAtMost, SpeedAtLeast:
 		v := fmt.Sprintf("%.2f× (%s vs %s)", o.Measured, duration(o.ProductMedian), duration(o.BaselineMedian))
+		if o.RoundMax > 0 {
+			v += fmt.Sprintf("; rounds %.2f–%.2f×", o.RoundMin, o.RoundMax)
+		}
 		if o.Bound > 0 {
 			v += fmt.Sprintf("; native code reaches %.2f×", o.Bound)
 		}
@@ -93,7 +96,7 @@ func bytesString(b float64) string {
 // WriteTable writes the Markdown table of the outcomes.
 func WriteTable(w io.Writer, outcomes []Outcome) error {
 	var b strings.Builder
-	b.WriteString("| work | baseline | goal | measured: wall-time ratio of medians (product vs baseline); CPU-time ratio | result |\n")
+	b.WriteString("| work | baseline | goal | measured: wall-time ratio of medians (product vs baseline); lowest–highest ratio within one round; CPU-time ratio | result |\n")
 	b.WriteString("|---|---|---|---|---|\n")
 	for _, o := range outcomes {
 		against := o.Against

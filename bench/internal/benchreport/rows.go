@@ -2,6 +2,7 @@ package benchreport
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -75,6 +76,9 @@ var Rows = []Row{
 	{Work: "ES256 sign, 2 instances in parallel (software)", Product: "BenchmarkParallelSoftware/2-instances", Baseline: "BenchmarkParallelSoftware/1-instance", Against: "1 instance", Kind: SpeedAtLeast, Target: 1.7},
 	{Work: "ES256 sign, 2 instances in parallel (SoftHSM2)", Product: "BenchmarkParallelToken/2-instances", Baseline: "BenchmarkParallelToken/raw-2-goroutines", Against: "raw miekg/pkcs11, 2 goroutines", Kind: SpeedAtLeast, Target: 0.95},
 	{Work: "ES256 sign, 2 instances in parallel (SoftHSM2, inline_calls)", Product: "BenchmarkParallelToken/2-instances-inline", Baseline: "BenchmarkParallelToken/raw-2-goroutines", Against: "raw miekg/pkcs11, 2 goroutines", Kind: SpeedAtLeast, Target: 0.95},
+	{Work: "diagnostic: raw HS256 of 64 B (SoftHSM2) on the caller's goroutine", Product: "BenchmarkHandoff/inline", Kind: Info, Metric: "ns/op"},
+	{Work: "diagnostic: the same on a goroutine per call, as the default backend's deadline does", Product: "BenchmarkHandoff/goroutine", Kind: Info, Metric: "ns/op"},
+	{Work: "diagnostic: the same with every other CPU busy (no idle P for the scheduler to wake)", Product: "BenchmarkHandoff/goroutine-no-idle-cpu", Kind: Info, Metric: "ns/op"},
 	{Work: "hash_update of 0 B, allocations per call", Product: "BenchmarkHotPath/hash_update-0B", Kind: ZeroAllocs},
 	{Work: "hash_digest of 32 B, allocations per call", Product: "BenchmarkHotPath/hash_digest-32B", Kind: ZeroAllocs},
 	{Work: "sign_update of 64 B, allocations per call", Product: "BenchmarkHotPath/sign_update-64B", Kind: ZeroAllocs},
@@ -99,6 +103,12 @@ type Outcome struct {
 	// time, which does not count waiting for a core), oriented as
 	// Measured; 0 when either side did not report it.
 	CPU float64
+	// RoundMin and RoundMax, for a ratio row whose product and baseline
+	// ran the same number of times (more than once), are the smallest
+	// and largest ratio of the two measured in the same round (sample i
+	// of each): how far the machine moved the ratio within the run. 0
+	// otherwise. They do not decide the row; Measured does.
+	RoundMin, RoundMax float64
 	// Missing names a benchmark without samples; the row was not run.
 	Missing string
 	// Pass says whether the goal is met (Info rows always pass).
@@ -156,12 +166,24 @@ func evaluate(r Row, results map[string]Samples) Outcome {
 				o.CPU = pc / bc
 			}
 		}
+		ratio := func(product, baseline float64) float64 {
+			if r.Kind == TimeAtMost {
+				return product / baseline
+			}
+			return baseline / product
+		}
+		o.Measured = ratio(o.ProductMedian, o.BaselineMedian)
 		if r.Kind == TimeAtMost {
-			o.Measured = o.ProductMedian / o.BaselineMedian
 			o.Pass = o.Measured <= r.Target
 		} else {
-			o.Measured = o.BaselineMedian / o.ProductMedian
 			o.Pass = o.Measured >= r.Target
+		}
+		if ps, bs := p["ns/op"], b["ns/op"]; len(ps) == len(bs) && len(ps) > 1 {
+			o.RoundMin, o.RoundMax = math.Inf(1), math.Inf(-1)
+			for i := range ps {
+				x := ratio(ps[i], bs[i])
+				o.RoundMin, o.RoundMax = min(o.RoundMin, x), max(o.RoundMax, x)
+			}
 		}
 	case ZeroAllocs:
 		o.Measured = slices.Max(p["allocs/op"])
