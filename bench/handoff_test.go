@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/pkcs11"
+)
+
+// BenchmarkHandoff measures what the default backend's call deadline
+// costs without any wasihsm code in the way: the raw HS256 of the token
+// rows (C_SignInit + C_Sign on a kept session and key), made
+//
+//   - "inline": on the benchmark's goroutine;
+//   - "goroutine": on a goroutine of its own per call while the caller
+//     waits for its answer or a deadline timer, as hsm's tokenCall does
+//     (a goroutine, a channel, a select);
+//   - "goroutine-no-idle-cpu": the same while other goroutines keep every
+//     other P busy, so that the Go scheduler has no idle P to wake.
+//
+// The difference between the first two is the hand-off's price on this
+// machine; the third shows how much of it is the scheduler waking an
+// idle CPU for each goroutine it makes runnable (runtime.wakep: a futex
+// wake of a parked thread, which a hypervisor turns into an
+// inter-processor interrupt to a halted vCPU). No goal: bench/ANALYSIS.md
+// uses the rows to explain the default backend's token rows.
+func BenchmarkHandoff(b *testing.B) {
+	env := directToken(b)
+	r := env.raw
+	key, err := r.importSecret(pkcs11.CKK_GENERIC_SECRET, keyBytes(64))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.destroy(key)
+	msg := pattern(64)
+	sign := func() ([]byte, error) { return r.sign(r.session, "HS256", key, msg) }
+	for range *rounds {
+		b.Run("inline", func(b *testing.B) {
+			handoffLoop(b, func() ([]byte, error) { return sign() })
+		})
+		b.Run("goroutine", func(b *testing.B) {
+			handoffLoop(b, func() ([]byte, error) { return onGoroutine(sign) })
+		})
+		b.Run("goroutine-no-idle-cpu", func(b *testing.B) {
+			stop := occupyOtherPs()
+			defer stop()
+			handoffLoop(b, func() ([]byte, error) { return onGoroutine(sign) })
+		})
+	}
+}
+
+// handoffLoop runs mac b.N times and checks the last MAC.
+func handoffLoop(b *testing.B, mac func() ([]byte, error)) {
+	var out []byte
+	var err error
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := startCPU(b)
+	for range b.N {
+		if out, err = mac(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	cpu()
+	checkMAC(b, []string{fmt.Sprintf("%x", out)})
+}
+
+// handoffTimer is the deadline onGoroutine waits on next to the answer,
+// as tokenCall waits on its call timer; it never fires in the benchmark.
+var handoffTimer = time.NewTimer(time.Hour)
+
+// onGoroutine runs call on a goroutine of its own and waits for its
+// answer or the deadline.
+func onGoroutine(call func() ([]byte, error)) ([]byte, error) {
+	type answer struct {
+		out []byte
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		out, err := call()
+		done <- answer{out, err}
+	}()
+	select {
+	case a := <-done:
+		return a.out, a.err
+	case <-handoffTimer.C:
+		return nil, fmt.Errorf("bench: no answer within the deadline")
+	}
+}
+
+// occupyOtherPs keeps GOMAXPROCS-1 goroutines spinning until the returned
+// function is called, so that no P is idle.
+func occupyOtherPs() (stop func()) {
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) - 1 {
+		wg.Go(func() {
+			for !done.Load() {
+			}
+		})
+	}
+	return func() {
+		done.Store(true)
+		wg.Wait()
+	}
+}
+
+// TestHandoff checks the diagnostic's paths: the MAC handed to a
+// goroutine, with and without the other Ps occupied, is the right one,
+// and occupyOtherPs lets its goroutines go.
+func TestHandoff(t *testing.T) {
+	r := directToken(t).raw
+	key, err := r.importSecret(pkcs11.CKK_GENERIC_SECRET, keyBytes(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.destroy(key)
+	sign := func() ([]byte, error) { return r.sign(r.session, "HS256", key, pattern(64)) }
+	mac, err := onGoroutine(sign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMAC(t, []string{fmt.Sprintf("%x", mac)})
+
+	before := runtime.NumGoroutine()
+	stop := occupyOtherPs()
+	mac, err = onGoroutine(sign)
+	stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMAC(t, []string{fmt.Sprintf("%x", mac)})
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("bench: %d goroutines after occupyOtherPs stopped, %d before", after, before)
+	}
+}
