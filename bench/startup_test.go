@@ -3,62 +3,64 @@ package bench
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-	"github.com/tetratelabs/wazero/sys"
-
+	"github.com/wasihsm/wasihsm/bench/internal/startup"
 	"github.com/wasihsm/wasihsm/internal/testguest"
-	"github.com/wasihsm/wasihsm/provider"
-	"github.com/wasihsm/wasihsm/softfallback"
-	"github.com/wasihsm/wasihsm/wasihost"
 )
 
-// The wasihsm binary of this source tree, built once per process into
-// binDir (removed by TestMain).
+// The binaries of this source tree that the start-up benchmark runs,
+// built once per process into binDir (removed by TestMain).
 var (
-	binOnce sync.Once
+	binMu   sync.Mutex
 	binDir  string
-	binPath string
-	binErr  error
+	binPath = map[string]string{}
 )
 
-// wasihsmBinary builds cmd/wasihsm (go build's cache makes a rebuild of
-// unchanged sources a link).
+// wasihsmBinary is cmd/wasihsm, built.
 func wasihsmBinary(tb testing.TB) string {
+	return binary(tb, "github.com/wasihsm/wasihsm/cmd/wasihsm")
+}
+
+// binary builds the command pkg once per process (go build's cache makes
+// a rebuild of unchanged sources a link) and returns its path.
+func binary(tb testing.TB, pkg string) string {
 	tb.Helper()
-	binOnce.Do(func() {
-		if binDir, binErr = os.MkdirTemp("", "wasihsm-bench-"); binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "wasihsm")
-		gobin := "go"
-		if root := os.Getenv("GOROOT"); root != "" {
-			if p := filepath.Join(root, "bin", "go"); fileExists(p) {
-				gobin = p
-			}
-		}
-		cmd := exec.Command(gobin, "build", "-o", binPath, "github.com/wasihsm/wasihsm/cmd/wasihsm")
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build cmd/wasihsm: %v: %s", err, msg)
-		}
-	})
-	if binErr != nil {
-		tb.Fatalf("bench: %v", binErr)
+	binMu.Lock()
+	defer binMu.Unlock()
+	if p, ok := binPath[pkg]; ok {
+		return p
 	}
-	return binPath
+	if binDir == "" {
+		dir, err := os.MkdirTemp("", "wasihsm-bench-")
+		if err != nil {
+			tb.Fatalf("bench: %v", err)
+		}
+		binDir = dir
+	}
+	p := filepath.Join(binDir, path.Base(pkg))
+	gobin := "go"
+	if root := os.Getenv("GOROOT"); root != "" {
+		if g := filepath.Join(root, "bin", "go"); fileExists(g) {
+			gobin = g
+		}
+	}
+	cmd := exec.Command(gobin, "build", "-o", p, pkg)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("bench: go build %s: %v: %s", pkg, err, msg)
+	}
+	binPath[pkg] = p
+	return p
 }
 
 func fileExists(p string) bool {
@@ -75,13 +77,17 @@ func startupDigest() string {
 // startupFixture is the startup guest written to a file, and a compilation
 // cache directory that a first `wasihsm run` has filled.
 type startupFixture struct {
-	bin, module, cache string
-	wasm               []byte
+	bin, baselineBin, module, cache string
+	wasm                            []byte
 }
 
 func newStartup(tb testing.TB) *startupFixture {
 	tb.Helper()
-	f := &startupFixture{bin: wasihsmBinary(tb), wasm: testguest.Build(tb, startupGuest)}
+	f := &startupFixture{
+		bin:         wasihsmBinary(tb),
+		baselineBin: binary(tb, "github.com/wasihsm/wasihsm/bench/cmd/startupbaseline"),
+		wasm:        testguest.Build(tb, startupGuest),
+	}
 	dir := tb.TempDir()
 	f.module, f.cache = filepath.Join(dir, "startup.wasm"), filepath.Join(dir, "cache")
 	// A cache kept between runs, as testguest's: only the first run on a
@@ -110,6 +116,19 @@ func newStartup(tb testing.TB) *startupFixture {
 func (f *startupFixture) run() (time.Duration, error) {
 	cmd := exec.Command(f.bin, "run", "--backend", "software", "--cache-dir", f.cache, f.module)
 	cmd.Env = append(os.Environ(), "WASIHSM_CONFIG=")
+	return timeToLine(cmd, startupDigest())
+}
+
+// baselineProcess runs the baseline in a process of its own
+// (bench/cmd/startupbaseline) and returns the time from the start of the
+// process to its line, printed once the module is instantiated.
+func (f *startupFixture) baselineProcess() (time.Duration, error) {
+	return timeToLine(exec.Command(f.baselineBin, "-cache-dir", f.cache, f.module), "instantiated")
+}
+
+// timeToLine starts cmd, times it from its start to its first line of
+// output, which must be want, and waits for it to exit successfully.
+func timeToLine(cmd *exec.Cmd, want string) (time.Duration, error) {
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return 0, err
@@ -125,9 +144,9 @@ func (f *startupFixture) run() (time.Duration, error) {
 	werr := cmd.Wait()
 	switch {
 	case rerr != nil || werr != nil:
-		return 0, fmt.Errorf("wasihsm run: %v %v: %s", rerr, werr, stderr.String())
-	case strings.TrimSpace(line) != startupDigest():
-		return 0, fmt.Errorf("wasihsm run: the guest printed %q, want %s", line, startupDigest())
+		return 0, fmt.Errorf("%s: %v %v: %s", filepath.Base(cmd.Path), rerr, werr, stderr.String())
+	case strings.TrimSpace(line) != want:
+		return 0, fmt.Errorf("%s printed %q, want %s", filepath.Base(cmd.Path), line, want)
 	}
 	return elapsed, nil
 }
@@ -141,55 +160,14 @@ func (f *startupFixture) baseline() error { return f.inProcess(false) }
 // runtime starting, its first host call, its exit): what `wasihsm run`
 // does in process, without the process.
 func (f *startupFixture) inProcess(start bool) error {
-	ctx := context.Background()
-	cache, err := wazero.NewCompilationCacheWithDir(f.cache)
-	if err != nil {
-		return err
-	}
-	defer cache.Close(ctx)
-	// The same configuration as the CLI: WithCloseOnContextDone changes
-	// the compiled code, and so the cache key.
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache).WithCloseOnContextDone(true))
-	defer r.Close(ctx)
-	wasi_snapshot_preview1.MustInstantiate(ctx, r)
-	router, err := provider.NewRouter(provider.RouterConfig{Primary: softfallback.New()})
-	if err != nil {
-		return err
-	}
-	host, err := wasihost.New(router, wasihost.Options{})
-	if err != nil {
-		return err
-	}
-	if err := host.Instantiate(ctx, r); err != nil {
-		return err
-	}
-	wasm, err := os.ReadFile(f.module)
-	if err != nil {
-		return err
-	}
-	compiled, err := r.CompileModule(ctx, wasm)
-	if err != nil {
-		return err
-	}
-	cfg := wazero.NewModuleConfig().WithStartFunctions()
 	var stdout strings.Builder
-	if start {
-		cfg = wazero.NewModuleConfig().WithStdout(&stdout).WithRandSource(rand.Reader).WithSysWalltime().WithSysNanotime()
-	}
-	mod, err := host.InstantiateGuest(ctx, r, compiled, cfg, provider.Guest{Name: "startup"})
-	if exit := (*sys.ExitError)(nil); errors.As(err, &exit) && exit.ExitCode() == 0 {
-		err = nil
-	}
-	if err != nil {
+	if err := startup.Load(context.Background(), f.cache, f.module, start, &stdout); err != nil {
 		return err
 	}
 	if start && strings.TrimSpace(stdout.String()) != startupDigest() {
 		return fmt.Errorf("the guest printed %q, want %s", stdout.String(), startupDigest())
 	}
-	if mod == nil {
-		return nil
-	}
-	return mod.Close(ctx)
+	return nil
 }
 
 // cacheFiles counts the files in the cache directory.
@@ -233,14 +211,27 @@ func BenchmarkStartup(b *testing.B) {
 				}
 			}
 		})
-		// Not a row: the same in process with the guest's own start-up
-		// and run, which tells the process's share from the guest's.
+		// Not rows with goals: the same in process with the guest's own
+		// start-up and run, which tells the process's share from the
+		// guest's; and the baseline in a process of its own, which is
+		// what a new process costs any wazero program.
 		b.Run("in-process-run", func(b *testing.B) {
 			for range b.N {
 				if err := f.inProcess(true); err != nil {
 					b.Fatal(err)
 				}
 			}
+		})
+		b.Run("compile-instantiate-process", func(b *testing.B) {
+			var total time.Duration
+			for range b.N {
+				d, err := f.baselineProcess()
+				if err != nil {
+					b.Fatal(err)
+				}
+				total += d
+			}
+			b.ReportMetric(float64(total.Nanoseconds())/float64(b.N), "ns/op")
 		})
 	}
 }
@@ -264,6 +255,9 @@ func TestStartup(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := f.inProcess(true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.baselineProcess(); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.cacheFiles(t); got != files {

@@ -73,6 +73,7 @@ var Rows = []Row{
 	{Work: "ES256 sign through p11-kit remoting", Product: "BenchmarkRemote/ES256-sign/product", Baseline: "BenchmarkRemote/ES256-sign/raw", Against: "raw miekg/pkcs11 over the same remote", Kind: SpeedAtLeast, Target: 0.95},
 	{Work: "second `wasihsm run` of a 2.8 MB Go guest, start to first host call", Product: "BenchmarkStartup/wasihsm-run", Baseline: "BenchmarkStartup/compile-instantiate", Against: "wazero compile from cache + instantiate", Kind: TimeAtMost, Target: 1.5},
 	{Work: "the same run in process (no process start), for the split", Product: "BenchmarkStartup/in-process-run", Kind: Info, Metric: "ns/op"},
+	{Work: "the baseline in a process of its own (bench/cmd/startupbaseline), start to instantiated", Product: "BenchmarkStartup/compile-instantiate-process", Kind: Info, Metric: "ns/op"},
 	{Work: "ES256 sign, 2 instances in parallel (software)", Product: "BenchmarkParallelSoftware/2-instances", Baseline: "BenchmarkParallelSoftware/1-instance", Against: "1 instance", Kind: SpeedAtLeast, Target: 1.7},
 	{Work: "ES256 sign, 2 instances in parallel (SoftHSM2)", Product: "BenchmarkParallelToken/2-instances", Baseline: "BenchmarkParallelToken/raw-2-goroutines", Against: "raw miekg/pkcs11, 2 goroutines", Kind: SpeedAtLeast, Target: 0.95},
 	{Work: "ES256 sign, 2 instances in parallel (SoftHSM2, inline_calls)", Product: "BenchmarkParallelToken/2-instances-inline", Baseline: "BenchmarkParallelToken/raw-2-goroutines", Against: "raw miekg/pkcs11, 2 goroutines", Kind: SpeedAtLeast, Target: 0.95},
