@@ -12,8 +12,9 @@ import (
 )
 
 // BenchmarkHandoff measures what the default backend's call deadline
-// costs without any wasihsm code in the way: the raw HS256 of the token
-// rows (C_SignInit + C_Sign on a kept session and key), made
+// costs without any wasihsm code in the way: the raw operations of the
+// token rows HS256 of 64 B and ES256 sign (C_SignInit + C_Sign on a kept
+// session and key), made
 //
 //   - "inline": on the benchmark's goroutine;
 //   - "goroutine": on a goroutine of its own per call while the caller
@@ -29,45 +30,60 @@ import (
 // inter-processor interrupt to a halted vCPU). No goal: bench/ANALYSIS.md
 // uses the rows to explain the default backend's token rows.
 func BenchmarkHandoff(b *testing.B) {
-	env := directToken(b)
-	r := env.raw
-	key, err := r.importSecret(pkcs11.CKK_GENERIC_SECRET, keyBytes(64))
+	r := directToken(b).raw
+	mac, err := r.importSecret(pkcs11.CKK_GENERIC_SECRET, keyBytes(64))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer r.destroy(key)
+	defer r.destroy(mac)
+	pair, err := r.generatePair("ES256")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.destroy(pair.priv, pair.pub)
 	msg := pattern(64)
-	sign := func() ([]byte, error) { return r.sign(r.session, "HS256", key, msg) }
+	works := []struct {
+		name  string
+		op    func() ([]byte, error)
+		check func(tb testing.TB, out []byte)
+	}{
+		{"HS256-64B", func() ([]byte, error) { return r.sign(r.session, "HS256", mac, msg) },
+			func(tb testing.TB, out []byte) { checkMAC(tb, []string{fmt.Sprintf("%x", out)}) }},
+		{"ES256-sign", func() ([]byte, error) { return r.sign(r.session, "ES256", pair.priv, msg) },
+			func(tb testing.TB, out []byte) { verifySignature(tb, "ES256", pair.public, out) }},
+	}
 	for range *rounds {
-		b.Run("inline", func(b *testing.B) {
-			handoffLoop(b, func() ([]byte, error) { return sign() })
-		})
-		b.Run("goroutine", func(b *testing.B) {
-			handoffLoop(b, func() ([]byte, error) { return onGoroutine(sign) })
-		})
-		b.Run("goroutine-no-idle-cpu", func(b *testing.B) {
-			stop := occupyOtherPs()
-			defer stop()
-			handoffLoop(b, func() ([]byte, error) { return onGoroutine(sign) })
-		})
+		for _, w := range works {
+			b.Run(w.name+"/inline", func(b *testing.B) {
+				handoffLoop(b, w.op, w.check)
+			})
+			b.Run(w.name+"/goroutine", func(b *testing.B) {
+				handoffLoop(b, func() ([]byte, error) { return onGoroutine(w.op) }, w.check)
+			})
+			b.Run(w.name+"/goroutine-no-idle-cpu", func(b *testing.B) {
+				stop := occupyOtherPs()
+				defer stop()
+				handoffLoop(b, func() ([]byte, error) { return onGoroutine(w.op) }, w.check)
+			})
+		}
 	}
 }
 
-// handoffLoop runs mac b.N times and checks the last MAC.
-func handoffLoop(b *testing.B, mac func() ([]byte, error)) {
+// handoffLoop runs op b.N times and checks its last output.
+func handoffLoop(b *testing.B, op func() ([]byte, error), check func(testing.TB, []byte)) {
 	var out []byte
 	var err error
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu := startCPU(b)
 	for range b.N {
-		if out, err = mac(); err != nil {
+		if out, err = op(); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.StopTimer()
 	cpu()
-	checkMAC(b, []string{fmt.Sprintf("%x", out)})
+	check(b, out)
 }
 
 // handoffTimer is the deadline onGoroutine waits on next to the answer,
