@@ -8,6 +8,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"testing"
 
 	"github.com/miekg/pkcs11"
 )
@@ -175,6 +176,18 @@ func (r *rawToken) sign(s pkcs11.SessionHandle, alg string, key pkcs11.ObjectHan
 		return nil, fmt.Errorf("raw: sign: %w", err)
 	}
 	return sig, nil
+}
+
+// macKey imports the guest's HMAC key (keyBytes(64)) for tb, and destroys
+// it when tb ends.
+func (r *rawToken) macKey(tb testing.TB) pkcs11.ObjectHandle {
+	tb.Helper()
+	key, err := r.importSecret(pkcs11.CKK_GENERIC_SECRET, keyBytes(64))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = r.destroy(key) })
+	return key
 }
 
 // importSecret creates an HMAC (generic secret) or AES key from value.

@@ -185,13 +185,10 @@ func benchToken(b *testing.B, products []product, r *rawToken) {
 		checkMAC(b, loop(b, s, "hmac HS256"))
 	})
 	b.Run("HS256-64B/raw", func(b *testing.B) {
-		key, err := r.importSecret(pkcs11.CKK_GENERIC_SECRET, keyBytes(64))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer r.destroy(key)
+		key := r.macKey(b)
 		msg := pattern(64)
 		var mac []byte
+		var err error
 		b.ReportAllocs()
 		b.ResetTimer()
 		cpu := startCPU(b)

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/wasihsm/wasihsm/internal/softhsmtest"
 	"github.com/wasihsm/wasihsm/provider"
 )
 
@@ -19,11 +18,7 @@ import (
 // after it, and again for the first of each kind once the persistent
 // session has been reopened (as recovering the token does).
 func TestCheckKeptOncePerKind(t *testing.T) {
-	fx := softhsmtest.Token(t)
-	b, err := Open(context.Background(), Config{Module: fx.Module, Token: TokenSelector{Label: fx.Label},
-		PIN: func() ([]byte, error) { return []byte(fx.PIN), nil }})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = b.Close() })
+	b, _ := openInternal(t, nil)
 	ctx := context.Background()
 	create := func(req provider.KeyRequest) {
 		t.Helper()
