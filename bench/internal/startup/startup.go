@@ -33,6 +33,12 @@ import (
 // non-zero exit is an error. Without run, the instance is made without
 // calling its start function.
 func Load(ctx context.Context, cacheDir, path string, run bool, stdout io.Writer) error {
+	// The module first: a path that cannot be read leaves no cache
+	// directory behind.
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("startup: %w", err)
+	}
 	cache, err := wazero.NewCompilationCacheWithDir(cacheDir)
 	if err != nil {
 		return fmt.Errorf("startup: compilation cache %s: %w", cacheDir, err)
@@ -52,10 +58,6 @@ func Load(ctx context.Context, cacheDir, path string, run bool, stdout io.Writer
 		return fmt.Errorf("startup: %w", err)
 	}
 	if err := host.Instantiate(ctx, r); err != nil {
-		return fmt.Errorf("startup: %w", err)
-	}
-	wasm, err := os.ReadFile(path)
-	if err != nil {
 		return fmt.Errorf("startup: %w", err)
 	}
 	compiled, err := r.CompileModule(ctx, wasm)
