@@ -419,7 +419,6 @@ func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func
 	}
 	var s pkcs11.SessionHandle
 	body := func() error {
-		defer func() { <-b.mainLock }()
 		if b.closed.Load() {
 			return errPoolClosed
 		}
@@ -435,18 +434,11 @@ func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func
 	}
 	var undoMain func()
 	if undo != nil {
-		// undo runs after the body let go of mainLock, so it takes the
-		// lock again; when the session was reopened meanwhile, what f
-		// made is gone with the old one.
-		undoMain = func() {
-			b.mainLock <- struct{}{}
-			defer func() { <-b.mainLock }()
-			if b.main == s && s != 0 {
-				undo(s)
-			}
-		}
+		// undo runs before tokenCall lets mainLock go, so s is still
+		// the persistent session f succeeded on.
+		undoMain = func() { undo(s) }
 	}
-	err := b.tokenCall(ctx, timer.C, op, body, undoMain)
+	err := b.tokenCall(ctx, timer.C, op, body, undoMain, true)
 	if errors.Is(err, errRejected) {
 		// The body never ran: the lock is still the caller's.
 		<-b.mainLock
@@ -518,7 +510,7 @@ func (b *Backend) withSession(ctx context.Context, op string, f func(s pkcs11.Se
 		if err != nil {
 			return err
 		}
-		err = b.tokenCall(ctx, timer.C, op, func() error { return b.onSession(pool, s, op, f) }, nil)
+		err = b.tokenCall(ctx, timer.C, op, func() error { return b.onSession(pool, s, op, f) }, nil, false)
 		if errors.Is(err, errRejected) {
 			// The body never ran: the session is still the caller's.
 			pool.put(s, true)

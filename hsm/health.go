@@ -42,15 +42,24 @@ const (
 // The call ends at ctx's end or, when expire is not nil, when expire
 // fires: the call deadline of a token operation (see callTimer).
 //
+// When holdsMain, the caller holds mainLock for body, and tokenCall lets
+// it go once body (and undo) have left the module, whether or not the
+// caller still waits: whoever takes mainLock next, Close included, finds
+// no call of the persistent session in the module. When body does not run
+// (errRejected), the lock stays the caller's.
+//
 // With Config.InlineCalls, body runs on the caller's goroutine instead and
 // is never abandoned: the deadline then bounds only the waits around it.
-func (b *Backend) tokenCall(ctx context.Context, expire <-chan time.Time, op string, body func() error, undo func()) error {
+func (b *Backend) tokenCall(ctx context.Context, expire <-chan time.Time, op string, body func() error, undo func(), holdsMain bool) error {
 	if !b.mod.enter() {
 		return errRejected
 	}
 	if b.inline {
 		err := body()
 		b.mod.leave()
+		if holdsMain {
+			<-b.mainLock
+		}
 		return err
 	}
 	abandoned, err := abandonable(ctx, expire, body, func(err error, abandoned bool) {
@@ -58,6 +67,9 @@ func (b *Backend) tokenCall(ctx context.Context, expire <-chan time.Time, op str
 			undo()
 		}
 		b.mod.leave()
+		if holdsMain {
+			<-b.mainLock
+		}
 	})
 	if !abandoned {
 		return err

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/pkcs11"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -131,4 +132,31 @@ func TestModuleGate(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond)
 	assert.EqualValues(t, 1, b.recoveries.Load())
 	require.NoError(t, k.Destroy(context.Background()))
+}
+
+// TestAbandonedMainCallLeavesTheModuleFirst: a call on the persistent
+// session whose caller stopped waiting lets mainLock go only after it left
+// the module, so whoever takes the lock next, Close included, finds the
+// module idle (Close would otherwise refuse to finalize it).
+func TestAbandonedMainCallLeavesTheModuleFirst(t *testing.T) {
+	b, _ := openInternal(t, nil)
+	for i := 0; i < 200; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		started, finish := make(chan struct{}), make(chan struct{})
+		go func() {
+			<-started
+			cancel()
+		}()
+		err := b.withMain(ctx, "wait for the test", false, func(pkcs11.SessionHandle) error {
+			close(started)
+			<-finish
+			return nil
+		}, nil)
+		require.ErrorIs(t, err, provider.ErrTimeout, "the caller stopped waiting")
+		close(finish)
+		b.mainLock <- struct{}{}
+		busy := b.mod.busy()
+		<-b.mainLock
+		require.False(t, busy, "iteration %d: mainLock was free while the abandoned call was still in the module", i)
+	}
 }
