@@ -35,15 +35,15 @@ func BenchmarkHandoff(b *testing.B) {
 	for range *rounds {
 		for _, w := range works {
 			b.Run(w.name+"/inline", func(b *testing.B) {
-				handoffLoop(b, w.op, w.check)
+				w.check(b, hostLoop(b, w.op))
 			})
 			b.Run(w.name+"/goroutine", func(b *testing.B) {
-				handoffLoop(b, func() ([]byte, error) { return onGoroutine(w.op) }, w.check)
+				w.check(b, hostLoop(b, func() ([]byte, error) { return onGoroutine(w.op) }))
 			})
 			b.Run(w.name+"/goroutine-no-idle-cpu", func(b *testing.B) {
 				stop := occupyOtherPs()
 				defer stop()
-				handoffLoop(b, func() ([]byte, error) { return onGoroutine(w.op) }, w.check)
+				w.check(b, hostLoop(b, func() ([]byte, error) { return onGoroutine(w.op) }))
 			})
 		}
 	}
@@ -73,23 +73,6 @@ func handoffWorks(tb testing.TB, r *rawToken) []handoffWork {
 		{"ES256-sign", func() ([]byte, error) { return r.sign(r.session, "ES256", pair.priv, msg) },
 			func(tb testing.TB, out []byte) { verifySignature(tb, "ES256", pair.public, out) }},
 	}
-}
-
-// handoffLoop runs op b.N times and checks its last output.
-func handoffLoop(b *testing.B, op func() ([]byte, error), check func(testing.TB, []byte)) {
-	var out []byte
-	var err error
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := startCPU(b)
-	for range b.N {
-		if out, err = op(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	cpu()
-	check(b, out)
 }
 
 // handoffTimer is the deadline onGoroutine waits on next to the answer,

@@ -174,6 +174,25 @@ func loop(b *testing.B, s *session, cmd string) []string {
 	return out
 }
 
+// hostLoop runs op b.N times on the benchmark's goroutine, the host-side
+// counterpart of loop, and returns op's last output.
+func hostLoop(b *testing.B, op func() ([]byte, error)) []byte {
+	b.Helper()
+	var out []byte
+	var err error
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := startCPU(b)
+	for range b.N {
+		if out, err = op(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	cpu()
+	return out
+}
+
 // together runs cmd b.N times split over the sessions, in parallel: the
 // aggregate throughput of several instances.
 func together(b *testing.B, cmd string, ss ...*session) {

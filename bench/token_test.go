@@ -124,17 +124,7 @@ func rawSign(b *testing.B, r *rawToken, alg string) {
 	}
 	defer r.destroy(k.priv, k.pub)
 	msg := pattern(64)
-	var sig []byte
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := startCPU(b)
-	for range b.N {
-		if sig, err = r.sign(r.session, alg, k.priv, msg); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	cpu()
+	sig := hostLoop(b, func() ([]byte, error) { return r.sign(r.session, alg, k.priv, msg) })
 	verifySignature(b, alg, k.public, sig)
 }
 
@@ -187,18 +177,7 @@ func benchToken(b *testing.B, products []product, r *rawToken) {
 	b.Run("HS256-64B/raw", func(b *testing.B) {
 		key := r.macKey(b)
 		msg := pattern(64)
-		var mac []byte
-		var err error
-		b.ReportAllocs()
-		b.ResetTimer()
-		cpu := startCPU(b)
-		for range b.N {
-			if mac, err = r.sign(r.session, "HS256", key, msg); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.StopTimer()
-		cpu()
+		mac := hostLoop(b, func() ([]byte, error) { return r.sign(r.session, "HS256", key, msg) })
 		checkMAC(b, []string{fmt.Sprintf("%x", mac)})
 	})
 	for _, size := range []int{64, mib} {
@@ -218,38 +197,26 @@ func benchToken(b *testing.B, products []product, r *rawToken) {
 		loop(b, s, "keygen ES256")
 	})
 	b.Run("ES256-keygen/raw", func(b *testing.B) {
-		b.ReportAllocs()
-		cpu := startCPU(b)
-		for range b.N {
+		hostLoop(b, func() ([]byte, error) {
 			k, err := r.generatePair("ES256")
 			if err != nil {
-				b.Fatal(err)
+				return nil, err
 			}
-			if err := r.destroy(k.priv, k.pub); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.StopTimer()
-		cpu()
+			return nil, r.destroy(k.priv, k.pub)
+		})
 	})
 	each("AES-keygen", func(b *testing.B, s *session) {
 		b.ReportAllocs()
 		loop(b, s, "keygen A256GCM")
 	})
 	b.Run("AES-keygen/raw", func(b *testing.B) {
-		b.ReportAllocs()
-		cpu := startCPU(b)
-		for range b.N {
+		hostLoop(b, func() ([]byte, error) {
 			k, err := r.generateAES()
 			if err != nil {
-				b.Fatal(err)
+				return nil, err
 			}
-			if err := r.destroy(k); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.StopTimer()
-		cpu()
+			return nil, r.destroy(k)
+		})
 	})
 }
 
@@ -263,20 +230,14 @@ func rawGCM(b *testing.B, r *rawToken, size int) {
 	defer r.destroy(key)
 	data := pattern(size)
 	nonce := make([]byte, 12)
-	var out, last []byte
+	var last []byte
 	b.SetBytes(int64(size))
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := startCPU(b)
-	for range b.N {
+	out := hostLoop(b, func() ([]byte, error) {
 		last = append(last[:0], nonce...)
-		if out, err = r.seal(key, nonce, data); err != nil {
-			b.Fatal(err)
-		}
+		out, err := r.seal(key, nonce, data)
 		incr(nonce)
-	}
-	b.StopTimer()
-	cpu()
+		return out, err
+	})
 	if want := gcmTag(b, last, size); len(out) != size+16 || string(out[size:]) != string(want) {
 		b.Fatalf("bench: raw A256GCM: a wrong tag")
 	}
@@ -296,18 +257,10 @@ func incr(c []byte) {
 // (the digest on the host, as the others).
 func benchCrypto11(b *testing.B) {
 	msg := pattern(64)
-	var sig []byte
-	var err error
-	b.ReportAllocs()
-	cpu := startCPU(b)
-	for range b.N {
+	sig := hostLoop(b, func() ([]byte, error) {
 		digest := sha256.Sum256(msg)
-		if sig, err = signer11.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	cpu()
+		return signer11.Sign(rand.Reader, digest[:], crypto.SHA256)
+	})
 	digest := sha256.Sum256(msg)
 	if !ecdsa.VerifyASN1(signer11.Public().(*ecdsa.PublicKey), digest[:], sig) {
 		b.Fatal("bench: crypto11's signature does not verify")
