@@ -31,7 +31,7 @@ const (
 //
 // The goroutines in the module are bounded without a counter of their
 // own: every body holds a pooled session or the persistent session's
-// lock, and releases it only when it returns, so a backend has at most
+// lock, and releases it no sooner than it returns, so a backend has at most
 // MaxSessions bodies in the module, plus its recovery (see recoverLoop),
 // however long the token hangs.
 //
