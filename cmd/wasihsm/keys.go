@@ -414,6 +414,9 @@ func grantStanza(k hsm.TokenKey, algName string, f *keysFlags) (string, error) {
 			}
 			ops = append(ops, provider.KeyOperations(alg)[i])
 		}
+		if err := config.CheckOperations(alg, ops); err != nil {
+			return "", fmt.Errorf("--operations: %w", err)
+		}
 	}
 	name := f.name
 	if name == "" {

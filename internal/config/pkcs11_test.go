@@ -412,6 +412,24 @@ keys:
 	assert.False(t, KeyGuest{Module: "a.wasm"}.Matches(provider.Guest{SHA256: "a.wasm"}))
 }
 
+// TestManagedKeysSameObject: two names for one token object load when
+// they grant the same guests the same operations, in any order; a key by
+// label alone and one by id alone may name the same object or not, which
+// only the token tells, so they load too.
+func TestManagedKeysSameObject(t *testing.T) {
+	file := writeConfig(t, `
+pkcs11: {module: /lib.so, token: wasihsm}
+keys:
+  - {name: a, label: l, algorithm: A256GCM, guests: [module: g, module: h], operations: [encrypt, decrypt]}
+  - {name: b, label: l, algorithm: A256GCM, guests: [module: h, module: g], operations: [decrypt, encrypt]}
+  - {name: c, label: m, algorithm: ES256, guests: [module: g]}
+  - {name: d, id: "01", algorithm: ES256, guests: [module: h]}
+`)
+	s, err := load(t, map[string]string{"config": file}, nil)
+	require.NoError(t, err)
+	require.Len(t, s.Keys, 4)
+}
+
 func TestSessionSettings(t *testing.T) {
 	s, err := load(t, map[string]string{"config": writeConfig(t, "pkcs11: {session_wait: 1m30s, call_timeout: 750ms, inline_calls: true, max_sessions: 0x10}")}, nil)
 	require.NoError(t, err)
