@@ -170,7 +170,7 @@ func (c *cli) keysRun(ctx context.Context, sub string, args []string) int {
 		}
 	}
 
-	settings, err := config.Load(config.Input{Flags: f.config.Values(), LookupEnv: c.lookupEnv})
+	settings, err := c.loadSettings(config.Input{Flags: f.config.Values()})
 	if err != nil {
 		return c.errorf(exitUsage, "%v", err)
 	}

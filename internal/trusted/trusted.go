@@ -50,17 +50,20 @@ type Error struct {
 	Err error
 }
 
-// Error says which path fails and why: "PATH: writable by group or
-// others (mode 0666)", "PATH: owned by another user (uid 65534; this
-// process runs as uid 1000)" or "PATH: a symbolic link".
-func (e *Error) Error() string {
+// Error says which path fails and why: "PATH: " and the [Error.Reason].
+func (e *Error) Error() string { return e.Path + ": " + e.Reason() }
+
+// Reason says why the path fails: "writable by group or others (mode
+// 0666)", "owned by another user (uid 65534; this process runs as uid
+// 1000)" or "a symbolic link".
+func (e *Error) Reason() string {
 	switch {
 	case errors.Is(e.Err, ErrWritable):
-		return fmt.Sprintf("%s: %v (mode %04o)", e.Path, e.Err, e.Mode.Perm())
+		return fmt.Sprintf("%v (mode %04o)", e.Err, e.Mode.Perm())
 	case errors.Is(e.Err, ErrNotOwned):
-		return fmt.Sprintf("%s: %v (uid %d; this process runs as uid %d)", e.Path, e.Err, e.Owner, e.Self)
+		return fmt.Sprintf("%v (uid %d; this process runs as uid %d)", e.Err, e.Owner, e.Self)
 	}
-	return fmt.Sprintf("%s: %v", e.Path, e.Err)
+	return e.Err.Error()
 }
 
 // Unwrap returns Err.
