@@ -63,4 +63,7 @@ pkcs11:
   token: $label
   pin: file:$state/pin
 YAML
+# wasihsm refuses a configuration file that others could write, whatever
+# the umask (and an older file's mode) made it.
+chmod 0600 "$cfg"
 echo "$cfg"

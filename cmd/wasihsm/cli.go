@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/wasihsm/wasihsm/internal/config"
 )
 
 // Exit codes of wasihsm itself; a guest's own exit code passes through
@@ -59,6 +61,23 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	default:
 		return c.usageError(fmt.Sprintf("unknown command %q", cmd))
 	}
+}
+
+// pinFlagWarning is the line printed when a flag gives the PIN.
+const pinFlagWarning = "flag --token: the URI's pin-value puts the PIN on the command line, where every user of this machine can read it (ps, /proc/PID/cmdline); " +
+	"prefer a pin-source, pkcs11.pin: file:PATH or " + config.EnvPIN
+
+// loadSettings loads the settings as every command does, with the
+// command's environment, and warns when the PIN came on the command line.
+// config.Load refuses a configuration file that another user could have
+// written, unless in.AllowUntrustedFile.
+func (c *cli) loadSettings(in config.Input) (config.Settings, error) {
+	in.LookupEnv = c.lookupEnv
+	s, err := config.Load(in)
+	if err == nil && s.Origin(config.FieldPIN).Kind == config.FromFlag {
+		c.sayf("%s", pinFlagWarning)
+	}
+	return s, err
 }
 
 // sayf prints a message to stderr, each line prefixed with the program

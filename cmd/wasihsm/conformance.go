@@ -7,8 +7,6 @@ import (
 	"flag"
 	"io"
 
-	"github.com/tetratelabs/wazero"
-
 	"github.com/wasihsm/wasihsm/conformance/suite"
 	"github.com/wasihsm/wasihsm/internal/config"
 	"github.com/wasihsm/wasihsm/softfallback"
@@ -32,7 +30,7 @@ func (c *cli) conformanceCommand(ctx context.Context, args []string) int {
 	if code, done := c.parseFlagsOnly(fs, args); done {
 		return code
 	}
-	settings, err := config.Load(config.Input{Flags: cfgFlags.Values(), LookupEnv: c.lookupEnv})
+	settings, err := c.loadSettings(config.Input{Flags: cfgFlags.Values()})
 	if err != nil {
 		return c.errorf(exitUsage, "%v", err)
 	}
@@ -61,10 +59,7 @@ func (c *cli) conformanceCommand(ctx context.Context, args []string) int {
 
 	opts := suite.Options{}
 	if dir := settings.CacheDir; dir != "" && !*noCache {
-		cache, err := wazero.NewCompilationCacheWithDir(dir)
-		if err != nil {
-			c.sayf("compilation cache %s (%s) unusable, compiling without it: %v", dir, settings.Origin(config.FieldCacheDir), unwrapPath(err))
-		} else {
+		if cache := c.openCache(dir, settings.Origin(config.FieldCacheDir)); cache != nil {
 			defer cache.Close(ctx)
 			opts.Cache = cache
 		}

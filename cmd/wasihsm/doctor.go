@@ -12,6 +12,7 @@ import (
 
 	"github.com/wasihsm/wasihsm/hsm"
 	"github.com/wasihsm/wasihsm/internal/config"
+	"github.com/wasihsm/wasihsm/internal/trusted"
 	"github.com/wasihsm/wasihsm/provider"
 )
 
@@ -131,7 +132,7 @@ const (
 // diagnose runs the checks.
 func (c *cli) diagnose(ctx context.Context, flags map[string]string) *doctorReport {
 	r := &doctorReport{}
-	s, err := config.Load(config.Input{Flags: flags, LookupEnv: c.lookupEnv})
+	s, err := c.loadSettings(config.Input{Flags: flags, AllowUntrustedFile: true})
 	if err != nil {
 		r.fail(chkConfig, err.Error(), "correct each field named above (docs/configuration.md describes them; wasihsm.example.yaml is an example)")
 		r.skipRest("the configuration is invalid", nil)
@@ -234,7 +235,8 @@ func backendFix(err error) string {
 	return "run opens the backend the same way and would fail too: see the error (wasihsm slots shows the token's state)"
 }
 
-// checkConfigFile fails a configuration file that others may write: it
+// checkConfigFile fails a configuration file that another user could
+// have written, which the other commands refuse (config.CheckFile): it
 // names the module that wasihsm loads, so whoever can change it runs code
 // as wasihsm.
 func checkConfigFile(r *doctorReport, path string) {
@@ -242,15 +244,22 @@ func checkConfigFile(r *doctorReport, path string) {
 		r.pass(chkConfigFile, "none: the settings come from flags and the environment")
 		return
 	}
-	fi, err := os.Stat(path)
+	err := config.CheckFile(path)
 	switch {
+	case errors.Is(err, trusted.ErrNotOwned):
+		r.fail(chkConfigFile, err.Error()+"; the other commands refuse it",
+			fmt.Sprintf("chown the file to the user that runs wasihsm (or root), and chmod go-w %s", path))
+	case errors.Is(err, trusted.ErrWritable):
+		r.fail(chkConfigFile, err.Error()+"; the other commands refuse it", fmt.Sprintf("chmod go-w %s", path))
 	case err != nil:
 		r.fail(chkConfigFile, err.Error(), "")
-	case fi.Mode().Perm()&0o022 != 0:
-		r.fail(chkConfigFile, fmt.Sprintf("%s is writable by others (mode %04o): they could make wasihsm load a module of theirs", path, fi.Mode().Perm()),
-			fmt.Sprintf("chmod go-w %s", path))
 	default:
-		r.pass(chkConfigFile, "%s, mode %04o, not writable by others", path, fi.Mode().Perm())
+		fi, err := os.Stat(path)
+		if err != nil {
+			r.fail(chkConfigFile, err.Error(), "")
+			return
+		}
+		r.pass(chkConfigFile, "%s, mode %04o, not writable by others, owned by this user or root", path, fi.Mode().Perm())
 	}
 }
 

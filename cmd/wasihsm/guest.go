@@ -19,7 +19,9 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasihsm/wasihsm/internal/compcache"
 	"github.com/wasihsm/wasihsm/internal/config"
+	"github.com/wasihsm/wasihsm/internal/trusted"
 	"github.com/wasihsm/wasihsm/provider"
 	"github.com/wasihsm/wasihsm/wasihost"
 )
@@ -41,9 +43,11 @@ func (c *cli) runGuest(ctx context.Context, g guestRun) int {
 
 	rcfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(true).
 		WithMemoryLimitPages(g.settings.Limits.MemoryLimitPages())
-	if cache := c.openCache(ctx, g); cache != nil {
-		defer cache.Close(ctx)
-		rcfg = rcfg.WithCompilationCache(cache)
+	if dir := g.settings.CacheDir; dir != "" && !g.flags.noCache {
+		if cache := c.openCache(dir, g.settings.Origin(config.FieldCacheDir)); cache != nil {
+			defer cache.Close(ctx)
+			rcfg = rcfg.WithCompilationCache(cache)
+		}
 	}
 	r := wazero.NewRuntimeWithConfig(ctx, rcfg)
 	defer r.Close(ctx)
@@ -188,18 +192,22 @@ func signature(def api.FunctionDefinition) string {
 	return "func" + names(def.ParamTypes()) + " -> " + names(def.ResultTypes())
 }
 
-// openCache opens the compilation cache, or returns nil when there is to be
-// none. A cache that cannot be opened only costs time: it is reported and
-// the run goes on without it.
-func (c *cli) openCache(ctx context.Context, g guestRun) wazero.CompilationCache {
-	dir := g.settings.CacheDir
-	if g.flags.noCache || dir == "" {
+// openCache opens the compilation cache in dir (from origin), or returns
+// nil when there is none to use. A cache that cannot be opened only costs
+// time, and so does one that another user could have written (which
+// wazero would run from): either is reported once and the run goes on
+// without it.
+func (c *cli) openCache(dir string, origin config.Origin) wazero.CompilationCache {
+	cache, err := compcache.Open(dir)
+	var untrusted *trusted.Error
+	switch {
+	case errors.As(err, &untrusted):
+		c.sayf("compilation cache %s (%s) not used, compiling without it: %v: "+
+			"whoever can write it chooses the code that runs; make it yours and private (chown; chmod go-w), or set another --cache-dir",
+			dir, origin, untrusted)
 		return nil
-	}
-	cache, err := wazero.NewCompilationCacheWithDir(dir)
-	if err != nil {
-		_ = cache.Close(ctx)
-		c.sayf("compilation cache %s (%s) unusable, compiling without it: %v", dir, g.settings.Origin(config.FieldCacheDir), unwrapPath(err))
+	case err != nil:
+		c.sayf("compilation cache %s (%s) unusable, compiling without it: %v", dir, origin, unwrapPath(err))
 		return nil
 	}
 	return cache

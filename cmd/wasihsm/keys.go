@@ -170,7 +170,7 @@ func (c *cli) keysRun(ctx context.Context, sub string, args []string) int {
 		}
 	}
 
-	settings, err := config.Load(config.Input{Flags: f.config.Values(), LookupEnv: c.lookupEnv})
+	settings, err := c.loadSettings(config.Input{Flags: f.config.Values()})
 	if err != nil {
 		return c.errorf(exitUsage, "%v", err)
 	}
@@ -413,6 +413,9 @@ func grantStanza(k hsm.TokenKey, algName string, f *keysFlags) (string, error) {
 				return "", fmt.Errorf("--operations: %q does not apply to %s keys; want some of %s", name, alg.Name, opList(provider.KeyOperations(alg)))
 			}
 			ops = append(ops, provider.KeyOperations(alg)[i])
+		}
+		if err := config.CheckOperations(alg, ops); err != nil {
+			return "", fmt.Errorf("--operations: %w", err)
 		}
 	}
 	name := f.name

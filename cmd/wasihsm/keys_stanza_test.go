@@ -85,6 +85,10 @@ func TestGrantStanza(t *testing.T) {
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
+
+	aes := hsm.TokenKey{Label: "box", Class: "secret", Algorithms: []string{"A256GCM"}}
+	_, err = grantStanza(aes, "A256GCM", &keysFlags{guests: f.guests, operations: "encrypt"})
+	require.ErrorIs(t, err, config.ErrEncryptWithoutDecrypt, "the stanza would not load")
 }
 
 // FuzzGrantStanza: for any label and name that grantStanza accepts, the

@@ -25,7 +25,7 @@ func (c *cli) runCommand(ctx context.Context, args []string) int {
 		return c.usageError(err.Error())
 	}
 
-	settings, err := config.Load(config.Input{Flags: f.config.Values(), LookupEnv: c.lookupEnv})
+	settings, err := c.loadSettings(config.Input{Flags: f.config.Values()})
 	if err != nil {
 		return c.errorf(exitUsage, "%v", err)
 	}

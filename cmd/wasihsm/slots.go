@@ -24,7 +24,7 @@ func (c *cli) slotsCommand(ctx context.Context, args []string) int {
 	if code, done := c.parseFlagsOnly(fs, args); done {
 		return code
 	}
-	settings, err := config.Load(config.Input{Flags: cfgFlags.Values(), LookupEnv: c.lookupEnv})
+	settings, err := c.loadSettings(config.Input{Flags: cfgFlags.Values()})
 	if err != nil {
 		return c.errorf(exitUsage, "%v", err)
 	}

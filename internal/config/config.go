@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wasihsm/wasihsm/internal/trusted"
 	"github.com/wasihsm/wasihsm/provider"
 	"github.com/wasihsm/wasihsm/wasihost"
 )
@@ -258,6 +259,10 @@ type Input struct {
 	// UserCacheDir gives the base of the default cache directory; nil
 	// means os.UserCacheDir.
 	UserCacheDir func() (string, error)
+	// AllowUntrustedFile reads a configuration file that another user
+	// could have written instead of refusing it (see [CheckFile]). Only
+	// for a diagnosis that reports it as a problem of its own.
+	AllowUntrustedFile bool
 }
 
 // setting describes one setting that holds a single value (or, for a list
@@ -371,10 +376,14 @@ func Load(in Input) (Settings, error) {
 	if ok {
 		l.s.ConfigFile = path
 		o := Origin{FromFile, path}
-		data, mode, err := readFile(path)
+		data, fi, err := readFile(path)
 		if err != nil {
 			l.errs.add(&FieldError{Origin: o, Problem: fmt.Sprintf("cannot read the file named by %s: %v", pathOrigin, unwrapPath(err))})
 		} else {
+			mode := fi.Mode()
+			if err := fileTrusted(o, fi); err != nil && !in.AllowUntrustedFile {
+				l.errs.add(err)
+			}
 			l.layer = nil
 			errs := l.applyFile(o, data)
 			if l.filePIN && mode.Perm()&0o077 != 0 {
@@ -413,20 +422,48 @@ func Load(in Input) (Settings, error) {
 	return l.s, nil
 }
 
-// readFile reads the configuration file and returns its permissions with
-// it, both from one open file.
-func readFile(path string) ([]byte, fs.FileMode, error) {
+// readFile reads the configuration file and returns its owner and
+// permissions with it, both from one open file.
+func readFile(path string) ([]byte, fs.FileInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	data, err := io.ReadAll(f)
-	return data, fi.Mode(), err
+	return data, fi, err
+}
+
+// CheckFile reports whether the configuration file at path is one that
+// Load reads: it names the PKCS#11 module that wasihsm loads into its
+// process, so, as ssh does with its own, Load refuses a file that another
+// user could have written — one owned by a user other than the one running
+// and root, or writable by group or others. The error is a [*FieldError]
+// that wraps a [*trusted.Error], or the error of stat.
+func CheckFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	return fileTrusted(Origin{FromFile, path}, fi)
+}
+
+// fileTrusted checks the configuration file, whose information fi is.
+func fileTrusted(o Origin, fi fs.FileInfo) error {
+	var te *trusted.Error
+	if err := trusted.File(o.Name, fi); !errors.As(err, &te) {
+		return err
+	}
+	fix := "chmod go-w " + o.Name
+	if errors.Is(te, trusted.ErrNotOwned) {
+		fix = "make it yours or root's (chown), not writable by others"
+	}
+	return &FieldError{Origin: o, Err: te, Problem: fmt.Sprintf(
+		"%s: whoever can write it chooses the PKCS#11 module that wasihsm loads; %s", te.Reason(), fix)}
 }
 
 // endLayer ends the application of one source: its token selection, if it

@@ -614,6 +614,42 @@ func TestValidationErrors(t *testing.T) {
 			}},
 		{name: "key operations of an AEAD key", body: "backend: pkcs11\nkeys:\n  - {name: k, label: l, algorithm: A256GCM, guests: [module: g], operations: [sign]}\n",
 			want: []string{`config $FILE: keys[0].operations[0]: "sign" does not apply to A256GCM (an aead key); want encrypt or decrypt (line 3)`}},
+		{name: "AEAD key encrypt without decrypt", body: "backend: pkcs11\nkeys:\n  - name: k\n    label: l\n    algorithm: A256GCM\n    guests: [module: g]\n" +
+			"    operations: [encrypt]\n",
+			want: []string{`config $FILE: keys[0].operations: allows encrypt without decrypt, but for A256GCM (AES-GCM) an encrypt grant is a decrypt grant too: ` +
+				`encrypting zeros under a nonce of its choosing gives a guest the keystream of that nonce, which reads whatever was encrypted under it; ` +
+				`allow encrypt and decrypt, or decrypt alone (line 7)`}},
+		{name: "AEAD key encrypt without decrypt, among other problems", body: "backend: pkcs11\nkeys:\n  - {name: k, label: l, algorithm: A128GCM, guests: [module: g], operations: [encrypt, sign]}\n",
+			want: []string{
+				`config $FILE: keys[0].operations[1]: "sign" does not apply to A128GCM (an aead key); want encrypt or decrypt (line 3)`,
+				`config $FILE: keys[0].operations: allows encrypt without decrypt, but for A128GCM (AES-GCM) an encrypt grant is a decrypt grant too: ` +
+					`encrypting zeros under a nonce of its choosing gives a guest the keystream of that nonce, which reads whatever was encrypted under it; ` +
+					`allow encrypt and decrypt, or decrypt alone (line 3)`,
+			}},
+		{name: "same label, other guests", body: "backend: pkcs11\nkeys:\n" + key +
+			"  - {name: k2, label: l, algorithm: ES256, guests: [module: h]}\n",
+			want: []string{`config $FILE: keys[1]: names the same token object as keys[0] (line 3), label "l", but grants other guests or operations; ` +
+				`give each token object one grant: merge the two into one item (line 7)`}},
+		{name: "same id, other operations", body: "backend: pkcs11\nkeys:\n" +
+			"  - {name: a, id: 01A2, algorithm: A256GCM, guests: [module: g]}\n" +
+			"  - {name: b, id: 01a2, algorithm: A256GCM, guests: [module: g], operations: [decrypt]}\n",
+			want: []string{`config $FILE: keys[1]: names the same token object as keys[0] (line 3), id 01a2, but grants other guests or operations; ` +
+				`give each token object one grant: merge the two into one item (line 4)`}},
+		{name: "label alone and label with id", body: "backend: pkcs11\nkeys:\n" +
+			"  - {name: a, label: l, id: '01', algorithm: ES256, guests: [module: g]}\n" +
+			"  - {name: b, label: l, algorithm: ES256, guests: [module: g, module: h]}\n" +
+			"  - {name: c, id: '01', algorithm: ES256, guests: [module: g], operations: [sign]}\n",
+			want: []string{
+				`config $FILE: keys[1]: names the same token object as keys[0] (line 3), label "l", but grants other guests or operations; ` +
+					`give each token object one grant: merge the two into one item (line 4)`,
+				`config $FILE: keys[2]: names the same token object as keys[0] (line 3), id 01, but grants other guests or operations; ` +
+					`give each token object one grant: merge the two into one item (line 5)`,
+			}},
+		{name: "same label and id, other guests", body: "backend: pkcs11\nkeys:\n" +
+			"  - {name: a, label: l, id: '01', algorithm: ES256, guests: [sha256: " + strings.Repeat("ab", 32) + "]}\n" +
+			"  - {name: b, label: l, id: '01', algorithm: ES256, guests: [module: g]}\n",
+			want: []string{`config $FILE: keys[1]: names the same token object as keys[0] (line 3), label "l" and id 01, but grants other guests or operations; ` +
+				`give each token object one grant: merge the two into one item (line 4)`}},
 		{name: "key operations empty", body: "backend: pkcs11\nkeys:\n  - {name: k, label: l, algorithm: ES256, guests: [module: g], operations: []}\n",
 			want: []string{`config $FILE: keys[0].operations: empty list; leave the field out to allow every operation of the key's algorithm (line 3)`}},
 		{name: "key operation not a word", body: "backend: pkcs11\nkeys:\n  - {name: k, label: l, algorithm: ES256, guests: [module: g], operations: [{sign: true}]}\n",

@@ -62,6 +62,11 @@
 //
 // # File
 //
+// Load refuses a file that another user could have written — owned by a
+// user other than the one running and root, or writable by group or
+// others ([CheckFile]) — since it names the module that wasihsm loads;
+// [Input.AllowUntrustedFile] reads it anyway, for a diagnosis.
+//
 // The file is YAML, decoded strictly: an unknown or repeated field, or a
 // value of the wrong kind, is an error that names the field and its line.
 // Relative paths in the file (pkcs11.module and pkcs11.allowed_modules

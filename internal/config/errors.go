@@ -52,7 +52,13 @@ type FieldError struct {
 	// Problem says what is wrong and what would be right. It never holds
 	// a PIN.
 	Problem string
+	// Err is the error behind the problem, for errors.Is and errors.As,
+	// or nil.
+	Err error
 }
+
+// Unwrap returns Err.
+func (e *FieldError) Unwrap() error { return e.Err }
 
 // Error returns "ORIGIN: FIELD: PROBLEM (line N)". The field is left out
 // when the origin (a flag or an environment variable) already names it.

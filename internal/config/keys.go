@@ -1,7 +1,9 @@
 package config
 
 import (
+	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -96,6 +98,7 @@ func keyedAlgorithms() string {
 // managedKeys checks the keys of the file and returns them.
 func (l *loader) managedKeys(o Origin, raw []rawKey, errs *fieldErrors) []ManagedKey {
 	var keys []ManagedKey
+	var items []rawKey               // the item of each key
 	names := make(map[string]rawKey) // name → first key with it
 	for _, rk := range raw {
 		bad := len(*errs)
@@ -163,10 +166,61 @@ func (l *loader) managedKeys(o Origin, raw []rawKey, errs *fieldErrors) []Manage
 		}
 
 		if len(*errs) == bad {
+			for i, other := range keys {
+				if sameObject(k, other) && !sameGrant(k, other) {
+					fail(rk.field, rk.line, "names the same token object as %s (line %d), %s, but grants other guests or operations; "+
+						"give each token object one grant: merge the two into one item", items[i].field, items[i].line, selectorText(k, other))
+					break
+				}
+			}
+		}
+		if len(*errs) == bad {
 			keys = append(keys, k)
+			items = append(items, rk)
 		}
 	}
 	return keys
+}
+
+// sameObject reports whether two keys name the same token object, as far
+// as the configuration tells: each selects the objects that have every
+// attribute it gives (label, id) and must find exactly one, so two keys
+// that agree on every attribute both give, and both give at least one,
+// select the same object when the token has it. A key by label alone and
+// one by id alone may or may not; only the token knows.
+func sameObject(a, b ManagedKey) bool {
+	labels := a.Label != "" && b.Label != ""
+	ids := a.ID != nil && b.ID != nil
+	return (labels || ids) &&
+		(!labels || a.Label == b.Label) &&
+		(!ids || bytes.Equal(a.ID, b.ID))
+}
+
+// sameGrant reports whether two keys let the same guests do the same
+// operations, in any order.
+func sameGrant(a, b ManagedKey) bool {
+	sameSet := func(x, y []KeyGuest) bool {
+		return !slices.ContainsFunc(x, func(g KeyGuest) bool { return !slices.Contains(y, g) }) &&
+			!slices.ContainsFunc(y, func(g KeyGuest) bool { return !slices.Contains(x, g) })
+	}
+	sameOps := func(x, y []provider.Operation) bool {
+		return !slices.ContainsFunc(x, func(op provider.Operation) bool { return !slices.Contains(y, op) }) &&
+			!slices.ContainsFunc(y, func(op provider.Operation) bool { return !slices.Contains(x, op) })
+	}
+	return sameSet(a.Guests, b.Guests) && sameOps(a.Operations, b.Operations)
+}
+
+// selectorText says what two keys that name the same object share:
+// label "l", id 01, or both.
+func selectorText(a, b ManagedKey) string {
+	var parts []string
+	if a.Label != "" && b.Label != "" {
+		parts = append(parts, fmt.Sprintf("label %q", a.Label))
+	}
+	if a.ID != nil && b.ID != nil {
+		parts = append(parts, fmt.Sprintf("id %x", a.ID))
+	}
+	return strings.Join(parts, " and ")
 }
 
 // keyAlgorithm checks a key's algorithm.
@@ -220,7 +274,29 @@ func keyOps(rk rawKey, alg provider.Algorithm, fail func(string, int, string, ..
 			ops = append(ops, keyOperations[i])
 		}
 	}
+	if err := CheckOperations(alg, ops); err != nil {
+		fail(rk.field+".operations", rk.opsLine, "%v", err)
+	}
 	return ops
+}
+
+// ErrEncryptWithoutDecrypt is the problem of an AEAD key that guests may
+// encrypt with but not decrypt with: AES-GCM is a stream cipher, so
+// encrypting zeros under a nonce of one's choosing gives the keystream of
+// that nonce, which reads whatever was encrypted under it. An encrypt
+// grant is a decrypt grant too, and saying otherwise would mislead.
+var ErrEncryptWithoutDecrypt = errors.New("allows encrypt without decrypt")
+
+// CheckOperations reports what is wrong with granting ops on a key of alg
+// beyond each operation applying to alg: it returns an error that wraps
+// [ErrEncryptWithoutDecrypt] and says why, or nil.
+func CheckOperations(alg provider.Algorithm, ops []provider.Operation) error {
+	if alg.Kind == provider.KindAEAD && slices.Contains(ops, provider.OpEncrypt) && !slices.Contains(ops, provider.OpDecrypt) {
+		return fmt.Errorf("%w, but for %s (AES-GCM) an encrypt grant is a decrypt grant too: "+
+			"encrypting zeros under a nonce of its choosing gives a guest the keystream of that nonce, which reads whatever was encrypted under it; "+
+			"allow encrypt and decrypt, or decrypt alone", ErrEncryptWithoutDecrypt, alg.Name)
+	}
+	return nil
 }
 
 // keyGuest checks one of a key's guests.

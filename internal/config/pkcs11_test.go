@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasihsm/wasihsm/hsm/pkcs11uri"
+	"github.com/wasihsm/wasihsm/internal/trusted"
 	"github.com/wasihsm/wasihsm/provider"
 )
 
@@ -357,6 +358,55 @@ func TestPINFilePermissions(t *testing.T) {
 	}
 }
 
+// TestUntrustedFile: a configuration file names the module that wasihsm
+// loads, so one that another user could have written is refused, as ssh
+// refuses its own. The tests run as root, who can give a file to another
+// user (uid 65534); a file of root's is trusted by every user.
+func TestUntrustedFile(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows has no POSIX owners and permission bits: the check does nothing there")
+	}
+	const body = "pkcs11: {module: /lib.so, token: t}\n"
+	tests := []struct {
+		name  string
+		mode  os.FileMode
+		owner int
+		want  error  // the reason, or nil
+		msg   string // the problem, after "config PATH: "
+	}{
+		{name: "0600", mode: 0o600, owner: os.Geteuid()},
+		{name: "0644", mode: 0o644, owner: os.Geteuid()},
+		{name: "0644 of root's", mode: 0o644, owner: 0},
+		{name: "0666", mode: 0o666, owner: os.Geteuid(), want: trusted.ErrWritable,
+			msg: "writable by group or others (mode 0666): whoever can write it chooses the PKCS#11 module that wasihsm loads; chmod go-w $FILE"},
+		{name: "0620", mode: 0o620, owner: os.Geteuid(), want: trusted.ErrWritable,
+			msg: "writable by group or others (mode 0620): whoever can write it chooses the PKCS#11 module that wasihsm loads; chmod go-w $FILE"},
+		{name: "another user's", mode: 0o600, owner: 65534, want: trusted.ErrNotOwned,
+			msg: fmt.Sprintf("owned by another user (uid 65534; this process runs as uid %d): whoever can write it chooses the PKCS#11 module that wasihsm loads; "+
+				"make it yours or root's (chown), not writable by others", os.Geteuid())},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := writeConfigMode(t, body, tt.mode)
+			require.NoError(t, os.Chown(p, tt.owner, -1))
+			_, err := load(t, map[string]string{"config": p}, nil)
+			if tt.want == nil {
+				require.NoError(t, err)
+				require.NoError(t, CheckFile(p))
+				return
+			}
+			require.ErrorIs(t, err, tt.want)
+			want := "config " + p + ": " + strings.ReplaceAll(tt.msg, "$FILE", p)
+			assert.EqualError(t, err, want)
+			assert.EqualError(t, CheckFile(p), want, "CheckFile says what Load says")
+
+			s, err := Load(Input{Flags: map[string]string{"config": p}, LookupEnv: env(nil), UserCacheDir: cacheBase, AllowUntrustedFile: true})
+			require.NoError(t, err, "a diagnosis reads it")
+			assert.Equal(t, "/lib.so", s.PKCS11.Module)
+		})
+	}
+}
+
 func TestManagedKeys(t *testing.T) {
 	hash := strings.Repeat("Ab", 32)
 	file := writeConfig(t, `
@@ -410,6 +460,24 @@ keys:
 
 	assert.False(t, KeyGuest{}.Matches(provider.Guest{}), "an empty rule matches nothing")
 	assert.False(t, KeyGuest{Module: "a.wasm"}.Matches(provider.Guest{SHA256: "a.wasm"}))
+}
+
+// TestManagedKeysSameObject: two names for one token object load when
+// they grant the same guests the same operations, in any order; a key by
+// label alone and one by id alone may name the same object or not, which
+// only the token tells, so they load too.
+func TestManagedKeysSameObject(t *testing.T) {
+	file := writeConfig(t, `
+pkcs11: {module: /lib.so, token: wasihsm}
+keys:
+  - {name: a, label: l, algorithm: A256GCM, guests: [module: g, module: h], operations: [encrypt, decrypt]}
+  - {name: b, label: l, algorithm: A256GCM, guests: [module: h, module: g], operations: [decrypt, encrypt]}
+  - {name: c, label: m, algorithm: ES256, guests: [module: g]}
+  - {name: d, id: "01", algorithm: ES256, guests: [module: h]}
+`)
+	s, err := load(t, map[string]string{"config": file}, nil)
+	require.NoError(t, err)
+	require.Len(t, s.Keys, 4)
 }
 
 func TestSessionSettings(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasihsm/wasihsm/internal/compcache"
 	"github.com/wasihsm/wasihsm/provider"
 	"github.com/wasihsm/wasihsm/softfallback"
 	"github.com/wasihsm/wasihsm/wasihost"
@@ -39,7 +40,7 @@ func Load(ctx context.Context, cacheDir, path string, run bool, stdout io.Writer
 	if err != nil {
 		return fmt.Errorf("startup: %w", err)
 	}
-	cache, err := wazero.NewCompilationCacheWithDir(cacheDir)
+	cache, err := compcache.Open(cacheDir)
 	if err != nil {
 		return fmt.Errorf("startup: compilation cache %s: %w", cacheDir, err)
 	}
