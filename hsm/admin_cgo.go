@@ -31,8 +31,9 @@ import (
 // false, with the label and id given; the public half of a pair is a token
 // object with the same label and id. Both halves can do what their
 // algorithm needs and nothing else, and are not modifiable or copyable,
-// as the backend's keys (see capabilities.policy). Create reads the attributes back and
-// removes the key again when the token did not keep them.
+// as the backend's keys (see capabilities.policy). Create reads the
+// attributes back and removes the key again when the token did not keep
+// them.
 type Admin struct {
 	cfg  Config
 	opts AdminOptions

@@ -245,9 +245,9 @@ func importMaterial(alg provider.Algorithm, der []byte) (*material, error) {
 }
 
 // newPair generates or imports the key pair of a signature or
-// key-agreement key, with the usage of kindUsage. It returns the objects and
-// the public key read back from the token (SubjectPublicKeyInfo DER) with
-// the signature length.
+// key-agreement key, with the usage of kindUsage. It returns the objects
+// and the public key read back from the token (SubjectPublicKeyInfo DER)
+// with the signature length.
 func (b *Backend) newPair(ctx context.Context, alg provider.Algorithm, input []byte) (objects, []byte, int, error) {
 	mech, keyType := pairMechanism(alg)
 	var pubT, privT []*pkcs11.Attribute

@@ -101,17 +101,18 @@ func (c *capabilities) policy(class uint, allowed []uint) []*pkcs11.Attribute {
 // CKA_COPYABLE, it runs call once more with the templates stripped of it
 // (see deviations.noCopyable). When that works, the token is remembered
 // as one without the attribute; when it does not, the first error stands.
+// On a token known to lack it, the templates are stripped from the start:
+// one built before another call found out may still carry it.
 func (c *capabilities) tolerant(call func(fit func([]*pkcs11.Attribute) []*pkcs11.Attribute) error) error {
-	keep := func(t []*pkcs11.Attribute) []*pkcs11.Attribute { return t }
-	if c.dev.noCopyable.Load() {
-		return call(keep)
-	}
-	err := call(keep)
-	if err == nil || !hasTrait(err, unknownAttribute) {
-		return err
-	}
 	strip := func(t []*pkcs11.Attribute) []*pkcs11.Attribute {
 		return slices.DeleteFunc(slices.Clone(t), func(a *pkcs11.Attribute) bool { return a.Type == c.copyable })
+	}
+	if c.dev.noCopyable.Load() {
+		return call(strip)
+	}
+	err := call(func(t []*pkcs11.Attribute) []*pkcs11.Attribute { return t })
+	if err == nil || !hasTrait(err, unknownAttribute) {
+		return err
 	}
 	if call(strip) != nil {
 		return err

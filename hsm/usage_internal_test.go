@@ -227,6 +227,19 @@ func TestNoCopyableToken(t *testing.T) {
 	require.True(t, b.caps.dev.noCopyable.Load(), "the deviation is remembered")
 	require.NoError(t, k.Destroy(ctx))
 
+	// A template built before a concurrent call found the deviation out
+	// still carries the attribute: it is stripped at once.
+	stale := append(b.keyTemplate(provider.MustLookup("HS256"),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET),
+		pkcs11.NewAttribute(pkcs11.CKA_VALUE, make([]byte, 32))), pkcs11.NewAttribute(unknown, false))
+	b.mainLock <- struct{}{}
+	o, err := b.caps.createObject(b.p, b.main, stale)
+	if err == nil {
+		_ = b.p.DestroyObject(b.main, o)
+	}
+	<-b.mainLock
+	require.NoError(t, err, "a template built before the deviation was found")
+
 	for _, name := range []string{"A256GCM", "ES256", "ECDH-P256", "HS256"} {
 		alg := provider.MustLookup(name)
 		before := in.SessionObjects()
