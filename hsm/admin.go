@@ -53,6 +53,13 @@ type TokenKey struct {
 	// is also always sensitive and never extractable.
 	Token, Private, Sensitive, Extractable bool
 	AlwaysSensitive, NeverExtractable      bool
+	// Grants name what the object allows beyond being used as a key of
+	// its type: the usage attributes of its class that are true
+	// (CKA_SIGN, CKA_WRAP, …), and CKA_MODIFIABLE and CKA_COPYABLE when
+	// true. PublicGrants are the same of the public half, when it is on
+	// the token. [Admin.Excess] says which of them an algorithm does not
+	// need.
+	Grants, PublicGrants []string
 	// HasPublic reports whether the public half is on the token as an
 	// object of its own (key pairs only).
 	HasPublic bool

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -28,8 +29,11 @@ import (
 // Keys it creates are what CONTRACT §6 asks of keys on a token, as token
 // objects: CKA_TOKEN, CKA_SENSITIVE and CKA_PRIVATE true, CKA_EXTRACTABLE
 // false, with the label and id given; the public half of a pair is a token
-// object with the same label and id. Create reads the attributes back and
-// removes the key again when the token did not keep them.
+// object with the same label and id. Both halves can do what their
+// algorithm needs and nothing else, and are not modifiable or copyable,
+// as the backend's keys (see capabilities.policy). Create reads the
+// attributes back and removes the key again when the token did not keep
+// them.
 type Admin struct {
 	cfg  Config
 	opts AdminOptions
@@ -295,6 +299,10 @@ func (a *Admin) describe(obj, pub pkcs11.ObjectHandle) TokenKey {
 	default:
 		k.Class = "public"
 	}
+	k.Grants = a.caps.grants(a.p, a.s, obj, class)
+	if pub != 0 {
+		k.PublicGrants = a.caps.grants(a.p, a.s, pub, pkcs11.CKO_PUBLIC_KEY)
+	}
 	if k.Class != "public" {
 		k.Sensitive = a.boolAttr(obj, pkcs11.CKA_SENSITIVE)
 		k.Extractable = a.boolAttr(obj, pkcs11.CKA_EXTRACTABLE)
@@ -494,6 +502,29 @@ func (a *Admin) Fits(ctx context.Context, k TokenKey, algName string) error {
 	return nil
 }
 
+// Excess names what k allows beyond what keys of the algorithms need
+// (kindUsage): its usage attributes that none of them uses, and
+// CKA_MODIFIABLE and CKA_COPYABLE when true, which no key needs; those of
+// the public half end in "on the public key". Nil when k allows no more
+// than it needs. Unknown algorithm names need nothing.
+func (a *Admin) Excess(k TokenKey, algs ...string) []string {
+	var key, pub []uint
+	for _, name := range algs {
+		if alg, ok := provider.Lookup(name); ok {
+			u := usageOf(alg)
+			key, pub = append(key, u.key...), append(pub, u.pub...)
+		}
+	}
+	if k.Class == "public" {
+		key = pub
+	}
+	out := excess(k.Grants, key)
+	for _, g := range excess(k.PublicGrants, pub) {
+		out = append(out, g+" on the public key")
+	}
+	return out
+}
+
 // usageFor names the usage attribute that a key of alg needs.
 func usageFor(alg provider.Algorithm) string {
 	switch alg.Kind {
@@ -556,6 +587,9 @@ func (a *Admin) Create(ctx context.Context, spec KeySpec) (TokenKey, error) {
 	if !slices.Contains(k.Algorithms, alg.Name) {
 		bad = append(bad, "the token did not keep the key's usage flags")
 	}
+	if more := a.Excess(k, alg.Name); len(more) > 0 {
+		bad = append(bad, "the key allows more than "+alg.Name+" needs: "+strings.Join(more, ", "))
+	}
 	if len(bad) > 0 {
 		_ = destroyObjects(a.p, a.s, priv, pub)
 		return TokenKey{}, fmt.Errorf("hsm: admin: create: the token did not keep the attributes asked for (%s); the key was removed: %w",
@@ -591,13 +625,17 @@ func (a *Admin) createObjects(alg provider.Algorithm, spec KeySpec) (priv, pub p
 			pkcs11.NewAttribute(pkcs11.CKA_ID, spec.ID),
 		}
 	}
+	// The key can do what alg needs and nothing else, as the backend's
+	// keys (see capabilities.policy).
+	use := usageOf(alg)
 	secretT := func(class uint, extra ...*pkcs11.Attribute) []*pkcs11.Attribute {
 		t := append(common(class),
 			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
 			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, a.loggedIn),
 		)
-		return append(t, extra...)
+		t = append(t, extra...)
+		return append(t, a.caps.policy(class, use.key)...)
 	}
 	fail := func(err error) (pkcs11.ObjectHandle, pkcs11.ObjectHandle, error) {
 		return 0, 0, ckrError(fmt.Sprintf("admin: create %s key %q", alg.Name, spec.Label), err)
@@ -606,12 +644,10 @@ func (a *Admin) createObjects(alg provider.Algorithm, spec KeySpec) (priv, pub p
 
 	switch alg.Kind {
 	case provider.KindAEAD, provider.KindMAC:
-		keyType, mech, usage := uint(pkcs11.CKK_AES), uint(pkcs11.CKM_AES_KEY_GEN),
-			[]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, true), pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true)}
+		keyType, mech := uint(pkcs11.CKK_AES), uint(pkcs11.CKM_AES_KEY_GEN)
 		var value []byte
 		if alg.Kind == provider.KindMAC {
-			keyType, mech, usage = pkcs11.CKK_GENERIC_SECRET, pkcs11.CKM_GENERIC_SECRET_KEY_GEN,
-				[]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_SIGN, true), pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true)}
+			keyType, mech = pkcs11.CKK_GENERIC_SECRET, pkcs11.CKM_GENERIC_SECRET_KEY_GEN
 			if input != nil {
 				if len(input) < alg.OutputSize {
 					return 0, 0, errorf(alg, provider.ErrInvalidArgument, "import: key of %d bytes, want at least %d", len(input), alg.OutputSize)
@@ -625,15 +661,15 @@ func (a *Admin) createObjects(alg provider.Algorithm, spec KeySpec) (priv, pub p
 			value = bytes.Clone(input)
 		}
 		defer clear(value)
-		t := secretT(pkcs11.CKO_SECRET_KEY, append(usage, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType))...)
+		t := secretT(pkcs11.CKO_SECRET_KEY, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType))
 		if value != nil {
-			obj, err := a.p.CreateObject(a.s, append(t, pkcs11.NewAttribute(pkcs11.CKA_VALUE, value)))
+			obj, err := a.caps.createObject(a.p, a.s, append(t, pkcs11.NewAttribute(pkcs11.CKA_VALUE, value)))
 			if err != nil {
 				return fail(err)
 			}
 			return obj, 0, nil
 		}
-		obj, err := a.p.GenerateKey(a.s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)},
+		obj, err := a.caps.generateKey(a.p, a.s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)},
 			append(t, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, alg.KeySize)))
 		if err != nil {
 			return fail(err)
@@ -642,10 +678,6 @@ func (a *Admin) createObjects(alg provider.Algorithm, spec KeySpec) (priv, pub p
 	}
 
 	// A signature or key-agreement pair.
-	usage, pubUsage := uint(pkcs11.CKA_SIGN), []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true)}
-	if alg.Kind == provider.KindKeyAgreement {
-		usage, pubUsage = pkcs11.CKA_DERIVE, nil
-	}
 	mech, keyType := pairMechanism(alg)
 	var pubT, privT []*pkcs11.Attribute
 	if input == nil {
@@ -664,20 +696,21 @@ func (a *Admin) createObjects(alg provider.Algorithm, spec KeySpec) (priv, pub p
 		defer m.wipe()
 		keyType, pubT, privT = m.keyType, m.pub, m.priv
 	}
-	privT = append(secretT(pkcs11.CKO_PRIVATE_KEY, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType), pkcs11.NewAttribute(usage, true)), privT...)
-	pubT = append(append(common(pkcs11.CKO_PUBLIC_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType), pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false)), append(pubUsage, pubT...)...)
+	privT = secretT(pkcs11.CKO_PRIVATE_KEY, append([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType)}, privT...)...)
+	pubT = append(append(append(common(pkcs11.CKO_PUBLIC_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType), pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false)), pubT...),
+		a.caps.policy(pkcs11.CKO_PUBLIC_KEY, use.pub)...)
 	if input == nil {
-		pub, priv, err := a.p.GenerateKeyPair(a.s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, pubT, privT)
+		pub, priv, err := a.caps.generateKeyPair(a.p, a.s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, pubT, privT)
 		if err != nil {
 			return fail(err)
 		}
 		return priv, pub, nil
 	}
-	if priv, err = a.p.CreateObject(a.s, privT); err != nil {
+	if priv, err = a.caps.createObject(a.p, a.s, privT); err != nil {
 		return fail(err)
 	}
-	if pub, err = a.p.CreateObject(a.s, pubT); err != nil {
+	if pub, err = a.caps.createObject(a.p, a.s, pubT); err != nil {
 		_ = destroyObjects(a.p, a.s, priv)
 		return fail(err)
 	}

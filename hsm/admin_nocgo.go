@@ -48,5 +48,8 @@ func (a *Admin) Fits(context.Context, TokenKey, string) error { return errNoCGO 
 // Create fails.
 func (a *Admin) Create(context.Context, KeySpec) (TokenKey, error) { return TokenKey{}, errNoCGO }
 
+// Excess returns nil: there is no token.
+func (a *Admin) Excess(TokenKey, ...string) []string { return nil }
+
 // Delete fails.
 func (a *Admin) Delete(context.Context, string, []byte) (int, error) { return 0, errNoCGO }

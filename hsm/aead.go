@@ -25,12 +25,7 @@ type aeadKey struct {
 var _ provider.AEADKey = (*aeadKey)(nil)
 
 func (b *Backend) newAEADKey(ctx context.Context, alg provider.Algorithm, input []byte) (*aeadKey, error) {
-	tmpl := b.privateTemplate(
-		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
-		pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, true),
-		pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true),
-	)
+	tmpl := b.keyTemplate(alg, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES))
 	var value []byte
 	if input == nil {
 		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, alg.KeySize))

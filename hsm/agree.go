@@ -31,7 +31,7 @@ func (b *Backend) newAgreeKey(ctx context.Context, alg provider.Algorithm, input
 	if err := k.setCurve(alg); err != nil {
 		return nil, err
 	}
-	o, spki, _, err := b.newPair(ctx, alg, input, pkcs11.CKA_DERIVE)
+	o, spki, _, err := b.newPair(ctx, alg, input)
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +87,8 @@ func (k *agreeKey) SharedSecret(ctx context.Context, peerPublic []byte) ([]byte,
 		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, size),
 	}
+	// The secret is only read: it may do nothing on the token.
+	tmpl = append(tmpl, k.b.caps.policy(pkcs11.CKO_SECRET_KEY, nil)...)
 	// CKD_NULL: the raw x-coordinate, as ECDH in JOSE and crypto/ecdh.
 	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_ECDH1_DERIVE,
 		pkcs11.NewECDH1DeriveParams(pkcs11.CKD_NULL, nil, bytes.Clone(peerPublic)))}
@@ -96,7 +98,7 @@ func (k *agreeKey) SharedSecret(ctx context.Context, peerPublic []byte) ([]byte,
 		if err != nil {
 			return err
 		}
-		obj, err := k.b.p.DeriveKey(s, mech, priv, tmpl)
+		obj, err := k.b.caps.deriveKey(k.b.p, s, mech, priv, tmpl)
 		if err != nil {
 			return err
 		}

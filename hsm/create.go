@@ -128,13 +128,13 @@ func (b *Backend) secretObject(mech uint, tmpl []*pkcs11.Attribute, value []byte
 	if value != nil {
 		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE, value))
 		return func(s pkcs11.SessionHandle) (objects, error) {
-			o, err := b.p.CreateObject(s, tmpl)
+			o, err := b.caps.createObject(b.p, s, tmpl)
 			return objects{priv: o}, err
 		}
 	}
 	m := []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}
 	return func(s pkcs11.SessionHandle) (objects, error) {
-		o, err := b.p.GenerateKey(s, m, tmpl)
+		o, err := b.caps.generateKey(b.p, s, m, tmpl)
 		return objects{priv: o}, err
 	}
 }
@@ -145,11 +145,11 @@ func (b *Backend) secretObject(mech uint, tmpl []*pkcs11.Attribute, value []byte
 func (b *Backend) pairObjects(mech uint, imported bool, pubT, privT []*pkcs11.Attribute) func(pkcs11.SessionHandle) (objects, error) {
 	if imported {
 		return func(s pkcs11.SessionHandle) (objects, error) {
-			priv, err := b.p.CreateObject(s, privT)
+			priv, err := b.caps.createObject(b.p, s, privT)
 			if err != nil {
 				return objects{}, err
 			}
-			pub, err := b.p.CreateObject(s, pubT)
+			pub, err := b.caps.createObject(b.p, s, pubT)
 			if err != nil {
 				_ = destroyObjects(b.p, s, priv)
 				return objects{}, err
@@ -159,7 +159,7 @@ func (b *Backend) pairObjects(mech uint, imported bool, pubT, privT []*pkcs11.At
 	}
 	m := []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}
 	return func(s pkcs11.SessionHandle) (objects, error) {
-		pub, priv, err := b.p.GenerateKeyPair(s, m, pubT, privT)
+		pub, priv, err := b.caps.generateKeyPair(b.p, s, m, pubT, privT)
 		return objects{priv: priv, pub: pub}, err
 	}
 }
@@ -245,11 +245,10 @@ func importMaterial(alg provider.Algorithm, der []byte) (*material, error) {
 }
 
 // newPair generates or imports the key pair of a signature or
-// key-agreement key. usage is the private key's CKA_SIGN or CKA_DERIVE;
-// signature keys' public halves get CKA_VERIFY. It returns the objects and
-// the public key read back from the token (SubjectPublicKeyInfo DER) with
-// the signature length.
-func (b *Backend) newPair(ctx context.Context, alg provider.Algorithm, input []byte, usage uint) (objects, []byte, int, error) {
+// key-agreement key, with the usage of kindUsage. It returns the objects
+// and the public key read back from the token (SubjectPublicKeyInfo DER)
+// with the signature length.
+func (b *Backend) newPair(ctx context.Context, alg provider.Algorithm, input []byte) (objects, []byte, int, error) {
 	mech, keyType := pairMechanism(alg)
 	var pubT, privT []*pkcs11.Attribute
 	if input == nil {
@@ -268,18 +267,8 @@ func (b *Backend) newPair(ctx context.Context, alg provider.Algorithm, input []b
 		defer m.wipe()
 		keyType, pubT, privT = m.keyType, m.pub, m.priv
 	}
-	privT = b.privateTemplate(append([]*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType),
-		pkcs11.NewAttribute(usage, true),
-	}, privT...)...)
-	pubT = publicTemplate(append([]*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType),
-	}, pubT...)...)
-	if usage == pkcs11.CKA_SIGN {
-		pubT = append(pubT, pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true))
-	}
+	privT = b.keyTemplate(alg, append([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType)}, privT...)...)
+	pubT = b.publicTemplate(alg, append([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType)}, pubT...)...)
 	var (
 		spki []byte
 		size int

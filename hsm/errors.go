@@ -46,6 +46,10 @@ const (
 	// between C_SignInit and C_Sign). When the session is no longer logged
 	// in, the error counts as relogin.
 	hidden
+	// unknownAttribute: the token does not know an attribute type of the
+	// template; a key's policy then retries without CKA_COPYABLE (see
+	// deviations.noCopyable).
+	unknownAttribute
 )
 
 // ckr is one row of the table: a return value's name, the provider
@@ -80,7 +84,7 @@ var ckrTable = map[uint]ckr{
 	pkcs11.CKR_CANT_LOCK:                        {"CKR_CANT_LOCK", provider.ErrDevice, 0},
 	pkcs11.CKR_ATTRIBUTE_READ_ONLY:              {"CKR_ATTRIBUTE_READ_ONLY", provider.ErrInvalidArgument, 0},
 	pkcs11.CKR_ATTRIBUTE_SENSITIVE:              {"CKR_ATTRIBUTE_SENSITIVE", provider.ErrAccessDenied, 0},
-	pkcs11.CKR_ATTRIBUTE_TYPE_INVALID:           {"CKR_ATTRIBUTE_TYPE_INVALID", provider.ErrInvalidArgument, 0},
+	pkcs11.CKR_ATTRIBUTE_TYPE_INVALID:           {"CKR_ATTRIBUTE_TYPE_INVALID", provider.ErrInvalidArgument, unknownAttribute},
 	pkcs11.CKR_ATTRIBUTE_VALUE_INVALID:          {"CKR_ATTRIBUTE_VALUE_INVALID", provider.ErrInvalidArgument, 0},
 	pkcs11.CKR_ACTION_PROHIBITED:                {"CKR_ACTION_PROHIBITED", provider.ErrAccessDenied, 0},
 	pkcs11.CKR_DATA_INVALID:                     {"CKR_DATA_INVALID", provider.ErrInvalidArgument, 0},

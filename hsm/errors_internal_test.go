@@ -40,7 +40,7 @@ func TestCKRTable(t *testing.T) {
 		"CKR_FUNCTION_FAILED": {devErr, 0}, "CKR_ARGUMENTS_BAD": {inval, 0}, "CKR_NO_EVENT": {devErr, 0},
 		"CKR_NEED_TO_CREATE_THREADS": {devErr, 0}, "CKR_CANT_LOCK": {devErr, 0},
 		"CKR_ATTRIBUTE_READ_ONLY": {inval, 0}, "CKR_ATTRIBUTE_SENSITIVE": {access, 0},
-		"CKR_ATTRIBUTE_TYPE_INVALID": {inval, 0}, "CKR_ATTRIBUTE_VALUE_INVALID": {inval, 0},
+		"CKR_ATTRIBUTE_TYPE_INVALID": {inval, unknownAttribute}, "CKR_ATTRIBUTE_VALUE_INVALID": {inval, 0},
 		"CKR_ACTION_PROHIBITED": {access, 0}, "CKR_DATA_INVALID": {inval, 0}, "CKR_DATA_LEN_RANGE": {inval, 0},
 		"CKR_DEVICE_ERROR": {devErr, evict | fatal}, "CKR_DEVICE_MEMORY": {nfile, 0}, "CKR_DEVICE_REMOVED": {devErr, evict | fatal},
 		"CKR_ENCRYPTED_DATA_INVALID": {badmsg, 0}, "CKR_ENCRYPTED_DATA_LEN_RANGE": {badmsg, 0},

@@ -49,15 +49,13 @@ func (b *Backend) newHKDFKey(ctx context.Context, req provider.KeyRequest) (*hkd
 	}
 	saltKey := b.hmacKey(req.Hash.Name, salt)
 	secret := func(value []byte) []*pkcs11.Attribute {
-		return b.privateTemplate(
-			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+		return b.keyTemplate(alg,
 			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET),
-			pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
 			pkcs11.NewAttribute(pkcs11.CKA_VALUE, value),
 		)
 	}
 	extract := func(s pkcs11.SessionHandle) (objects, error) {
-		saltObj, err := b.p.CreateObject(s, secret(saltKey))
+		saltObj, err := b.caps.createObject(b.p, s, secret(saltKey))
 		if err != nil {
 			return objects{}, err
 		}
@@ -75,7 +73,7 @@ func (b *Backend) newHKDFKey(ctx context.Context, req provider.KeyRequest) (*hkd
 		}
 		prkKey := b.hmacKey(req.Hash.Name, prk)
 		defer clear(prkKey)
-		obj, err := b.p.CreateObject(s, secret(prkKey))
+		obj, err := b.caps.createObject(b.p, s, secret(prkKey))
 		return objects{priv: obj}, err
 	}
 	o, err := b.create(ctx, alg, false, extract, nil)

@@ -282,26 +282,36 @@ func ulongAttr(a *pkcs11.Attribute) (uint, bool) {
 	return uint(n), true
 }
 
-// privateTemplate is what every private or secret key the backend creates
-// says about itself (CONTRACT §6): a session object, sensitive, never
-// extractable, private when the backend is logged in.
-func (b *Backend) privateTemplate(extra ...*pkcs11.Attribute) []*pkcs11.Attribute {
+// keyTemplate is what every private or secret key the backend creates
+// for alg says about itself (docs/semantics.md, "Where keys live"): an
+// object of its class, a session object, sensitive, never extractable,
+// private when the backend is logged in, able to do what alg needs and
+// nothing else, and not modifiable or copyable (see capabilities.policy).
+func (b *Backend) keyTemplate(alg provider.Algorithm, extra ...*pkcs11.Attribute) []*pkcs11.Attribute {
+	class := keyClass(alg)
 	t := []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, class),
 		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
 		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
 		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, b.login),
 	}
-	return append(t, extra...)
+	t = append(t, extra...)
+	return append(t, b.caps.policy(class, usageOf(alg).key)...)
 }
 
-// publicTemplate is what the public halves of pairs say about themselves.
-func publicTemplate(extra ...*pkcs11.Attribute) []*pkcs11.Attribute {
+// publicTemplate is what the public halves of alg's pairs say about
+// themselves: public session objects, able to do what alg needs of a
+// public key (verify, for a signature) and nothing else, and not
+// modifiable or copyable.
+func (b *Backend) publicTemplate(alg provider.Algorithm, extra ...*pkcs11.Attribute) []*pkcs11.Attribute {
 	t := []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY),
 		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
 		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
 	}
-	return append(t, extra...)
+	t = append(t, extra...)
+	return append(t, b.caps.policy(pkcs11.CKO_PUBLIC_KEY, usageOf(alg).pub)...)
 }
 
 // keptCheck is a kind of key the backend creates: its algorithm and
@@ -333,44 +343,50 @@ func (b *Backend) checkKept(s pkcs11.SessionHandle, alg provider.Algorithm, obj 
 }
 
 // checkKeyAttributes reads back the attributes that CONTRACT §6 requires
-// of a key the backend created, and fails when the token did not keep
-// them. SoftHSM2, for one, leaves a key extractable in the clear unless the
-// template says otherwise; generated keys must moreover have been so from
+// of a key the backend created, and its policy (usage, CKA_MODIFIABLE,
+// CKA_COPYABLE), and fails when the token did not keep them. SoftHSM2,
+// for one, leaves a key extractable in the clear unless the template says
+// otherwise; generated keys must moreover have been so from
 // the start (CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE).
 func (b *Backend) checkKeyAttributes(s pkcs11.SessionHandle, alg provider.Algorithm, obj pkcs11.ObjectHandle, generated bool) error {
-	want := []struct {
-		typ  uint
-		name string
-		val  bool
-	}{
-		{pkcs11.CKA_TOKEN, "CKA_TOKEN", false},
-		{pkcs11.CKA_SENSITIVE, "CKA_SENSITIVE", true},
-		{pkcs11.CKA_EXTRACTABLE, "CKA_EXTRACTABLE", false},
-		{pkcs11.CKA_PRIVATE, "CKA_PRIVATE", b.login},
+	want := []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, b.login),
 	}
 	if generated {
-		want = append(want, []struct {
-			typ  uint
-			name string
-			val  bool
-		}{
-			{pkcs11.CKA_ALWAYS_SENSITIVE, "CKA_ALWAYS_SENSITIVE", true},
-			{pkcs11.CKA_NEVER_EXTRACTABLE, "CKA_NEVER_EXTRACTABLE", true},
-		}...)
+		want = append(want,
+			pkcs11.NewAttribute(pkcs11.CKA_ALWAYS_SENSITIVE, true),
+			pkcs11.NewAttribute(pkcs11.CKA_NEVER_EXTRACTABLE, true))
 	}
+	want = append(want, b.caps.policy(keyClass(alg), usageOf(alg).key)...)
 	b.keptChecks.Add(1)
 	tmpl := make([]*pkcs11.Attribute, len(want))
 	for i, w := range want {
-		tmpl[i] = pkcs11.NewAttribute(w.typ, nil)
+		tmpl[i] = pkcs11.NewAttribute(w.Type, nil)
 	}
 	got, err := b.p.GetAttributeValue(s, obj, tmpl)
 	if err != nil {
 		return err
 	}
 	for i, w := range want {
-		if boolAttr(got[i]) != w.val {
-			return errorf(alg, provider.ErrDevice, "the token did not keep the key as asked: %s is %t", w.name, !w.val)
+		if v := boolAttr(got[i]); v != boolAttr(w) {
+			return errorf(alg, provider.ErrDevice, "the token did not keep the key as asked: %s is %t", boolAttrName(w.Type), v)
 		}
 	}
 	return nil
+}
+
+// boolAttrName names the CK_BBOOL attributes that the backend asks of its
+// keys.
+func boolAttrName(t uint) string {
+	if n, ok := attrNames[t]; ok {
+		return n
+	}
+	return map[uint]string{
+		pkcs11.CKA_TOKEN: "CKA_TOKEN", pkcs11.CKA_SENSITIVE: "CKA_SENSITIVE", pkcs11.CKA_EXTRACTABLE: "CKA_EXTRACTABLE",
+		pkcs11.CKA_PRIVATE: "CKA_PRIVATE", pkcs11.CKA_ALWAYS_SENSITIVE: "CKA_ALWAYS_SENSITIVE",
+		pkcs11.CKA_NEVER_EXTRACTABLE: "CKA_NEVER_EXTRACTABLE",
+	}[t]
 }

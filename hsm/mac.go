@@ -23,11 +23,7 @@ type macKey struct {
 var _ provider.Signer = (*macKey)(nil)
 
 func (b *Backend) newMACKey(ctx context.Context, alg provider.Algorithm, input []byte) (*macKey, error) {
-	tmpl := b.privateTemplate(
-		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET),
-		pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
-	)
+	tmpl := b.keyTemplate(alg, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET))
 	var value []byte
 	if input == nil {
 		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, alg.KeySize))

@@ -182,10 +182,17 @@ var allOperations = []provider.Operation{
 	provider.OpEncrypt, provider.OpDecrypt, provider.OpDerive, provider.OpExportPublic,
 }
 
-// capabilities is what discovery found on a token.
+// capabilities is what discovery found on a token, and what using it
+// taught.
 type capabilities struct {
 	mechs   map[uint]pkcs11.MechanismInfo
 	support map[capKey]provider.Support
+	// dev are the token's deviations from PKCS#11 found so far.
+	dev deviations
+	// copyable is the attribute type that forbids copies in a key's
+	// policy: CKA_COPYABLE. A test puts a type the token does not know in
+	// its place to make the token deviate (see deviations.noCopyable).
+	copyable uint
 }
 
 type capKey struct {
@@ -202,7 +209,7 @@ func discover(p *pkcs11.Ctx, slot uint) (*capabilities, error) {
 		return nil, ckrError("list mechanisms", err)
 	}
 	want := interesting()
-	c := &capabilities{mechs: map[uint]pkcs11.MechanismInfo{}, support: map[capKey]provider.Support{}}
+	c := &capabilities{mechs: map[uint]pkcs11.MechanismInfo{}, support: map[capKey]provider.Support{}, copyable: pkcs11.CKA_COPYABLE}
 	for _, m := range list {
 		if !want[m.Mechanism] {
 			continue

@@ -88,7 +88,7 @@ func (b *Backend) newSignKey(ctx context.Context, alg provider.Algorithm, input 
 	if err := k.setMechanism(alg); err != nil {
 		return nil, err
 	}
-	o, spki, size, err := b.newPair(ctx, alg, input, pkcs11.CKA_SIGN)
+	o, spki, size, err := b.newPair(ctx, alg, input)
 	if err != nil {
 		return nil, err
 	}

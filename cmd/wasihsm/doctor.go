@@ -482,6 +482,9 @@ func checkManagedKey(ctx context.Context, r *doctorReport, k config.ManagedKey, 
 		}
 		_ = mk.Destroy(ctx) // a managed key is only released
 	}
+	if warnExcessUsage(r, name, sel, k, key, admin) {
+		return
+	}
 	r.pass(name, "%s: %s, %s; %s for %s; opens for guest %s", sel, key.Type, attributeWords(key), k.Algorithm.Name, opList(k.Operations), guestName(k.Guests[0]))
 }
 
@@ -511,4 +514,19 @@ func orDash(s string) string {
 		return "LABEL"
 	}
 	return s
+}
+
+// warnExcessUsage warns, and reports true, when the managed key k's
+// attributes on the token (key) allow more than its algorithm needs: with
+// the PIN, the token would use it so (an AES key with CKA_WRAP wraps other
+// keys off the token), and one that is modifiable can be given more.
+func warnExcessUsage(r *doctorReport, name, sel string, k config.ManagedKey, key hsm.TokenKey, admin *hsm.Admin) bool {
+	more := admin.Excess(key, k.Algorithm.Name)
+	if len(more) == 0 {
+		return false
+	}
+	r.add(name, checkWarn, fmt.Sprintf("%s (%s): allows more than %s needs: %s", sel, key.Type, k.Algorithm.Name, strings.Join(more, ", ")),
+		fmt.Sprintf("replace it with a key that allows only what %s needs (wasihsm keys generate and import make such keys): wasihsm keys delete --label %s, then %s, or wasihsm keys import for a key whose value you hold",
+			k.Algorithm.Name, k.Label, provisionCommand(k)))
+	return true
 }

@@ -204,7 +204,7 @@ func (c *cli) keysRun(ctx context.Context, sub string, args []string) int {
 		if err != nil {
 			return c.errorf(exitInternal, "keys list: %v", err)
 		}
-		return c.printKeyList(admin.Label(), keys, f.json)
+		return c.printKeyList(admin.Label(), keys, excessUsage(admin, keys, settings.Keys), f.json)
 	case "delete":
 		n, err := admin.Delete(ctx, f.label, id)
 		if err != nil {
@@ -312,6 +312,7 @@ type keyJSON struct {
 	AlwaysSensitive  bool     `json:"always_sensitive"`
 	NeverExtractable bool     `json:"never_extractable"`
 	PublicKeyPEM     string   `json:"public_key_pem,omitempty"`
+	ExcessUsage      []string `json:"excess_usage,omitempty"`
 	Config           string   `json:"config,omitempty"`
 }
 
@@ -342,11 +343,13 @@ func attributeWords(k hsm.TokenKey) string {
 	return strings.Join(w, ", ")
 }
 
-func (c *cli) printKeyList(token string, keys []hsm.TokenKey, asJSON bool) int {
+func (c *cli) printKeyList(token string, keys []hsm.TokenKey, excess [][]string, asJSON bool) int {
 	if asJSON {
 		out := make([]keyJSON, 0, len(keys))
-		for _, k := range keys {
-			out = append(out, newKeyJSON(k))
+		for i, k := range keys {
+			j := newKeyJSON(k)
+			j.ExcessUsage = excess[i]
+			out = append(out, j)
 		}
 		return c.writeJSON(out)
 	}
@@ -356,12 +359,12 @@ func (c *cli) printKeyList(token string, keys []hsm.TokenKey, asJSON bool) int {
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "LABEL\tID\tCLASS\tTYPE\tALGORITHMS\tATTRIBUTES")
-	for _, k := range keys {
+	for i, k := range keys {
 		algs := strings.Join(k.Algorithms, ",")
 		if algs == "" {
 			algs = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%x\t%s\t%s\t%s\t%s\n", k.Label, k.ID, k.Class, k.Type, algs, attributeWords(k))
+		fmt.Fprintf(tw, "%s\t%x\t%s\t%s\t%s\t%s%s\n", k.Label, k.ID, k.Class, k.Type, algs, attributeWords(k), excessWords(excess[i]))
 	}
 	_ = tw.Flush()
 	return exitOK
@@ -490,4 +493,32 @@ func (c *cli) writeJSON(v any) int {
 		return c.errorf(exitInternal, "%v", err)
 	}
 	return exitOK
+}
+
+// excessUsage says, for each key, what its attributes allow beyond what
+// its algorithms need (see hsm.Admin.Excess): measured against the
+// algorithm of the managed key of the configuration that names it, else
+// against every algorithm the key serves.
+func excessUsage(admin *hsm.Admin, keys []hsm.TokenKey, managed []config.ManagedKey) [][]string {
+	out := make([][]string, len(keys))
+	for i, k := range keys {
+		algs := k.Algorithms
+		for _, m := range managed {
+			if k.Class != "public" && (m.Label == "" || m.Label == k.Label) && (len(m.ID) == 0 || bytes.Equal(m.ID, k.ID)) {
+				algs = []string{m.Algorithm.Name}
+				break
+			}
+		}
+		out[i] = admin.Excess(k, algs...)
+	}
+	return out
+}
+
+// excessWords is what keys list adds to a key's attributes when they
+// allow more than its algorithms need.
+func excessWords(excess []string) string {
+	if len(excess) == 0 {
+		return ""
+	}
+	return "; ALSO ALLOWS " + strings.Join(excess, ", ")
 }
