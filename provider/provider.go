@@ -17,13 +17,25 @@ type Provider interface {
 	OpenManagedKey(ctx context.Context, name string, guest Guest) (Key, error)
 }
 
-// Guest identifies the guest module that asks for a managed key.
+// Guest identifies the guest module that asks for a managed key. It is
+// what the embedder says the guest is, never what the guest says of
+// itself: a wasm module's name section is the guest's to write. The zero
+// Guest is an anonymous guest, the identity of every module that was not
+// instantiated with one (see Anonymous).
 type Guest struct {
-	// Name is the guest module's name (may be empty).
+	// Name is the guest's name as the embedder chose it: for `wasihsm
+	// run`, the base name of the wasm file the operator gave. Empty when
+	// the embedder names the guest by SHA256 only.
 	Name string
 	// SHA256 is the hex SHA-256 of the guest's wasm binary, when known.
 	SHA256 string
 }
+
+// Anonymous reports whether g names no guest: neither Name nor SHA256 is
+// set. An anonymous guest opens no managed key; the host refuses it
+// before asking the ManagedKeys, and a ManagedKeys implementation must
+// grant it nothing either.
+func (g Guest) Anonymous() bool { return g.Name == "" && g.SHA256 == "" }
 
 // Backend is one place where cryptography runs: the pure-Go software
 // backend, or a PKCS#11 token.

@@ -513,8 +513,16 @@ func (h *abiHarness) newSession(tb testing.TB) *session {
 
 func (h *abiHarness) newSessionNamed(tb testing.TB, moduleName string) *session {
 	tb.Helper()
+	return h.newSessionWith(tb, func(ctx context.Context, cfg wazero.ModuleConfig) (api.Module, error) {
+		return h.host.InstantiateGuest(ctx, h.rt, h.compiled, cfg.WithName(moduleName), provider.Guest{Name: "fuzz"})
+	})
+}
+
+// newSessionWith instantiates the trampoline module with instantiate.
+func (h *abiHarness) newSessionWith(tb testing.TB, instantiate func(context.Context, wazero.ModuleConfig) (api.Module, error)) *session {
+	tb.Helper()
 	ctx := context.Background()
-	mod, err := h.host.InstantiateGuest(ctx, h.rt, h.compiled, wazero.NewModuleConfig().WithName(moduleName), provider.Guest{Name: "fuzz"})
+	mod, err := instantiate(ctx, wazero.NewModuleConfig())
 	require.NoError(tb, err)
 	s := &session{tb: tb, h: h, ctx: ctx, mod: mod, live: map[uint32]hType{}, seen: map[uint32]bool{},
 		before: make([]byte, abiMemSize), args64: make([]uint64, 8)}
@@ -1386,4 +1394,42 @@ func TestABIGuestAfterInstantiation(t *testing.T) {
 	defer s.close()
 	// abiManagedKeys gives managed-es256 to the guest named "fuzz" only.
 	assert.Equal(t, success, s.call(s.fn("private_key_open"), flat(s.in("managed-es256"), uint32(outSlotBase))...))
+}
+
+// TestABIAnonymousGuest: a module's own name is no identity. The module
+// below is named "fuzz", the guest abiManagedKeys grants managed-es256 to,
+// but it was not given that identity by the embedder: instantiated with
+// the zero provider.Guest, or directly with wazero, it is anonymous, and
+// private_key_open answers access for every name: the granted one, one
+// that does not exist and one whose store refuses.
+func TestABIAnonymousGuest(t *testing.T) {
+	h := newABIHarness(t)
+	tests := []struct {
+		name        string
+		instantiate func(context.Context, wazero.ModuleConfig) (api.Module, error)
+		// released: its state goes when it closes (otherwise at the
+		// host's next new instance).
+		released bool
+	}{
+		{"zero Guest", func(ctx context.Context, cfg wazero.ModuleConfig) (api.Module, error) {
+			return h.host.InstantiateGuest(ctx, h.rt, h.compiled, cfg.WithName("fuzz"), provider.Guest{})
+		}, true},
+		{"wazero directly", func(ctx context.Context, cfg wazero.ModuleConfig) (api.Module, error) {
+			return h.rt.InstantiateModule(ctx, h.compiled, cfg.WithName("fuzz"))
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := h.newSessionWith(t, tt.instantiate)
+			if tt.released {
+				defer s.close()
+			} else {
+				defer func() { require.NoError(t, s.mod.Close(s.ctx)) }()
+			}
+			// "ES256" is no managed key: noent for a named guest.
+			for _, key := range []string{"managed-es256", "ES256", "denied"} {
+				assert.Equal(t, abi.ErrnoAccess, s.call(s.fn("private_key_open"), flat(s.in(key), uint32(outSlotBase))...), key)
+			}
+		})
+	}
 }

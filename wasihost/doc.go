@@ -9,7 +9,17 @@
 //	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 //	err = host.Instantiate(ctx, r)
 //	compiled, err := r.CompileModule(ctx, wasm)
-//	mod, err := host.InstantiateGuest(ctx, r, compiled, wazero.NewModuleConfig(), provider.Guest{Name: "app"})
+//	mod, err := host.InstantiateGuest(ctx, r, compiled, wazero.NewModuleConfig(), provider.Guest{Name: "app.wasm"})
+//
+// # Guest identity
+//
+// The [provider.Guest] given to [Host.InstantiateGuest] is the guest's only
+// identity: managed keys are granted to it, and events carry it. The
+// module's own name (wazero's WithName, or else the module name in the wasm
+// name section, which the guest's author writes) plays no part. A guest
+// instantiated with the zero Guest, or directly with wazero, is anonymous
+// ([provider.Guest.Anonymous]): private_key_open answers access for every
+// name.
 //
 // # Instances
 //

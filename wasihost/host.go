@@ -135,6 +135,11 @@ type pending struct {
 // for its handles and keys to be released the moment the module closes. An
 // error from the guest's start function, such as a *sys.ExitError, is
 // returned unchanged, with the module (nil if it did not instantiate).
+//
+// guest is the only identity the guest has for managed keys; the module's
+// name (cfg's WithName, or the wasm name section) plays no part. The zero
+// Guest is anonymous and opens no managed key, as does every module
+// instantiated directly with wazero.
 func (h *Host) InstantiateGuest(ctx context.Context, r wazero.Runtime, compiled wazero.CompiledModule, cfg wazero.ModuleConfig, guest provider.Guest) (api.Module, error) {
 	p := &pending{guest: guest}
 	ctx = context.WithValue(ctx, guestKey{}, p)
@@ -178,13 +183,13 @@ func (h *Host) instance(ctx context.Context, mod api.Module) *instance {
 	inst, ok = h.instances[mod]
 	if !ok {
 		h.sweepLocked(ctx)
-		guest := provider.Guest{Name: mod.Name()}
+		// The identity is the embedder's word only. mod.Name() is not
+		// used, even as a default: without WithName it is the module
+		// name in the wasm name section, which the guest wrote.
+		var guest provider.Guest
 		p, _ := ctx.Value(guestKey{}).(*pending)
 		if p != nil {
 			guest = p.guest
-			if guest.Name == "" {
-				guest.Name = mod.Name()
-			}
 		}
 		inst = newInstance(h, mod, guest)
 		h.instances[mod] = inst

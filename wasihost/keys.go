@@ -224,11 +224,16 @@ func privateKeyExportPublic(in *instance, ctx context.Context, mem api.Memory, p
 //   - fault: the name or the out pointer is outside memory.
 //   - mfile: the instance's handle limit is reached.
 //   - noent: no managed key of that name.
-//   - access: this guest may not use it.
+//   - access: this guest may not use it; an anonymous guest (one without
+//     a provider.Guest from InstantiateGuest) may use none, whatever the
+//     name.
 func privateKeyOpen(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
 	name, out := p.rng(0), guestmem.HandleOut(p.u32(2))
 	if !valid(mem, name, out) {
 		return abi.ErrnoFault
+	}
+	if in.guest.Anonymous() {
+		return abi.ErrnoAccess
 	}
 	if !in.handles.CanInsert() {
 		return abi.ErrnoMfile

@@ -32,8 +32,8 @@ func (f ObserverFunc) Observe(ctx context.Context, ev Event) { f(ctx, ev) }
 // Event describes one host call. It holds no guest data: no key bytes, no
 // message, no name the guest passed that is not a registered algorithm.
 type Event struct {
-	// Guest is the guest that called (its module name, and the SHA-256 of
-	// its binary when the embedder gave it to InstantiateGuest).
+	// Guest is the guest that called, as the embedder named it to
+	// InstantiateGuest; the zero Guest for an anonymous guest.
 	Guest provider.Guest
 	// Module is the host module: ModuleName or KeysModuleName.
 	Module string

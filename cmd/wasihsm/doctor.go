@@ -164,6 +164,7 @@ func (c *cli) diagnose(ctx context.Context, flags map[string]string) *doctorRepo
 
 	checkConfigFile(r, s.ConfigFile)
 	c.checkPIN(r, s)
+	checkGuestGrants(r, s.Keys)
 
 	// The module: it is in the allow-list (Load checked), and it loads.
 	slots, err := hsm.Slots(ctx, s.PKCS11.Module)

@@ -57,8 +57,11 @@ Flags:
   --label LABEL       the key's CKA_LABEL
   --id HEX            the key's CKA_ID (generate, import: default 8 random bytes)
 Grant flags (for the configuration printed):
-  --guest GUEST       a guest that may open the key: its module name
-                      (jws.wasm) or sha256:HEX of its wasm file; repeatable
+  --guest GUEST       a guest that may open the key, repeatable: a wasm
+                      file's path with a slash (./jws.wasm), granted by
+                      the file's SHA-256; sha256:HEX; or a module name
+                      (jws.wasm), which trusts whoever can place a file
+                      of that name (doctor warns)
   --name NAME         the name guests open it by (default: the label)
   --operations LIST   comma-separated operations to allow (default: all the
                       algorithm has)
@@ -251,13 +254,18 @@ func keysExit(err error) int {
 	return exitInternal
 }
 
-// parseGuest parses --guest: sha256:HEX or a module name.
+// parseGuest parses --guest: sha256:HEX, the path of a wasm file (any
+// value with a slash: ./jws.wasm, build/jws.wasm), granted by its
+// SHA-256, or a module name.
 func parseGuest(v string) (config.KeyGuest, error) {
 	if h, ok := strings.CutPrefix(v, "sha256:"); ok {
 		if b, err := hex.DecodeString(h); err != nil || len(b) != 32 {
 			return config.KeyGuest{}, fmt.Errorf("%q: want sha256: and the 64 hex digits of the wasm file's SHA-256", v)
 		}
 		return config.KeyGuest{SHA256: strings.ToLower(h)}, nil
+	}
+	if isGuestPath(v) {
+		return guestFileGrant(v)
 	}
 	if v == "" || strings.ContainsAny(v, `/\`) {
 		return config.KeyGuest{}, fmt.Errorf("%q: want a module name, the base name of the wasm file such as jws.wasm, or sha256:HEX", v)
@@ -392,7 +400,7 @@ func (c *cli) printKey(k hsm.TokenKey, alg string, f *keysFlags) int {
 		return exitOK
 	}
 	if stanza == "" {
-		c.sayf("give --guest NAME.wasm (or sha256:HEX) to print the configuration that grants the key to guests")
+		c.sayf("give --guest PATH/NAME.wasm (or sha256:HEX, or a module name) to print the configuration that grants the key to guests")
 		return exitOK
 	}
 	fmt.Fprint(c.stdout, stanza)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +20,12 @@ import (
 
 func TestParseGuest(t *testing.T) {
 	hash := strings.Repeat("Ab", 32)
+	// A path (a value with a slash) is granted by the file's SHA-256.
+	dir := t.TempDir()
+	wasm := []byte("\x00asm\x01\x00\x00\x00")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "g.wasm"), wasm, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "g.txt"), []byte("not wasm"), 0o644))
+	sum := sha256.Sum256(wasm)
 	for _, tc := range []struct {
 		in      string
 		want    config.KeyGuest
@@ -27,7 +35,9 @@ func TestParseGuest(t *testing.T) {
 		{"sha256:" + hash, config.KeyGuest{SHA256: strings.ToLower(hash)}, ""},
 		{"sha256:abc", config.KeyGuest{}, "64 hex digits"},
 		{"sha256:" + strings.Repeat("zz", 32), config.KeyGuest{}, "64 hex digits"},
-		{"build/jws.wasm", config.KeyGuest{}, "want a module name"},
+		{filepath.Join(dir, "g.wasm"), config.KeyGuest{SHA256: hex.EncodeToString(sum[:])}, ""},
+		{filepath.Join(dir, "g.txt"), config.KeyGuest{}, "not a WebAssembly module"},
+		{"build/jws.wasm", config.KeyGuest{}, "no such file or directory"},
 		{`build\jws.wasm`, config.KeyGuest{}, "want a module name"},
 		{"", config.KeyGuest{}, "want a module name"},
 	} {

@@ -119,9 +119,13 @@ func warmCache(t *testing.T, dir string, wasm []byte) {
 func fixtures(t *testing.T) map[string][]byte {
 	t.Helper()
 	i32 := byte(0x7f)
+	probe := testguest.Build(t, probePath)
 	return map[string][]byte{
 		// The Go guest of testdata/guests/probe.
-		"probe.wasm": testguest.Build(t, probePath),
+		"probe.wasm": probe,
+		// The same code in other bytes: a name section of its own, which
+		// claims the module name probe.wasm.
+		"probe-other.wasm": testguest.WithModuleName(t, probe, "probe.wasm"),
 		// (module (func (export "_start") unreachable))
 		"trap.wasm": wasmModule(
 			section(1, vec(funcType(nil, nil))),

@@ -15,6 +15,7 @@
 //	probe spin            loop forever without a call
 //	probe alloc N         allocate and touch N bytes (N ≥ 1)
 //	probe clock           print whether the wall clock and random source work
+//	probe key NAME        open the managed key NAME and print "opened NAME"
 package main
 
 import (
@@ -113,6 +114,15 @@ func main() {
 		fmt.Println("year ok:", start.Year() >= 2024)
 		fmt.Println("monotonic ok:", time.Since(start) >= 10*time.Millisecond)
 		fmt.Println("random ok:", !slices.Equal(b, make([]byte, 16)))
+	case "key":
+		k, err := wasicrypto.OpenManagedKey(arg(args, 0))
+		if err != nil {
+			fail(err.Error())
+		}
+		if err := k.Close(); err != nil {
+			fail(err.Error())
+		}
+		fmt.Println("opened", arg(args, 0))
 	default:
 		fail("unknown command " + os.Args[1])
 	}
