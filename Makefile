@@ -16,8 +16,13 @@ GUEST_PKGS := ./guest/... ./examples/... ./cmd/wasihsm/testdata/guests/... ./ben
 CROSS     := linux/arm64 darwin/arm64 windows/amd64
 
 # The guest SDK's own tests and runnable examples run inside wasihsm itself:
-# go test hands the test binary (a wasm module) to this command.
-GUEST_EXEC = $(abspath $(WASIHSM)) run --backend software --dir /:/ --env PWD --env TMPDIR
+# go test hands the test binary (a wasm module) to this command, in the
+# package's directory (PWD). They read nothing but their package, so they
+# get guest/ read-only, and the temporary directory, where the testing
+# package keeps each example's output.
+GUEST_TMP := $(or $(TMPDIR),/tmp)
+GUEST_EXEC = $(abspath $(WASIHSM)) run --backend software --dir $(CURDIR)/guest:$(CURDIR)/guest:ro --env PWD \
+	--dir $(GUEST_TMP):$(GUEST_TMP) --env TMPDIR=$(GUEST_TMP)
 
 # CI=true makes the tests that need SoftHSM2 fail instead of skipping.
 CI ?=

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wasihsm/wasihsm/internal/rootfs"
 )
 
 // TestUsageNamesEveryFlag keeps the usage text in step with the flags.
@@ -31,10 +33,14 @@ func TestParseMount(t *testing.T) {
 		want    mount
 		wantErr string
 	}{
-		{in: dir + ":/data", want: mount{dir, "/data"}},
-		{in: dir, want: mount{dir, dir}},
-		{in: dir + ":", wantErr: `"` + dir + `:": empty GUEST path after ':'; want HOST[:GUEST]`},
-		{in: ":/data", wantErr: `":/data": empty HOST path; want HOST[:GUEST]`},
+		{in: dir + ":/data", want: mount{dir + ":/data", dir, "/data", rootfs.ReadWrite}},
+		{in: dir, want: mount{dir, dir, dir, rootfs.ReadWrite}},
+		{in: dir + ":/data:ro", want: mount{dir + ":/data:ro", dir, "/data", rootfs.ReadOnly}},
+		{in: dir + ":/data:rw", want: mount{dir + ":/data:rw", dir, "/data", rootfs.ReadWrite}},
+		{in: dir + ":/a:b", want: mount{dir + ":/a:b", dir, "/a:b", rootfs.ReadWrite}},
+		{in: dir + ":", wantErr: `"` + dir + `:": empty GUEST path after ':'; want HOST[:GUEST[:ro]]`},
+		{in: dir + "::ro", wantErr: `"` + dir + `::ro": empty GUEST path after ':'; want HOST[:GUEST[:ro]]`},
+		{in: ":/data", wantErr: `":/data": empty HOST path; want HOST[:GUEST[:ro]]`},
 		{in: "/nonexistent:/x", wantErr: "/nonexistent: no such file or directory"},
 	}
 	for _, tt := range tests {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wasihsm/wasihsm/internal/config"
+	"github.com/wasihsm/wasihsm/internal/rootfs"
 )
 
 // runFlags are the parsed flags of `wasihsm run`.
@@ -26,7 +27,11 @@ type runFlags struct {
 }
 
 // mount is one --dir.
-type mount struct{ host, guest string }
+type mount struct {
+	spec        string // as given, for messages
+	host, guest string
+	mode        rootfs.Mode
+}
 
 // envVar is one variable of the guest's environment.
 type envVar struct{ name, value string }
@@ -57,7 +62,7 @@ func newRunFlagSet(f *runFlags, lookupEnv func(string) (string, bool)) *flag.Fla
 	f.config = config.AddFlags(fs)
 	fs.BoolVar(&f.noCache, "no-cache", false, "compile without the compilation cache")
 	fs.DurationVar(&f.timeout, "timeout", 0, "stop the guest after `duration` (0: never)")
-	fs.Func("dir", "give the guest the host directory `HOST[:GUEST]`", func(v string) error {
+	fs.Func("dir", "give the guest the host directory `HOST[:GUEST[:ro]]`", func(v string) error {
 		m, err := parseMount(v)
 		if err == nil {
 			f.mounts = append(f.mounts, m)
@@ -74,21 +79,28 @@ func newRunFlagSet(f *runFlags, lookupEnv func(string) (string, bool)) *flag.Fla
 	return fs
 }
 
-// parseMount parses HOST[:GUEST]; GUEST defaults to HOST's absolute path.
+// parseMount parses HOST[:GUEST[:MODE]]; GUEST defaults to HOST's
+// absolute path, MODE (ro or rw) to rw.
 func parseMount(v string) (mount, error) {
-	host, guest := v, ""
+	host, guest, mode := v, "", rootfs.ReadWrite
 	skip := 0
 	if runtime.GOOS == "windows" && len(v) >= 2 && v[1] == ':' {
 		skip = 2 // a drive letter is not the separator
 	}
 	if i := strings.IndexByte(v[skip:], ':'); i >= 0 {
 		host, guest = v[:skip+i], v[skip+i+1:]
+		if g, m, ok := cutLast(guest, ":"); ok && (m == rootfs.ReadOnly.String() || m == rootfs.ReadWrite.String()) {
+			guest = g
+			if m == rootfs.ReadOnly.String() {
+				mode = rootfs.ReadOnly
+			}
+		}
 		if guest == "" {
-			return mount{}, fmt.Errorf("%q: empty GUEST path after ':'; want HOST[:GUEST]", v)
+			return mount{}, fmt.Errorf("%q: empty GUEST path after ':'; want HOST[:GUEST[:ro]]", v)
 		}
 	}
 	if host == "" {
-		return mount{}, fmt.Errorf("%q: empty HOST path; want HOST[:GUEST]", v)
+		return mount{}, fmt.Errorf("%q: empty HOST path; want HOST[:GUEST[:ro]]", v)
 	}
 	fi, err := os.Stat(host)
 	if err != nil {
@@ -108,7 +120,16 @@ func parseMount(v string) (mount, error) {
 		}
 		guest = filepath.ToSlash(abs)
 	}
-	return mount{host: host, guest: guest}, nil
+	return mount{spec: v, host: host, guest: guest, mode: mode}, nil
+}
+
+// cutLast is strings.Cut at the last sep.
+func cutLast(s, sep string) (before, after string, found bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
 }
 
 // parseEnv parses NAME=VALUE, or NAME for the host's value. ok is false

@@ -16,11 +16,13 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasihsm/wasihsm/internal/compcache"
 	"github.com/wasihsm/wasihsm/internal/config"
+	"github.com/wasihsm/wasihsm/internal/rootfs"
 	"github.com/wasihsm/wasihsm/internal/trusted"
 	"github.com/wasihsm/wasihsm/provider"
 	"github.com/wasihsm/wasihsm/wasihost"
@@ -100,9 +102,16 @@ func (c *cli) runGuest(ctx context.Context, g guestRun) int {
 		mcfg = mcfg.WithEnv(e.name, e.value)
 	}
 	if len(g.flags.mounts) > 0 {
+		// Each mount is an os.Root, which the guest cannot leave; wazero's
+		// WithDirMount would follow the guest's symbolic links anywhere.
 		fsc := wazero.NewFSConfig()
 		for _, m := range g.flags.mounts {
-			fsc = fsc.WithDirMount(m.host, m.guest)
+			fsys, err := rootfs.Open(m.host, m.mode)
+			if err != nil {
+				return c.errorf(exitUsage, "--dir %s: %v", m.spec, unwrapPath(err))
+			}
+			defer fsys.Close()
+			fsc = fsc.(sysfs.FSConfig).WithSysFSMount(fsys, m.guest)
 		}
 		mcfg = mcfg.WithFSConfig(fsc)
 	}

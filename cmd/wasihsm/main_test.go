@@ -17,7 +17,10 @@ import (
 	"github.com/wasihsm/wasihsm/internal/testguest"
 )
 
-const probePath = "github.com/wasihsm/wasihsm/cmd/wasihsm/testdata/guests/probe"
+const (
+	probePath    = "github.com/wasihsm/wasihsm/cmd/wasihsm/testdata/guests/probe"
+	dirguestPath = "github.com/wasihsm/wasihsm/cmd/wasihsm/testdata/guests/dirguest"
+)
 
 // TestMain lets the test binary act as the wasihsm command in scripts.
 func TestMain(m *testing.M) {
@@ -50,6 +53,7 @@ func TestScripts(t *testing.T) {
 			e.Setenv("SOFTHSM_MODULE", token.Module)
 			e.Setenv("SOFTHSM_LABEL", token.Label)
 			e.Setenv("SOFTHSM_PIN", token.PIN)
+			e.Setenv("SOFTHSM_TOKENDIR", token.TokenDir)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -126,6 +130,8 @@ func fixtures(t *testing.T) map[string][]byte {
 		// The same code in other bytes: a name section of its own, which
 		// claims the module name probe.wasm.
 		"probe-other.wasm": testguest.WithModuleName(t, probe, "probe.wasm"),
+		// The Go guest of testdata/guests/dirguest: --dir, honest and hostile.
+		"dirguest.wasm": testguest.Build(t, dirguestPath),
 		// (module (func (export "_start") unreachable))
 		"trap.wasm": wasmModule(
 			section(1, vec(funcType(nil, nil))),

@@ -29,6 +29,9 @@ func (c *cli) runCommand(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.errorf(exitUsage, "%v", err)
 	}
+	if err := checkMounts(f.mounts, secretPaths(settings, c.lookupEnv)); err != nil {
+		return c.errorf(exitUsage, "%v", err)
+	}
 	logger := newLogger(c.stderr, settings.Log)
 	prov, token, err := newProvider(ctx, settings, logger, c.lookupEnv)
 	if err != nil {

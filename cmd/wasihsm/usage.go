@@ -57,8 +57,11 @@ Flags of run (and slots, for the configuration ones):
   --cache-dir DIR           compilation cache, so that a module compiles once
                             (default: the user cache directory's wasihsm/wazero)
   --no-cache                compile without the cache
-  --dir HOST[:GUEST]        give the guest the host directory HOST at GUEST
-                            (default: HOST's absolute path); repeatable
+  --dir HOST[:GUEST[:ro]]   give the guest the host directory HOST at GUEST
+                            (default: HOST's absolute path), read-only with
+                            :ro; the guest cannot leave it. Refused when HOST
+                            holds the configuration file, the PIN file, the
+                            cache or SoftHSM2's token directory; repeatable
   --env NAME=VALUE          set a variable in the guest's environment (NAME
                             alone passes the host's value); repeatable. The
                             guest sees no other host variable.

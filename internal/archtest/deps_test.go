@@ -31,9 +31,12 @@ func TestDependencyDirection(t *testing.T) {
 		// provider imports only the standard library.
 		{pkg: "provider", stdOnly: true},
 		// The host never imports a backend; backends never import the host.
-		{pkg: "wasihost", forbidden: []string{"softfallback", "hsm", "cmd"}},
+		{pkg: "wasihost", forbidden: []string{"softfallback", "hsm", "cmd", "internal/rootfs"}},
 		{pkg: "softfallback", forbidden: []string{"wasihost", "hsm", "cmd"}},
 		{pkg: "hsm", forbidden: []string{"wasihost", "softfallback", "cmd", "internal/config"}},
+		// The confined file system knows nothing of the project; only
+		// cmd/wasihsm wires it (the host above does not import it).
+		{pkg: "internal/rootfs", forbidden: []string{"provider", "wasihost", "softfallback", "hsm", "cmd", "internal/config"}},
 		// The guest SDK is independent of the host side.
 		{pkg: "guest/wasicrypto", forbidden: []string{"provider", "wasihost", "softfallback", "hsm"}},
 	}

@@ -31,6 +31,15 @@ type PINSource struct {
 // IsSet reports whether a source was given.
 func (p PINSource) IsSet() bool { return p.kind != pinNone }
 
+// File returns the path of the file that holds the PIN, and whether the
+// PIN comes from a file (file:PATH, or a token URI's pin-source).
+func (p PINSource) File() (path string, ok bool) {
+	if p.kind != pinFile {
+		return "", false
+	}
+	return p.ref, true
+}
+
 // String returns the source: "WASIHSM_PIN", "env:NAME", "file:PATH",
 // "pkcs11.token pin-value", or "" when none was given.
 func (p PINSource) String() string {

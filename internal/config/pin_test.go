@@ -40,3 +40,26 @@ func TestPINReadWipe(t *testing.T) {
 		})
 	}
 }
+
+// TestPINFile: File names the file only for a source that reads one.
+func TestPINFile(t *testing.T) {
+	tests := []struct {
+		name     string
+		src      PINSource
+		wantPath string
+		wantOK   bool
+	}{
+		{name: "none", src: PINSource{}},
+		{name: "literal", src: PINSource{kind: pinLiteral, ref: "1111"}},
+		{name: "uri pin-value", src: PINSource{kind: pinURIValue, ref: "2222"}},
+		{name: "env", src: PINSource{kind: pinEnv, ref: "P"}},
+		{name: "file", src: PINSource{kind: pinFile, ref: "/run/pin"}, wantPath: "/run/pin", wantOK: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, ok := tt.src.File()
+			assert.Equal(t, tt.wantOK, ok)
+			assert.Equal(t, tt.wantPath, path)
+		})
+	}
+}

@@ -82,6 +82,8 @@ type Fixture struct {
 	// Dir is the temporary directory that holds the configuration and the
 	// token files.
 	Dir string
+	// TokenDir is the directories.tokendir of ConfPath, under Dir.
+	TokenDir string
 }
 
 // RemoteFixture is the process's token reached through p11-kit remoting.
@@ -188,8 +190,9 @@ func setupToken() (*Fixture, string, error) {
 		SOPIN:    randomPIN(),
 		ConfPath: filepath.Join(dir, "softhsm2.conf"),
 		Dir:      dir,
+		TokenDir: filepath.Join(dir, "tokens"),
 	}
-	tokens := filepath.Join(dir, "tokens")
+	tokens := f.TokenDir
 	if err := os.Mkdir(tokens, 0o700); err != nil {
 		return nil, "", err
 	}
