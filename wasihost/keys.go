@@ -13,15 +13,16 @@ import (
 // generateState is the object behind a generate_key_state handle.
 type generateState struct {
 	alg      provider.Algorithm
-	input    []byte
+	input    buffer
 	hasInput bool
-	nonce    []byte
+	nonce    buffer
 	hasNonce bool
 	hash     provider.Algorithm
 }
 
 func (s *generateState) close(context.Context) error {
-	clear(s.input) // key material
+	s.input.free() // key material
+	s.nonce.free()
 	return nil
 }
 
@@ -54,6 +55,7 @@ func generateKeyPrepare(in *instance, ctx context.Context, mem api.Memory, p arg
 //   - fault: the nonce is outside memory.
 //   - inval: the algorithm takes no nonce (all but HKDF).
 //   - msgsize: the nonce is longer than the buffering limit.
+//   - nomem: holding it would exceed the instance's budget.
 func generateKeySetNonce(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
 	v, err := in.handles.Get(p.u32(0), typeGenerateKey)
 	if err != nil {
@@ -79,6 +81,7 @@ func generateKeySetNonce(in *instance, ctx context.Context, mem api.Memory, p ar
 //   - badf: state is not a key generation state.
 //   - fault: the input is outside memory.
 //   - msgsize: the input is longer than the buffering limit.
+//   - nomem: holding it would exceed the instance's budget.
 func generateKeySetInput(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
 	v, err := in.handles.Get(p.u32(0), typeGenerateKey)
 	if err != nil {
@@ -144,20 +147,20 @@ func generateKey(in *instance, ctx context.Context, mem api.Memory, p args) abi.
 	}
 	req := provider.KeyRequest{Algorithm: s.alg, Hash: s.hash}
 	if s.hasInput {
-		req.Input = s.input
+		req.Input = s.input.b
 		if req.Input == nil {
 			req.Input = []byte{} // an empty input is still an import
 		}
 	}
 	if s.hasNonce {
-		req.Nonce = s.nonce
+		req.Nonce = s.nonce.b
 		if req.Nonce == nil {
 			req.Nonce = []byte{}
 		}
 	}
 	// The state's handle is freed by this call, so there is room for the
 	// key whenever there was room for the state.
-	key, err := in.host.provider.GenerateKey(ctx, req)
+	key, err := in.host.provider.GenerateKey(in.staging(ctx), req)
 	if err != nil {
 		return abi.ToErrno(err)
 	}
