@@ -18,7 +18,7 @@ var stdin = bufio.NewReader(os.Stdin)
 
 func main() {
 	if len(os.Args) < 2 {
-		fail(errors.New("usage: hoard states N SIZE, or hoard encrypt SIZE K"))
+		fail(errors.New("usage: hoard states N SIZE, hoard encrypt SIZE K, or hoard sign SIZE"))
 	}
 	var err error
 	switch args := os.Args[2:]; os.Args[1] {
@@ -26,6 +26,8 @@ func main() {
 		err = states(args)
 	case "encrypt":
 		err = encrypt(args)
+	case "sign":
+		err = signBuffered(args)
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
@@ -168,6 +170,48 @@ func encrypt(args []string) error {
 		}
 	}
 	fmt.Println("encrypt", first)
+	wait()
+	return nil
+}
+
+func signBuffered(args []string) error {
+	ns, err := numbers(args, "SIZE")
+	if err != nil {
+		return err
+	}
+	size := ns[0]
+	const alg = "HS256"
+	st, err := prepare(alg)
+	if err != nil {
+		return err
+	}
+	var key, state, signing uint32
+	if e := raw.GenerateKey(st, uint32(uintptr(unsafe.Pointer(&key)))); e != 0 {
+		return fmt.Errorf("generate_key: %v", wasicrypto.Errno(e))
+	}
+	p, n := strAddr(alg)
+	if e := raw.SignOpen(p, n, key, uint32(uintptr(unsafe.Pointer(&state)))); e != 0 {
+		return fmt.Errorf("sign_open: %v", wasicrypto.Errno(e))
+	}
+	if e := raw.SignBegin(state, uint32(uintptr(unsafe.Pointer(&signing)))); e != 0 {
+		return fmt.Errorf("sign_begin: %v", wasicrypto.Errno(e))
+	}
+	buf := make([]byte, size)
+	if e := raw.SignUpdate(signing, addr(&buf[0]), uint32(size)); e != 0 {
+		return fmt.Errorf("sign_update: %v", wasicrypto.Errno(e))
+	}
+	wait()
+	sig := make([]byte, 32)
+	fmt.Println("sign", raw.Sign(signing, addr(&sig[0]), uint32(len(sig))))
+	if e := raw.SignEnd(signing, uint32(uintptr(unsafe.Pointer(&state)))); e != 0 {
+		return fmt.Errorf("sign_end: %v", wasicrypto.Errno(e))
+	}
+	if e := raw.SignClose(state); e != 0 {
+		return fmt.Errorf("sign_close: %v", wasicrypto.Errno(e))
+	}
+	if e := raw.PrivateKeyClose(key); e != 0 {
+		return fmt.Errorf("private_key_close: %v", wasicrypto.Errno(e))
+	}
 	wait()
 	return nil
 }
