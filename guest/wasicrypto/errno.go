@@ -43,8 +43,7 @@ const (
 	ErrnoNfile Errno = 41
 	// ErrnoNoent: no managed key of that name.
 	ErrnoNoent Errno = 44
-	// ErrnoNomem: the host would hold more memory for the instance than its
-	// budget allows (docs/semantics.md §6).
+	// ErrnoNomem: the host is out of memory.
 	ErrnoNomem Errno = 48
 	// ErrnoNotrecoverable: the key no longer exists on the token.
 	ErrnoNotrecoverable Errno = 56
