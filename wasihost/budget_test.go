@@ -95,6 +95,29 @@ func TestBudgetStatesPerInstance(t *testing.T) {
 	}
 }
 
+// TestBudgetBoundsManagedKeyName: private_key_open copies the name for the
+// lookup; a name longer than the budget has room for answers nomem
+// without the copy, a short one is looked up (noent: none configured).
+func TestBudgetBoundsManagedKeyName(t *testing.T) {
+	const budget = 1 << 20
+	tests := []struct {
+		size int
+		want string
+	}{
+		{16, "open 44"},
+		{budget, "open 44"},
+		{4 * budget, "open 48"},
+	}
+	h := newHoardHarness(t, wasihost.Options{MaxInstanceBytes: budget})
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.size), func(t *testing.T) {
+			g := h.Start("hoard", "open", fmt.Sprint(tt.size))
+			g.Expect(tt.want)
+			assert.Zero(t, g.Wait().ExitCode)
+		})
+	}
+}
+
 // TestBudgetRefusesEncryptWithoutAllocating: a cipher_encrypt whose output
 // would exceed the budget answers nomem before the host or the backend
 // allocates anything of its size.

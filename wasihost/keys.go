@@ -228,6 +228,7 @@ func privateKeyExportPublic(in *instance, ctx context.Context, mem api.Memory, p
 //   - mfile: the instance's handle limit is reached.
 //   - noent: no managed key of that name.
 //   - access: this guest may not use it.
+//   - nomem: the name is longer than the instance's budget has room for.
 func privateKeyOpen(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
 	name, out := p.rng(0), guestmem.HandleOut(p.u32(2))
 	if !valid(mem, name, out) {
@@ -236,7 +237,12 @@ func privateKeyOpen(in *instance, ctx context.Context, mem api.Memory, p args) a
 	if !in.handles.CanInsert() {
 		return abi.ErrnoMfile
 	}
+	// The name is copied for the lookup, charged while it is held.
+	if err := in.budget.Charge(int(name.Len)); err != nil {
+		return abi.ToErrno(err)
+	}
 	key, err := in.host.provider.OpenManagedKey(ctx, string(view(mem, name)), in.guest)
+	in.budget.Release(int(name.Len))
 	if err != nil {
 		return abi.ToErrno(err)
 	}

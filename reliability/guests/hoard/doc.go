@@ -14,6 +14,12 @@
 //	                     prints "wait"; then calls cipher_encrypt of SIZE
 //	                     bytes K times, prints "encrypt ERRNO" (the first
 //	                     call's answer) and "wait"
+//	hoard sign SIZE      generates an HS256 key and a signing state that
+//	                     holds a message of SIZE bytes, prints "wait";
+//	                     then signs, prints "sign ERRNO", closes the
+//	                     state and the key and prints "wait"
+//	hoard open SIZE      calls private_key_open with a name of SIZE bytes
+//	                     and prints "open ERRNO"
 //
 // After each "wait" it reads one line from stdin. Any failure of its own
 // prints "FAIL ..." on stderr and exits 1.

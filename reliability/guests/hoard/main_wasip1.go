@@ -18,7 +18,7 @@ var stdin = bufio.NewReader(os.Stdin)
 
 func main() {
 	if len(os.Args) < 2 {
-		fail(errors.New("usage: hoard states N SIZE, hoard encrypt SIZE K, or hoard sign SIZE"))
+		fail(errors.New("usage: hoard states N SIZE, hoard encrypt SIZE K, hoard sign SIZE, or hoard open SIZE"))
 	}
 	var err error
 	switch args := os.Args[2:]; os.Args[1] {
@@ -28,6 +28,8 @@ func main() {
 		err = encrypt(args)
 	case "sign":
 		err = signBuffered(args)
+	case "open":
+		err = openNamed(args)
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
@@ -213,5 +215,19 @@ func signBuffered(args []string) error {
 		return fmt.Errorf("private_key_close: %v", wasicrypto.Errno(e))
 	}
 	wait()
+	return nil
+}
+
+func openNamed(args []string) error {
+	ns, err := numbers(args, "SIZE")
+	if err != nil {
+		return err
+	}
+	name := make([]byte, ns[0])
+	for i := range name {
+		name[i] = 'k'
+	}
+	var key uint32
+	fmt.Println("open", raw.PrivateKeyOpen(addr(&name[0]), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&key)))))
 	return nil
 }
