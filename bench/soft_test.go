@@ -13,6 +13,7 @@ import (
 	"github.com/wasihsm/wasihsm/internal/testguest"
 	"github.com/wasihsm/wasihsm/provider"
 	"github.com/wasihsm/wasihsm/softfallback"
+	"github.com/wasihsm/wasihsm/wasihost"
 )
 
 // softHarness is the loop guest on the software backend.
@@ -78,6 +79,32 @@ func BenchmarkCheapestCall(b *testing.B) {
 		b.Run("baseline", func(b *testing.B) {
 			b.ReportAllocs()
 			loop(b, s, "nop")
+		})
+	}
+}
+
+// BenchmarkBudget measures what the instance budget adds to a host call
+// that charges it — one Charge and one Release of provider.Budget, as
+// cipher_encrypt makes for its staging — against the cheapest host call,
+// hash_update of 0 bytes (software), which charges nothing. Goal: at most
+// 0.25× the cheapest call (a charged call is never the cheapest: it also
+// stages or buffers what it charges).
+func BenchmarkBudget(b *testing.B) {
+	s := start(b, softHarness(b), "bench")
+	budget := provider.NewBudget(wasihost.DefaultMaxInstanceBytes)
+	for range *rounds {
+		b.Run("charge-release", func(b *testing.B) {
+			hostLoop(b, func() ([]byte, error) {
+				if err := budget.Charge(64 + 16); err != nil {
+					return nil, err
+				}
+				budget.Release(64 + 16)
+				return nil, nil
+			})
+		})
+		b.Run("cheapest-call", func(b *testing.B) {
+			b.ReportAllocs()
+			loop(b, s, "update0")
 		})
 	}
 }

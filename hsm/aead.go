@@ -47,7 +47,8 @@ func (b *Backend) newAEADKey(ctx context.Context, alg provider.Algorithm, input 
 }
 
 // Seal implements provider.AEADKey: one C_Encrypt, whose output is
-// ciphertext‖tag. The output is built in memory of its own and appended to
+// ciphertext‖tag. What the call stages is charged to the budget in ctx
+// until its body ends (see tokenStaging). The output is built in memory of its own and appended to
 // dst at the end, so overlapping inputs and outputs are no concern; when
 // dst is empty and too small, that memory is returned as it is.
 func (k *aeadKey) Seal(ctx context.Context, dst, nonce, plaintext, aad []byte) ([]byte, error) {
@@ -58,10 +59,14 @@ func (k *aeadKey) Seal(ctx context.Context, dst, nonce, plaintext, aad []byte) (
 	if len(nonce) != k.alg.NonceSize {
 		return nil, k.errorf(provider.ErrInvalidArgument, "nonce of %d bytes, want %d", len(nonce), k.alg.NonceSize)
 	}
+	st, err := stage(provider.BudgetFrom(ctx), tokenStaging(len(plaintext), len(plaintext)+k.alg.TagSize), k.names.encrypt)
+	if err != nil {
+		return nil, err
+	}
 	c := k.ops.get(&k.keyBase)
 	c.kind, c.name, c.data = opEncrypt, k.names.encrypt, plaintext
 	c.setGCM(nonce, aad)
-	err := k.b.withSession(ctx, c.name, c.run)
+	err = k.b.withSessionHeld(ctx, c.name, c.run, st)
 	out := k.ops.finish(c, err)
 	if err != nil {
 		return nil, err
@@ -77,11 +82,19 @@ func (k *aeadKey) Seal(ctx context.Context, dst, nonce, plaintext, aad []byte) (
 	return append(dst, out...), nil
 }
 
+// tokenStaging is what a token operation of in bytes of input and out of
+// output stages, charged to the guest's budget while its body runs: the
+// input, which the token reads until the body returns (also after the
+// caller stopped waiting), and the answer twice, made in C by
+// miekg/pkcs11 and copied into Go.
+func tokenStaging(in, out int) int { return in + 2*out }
+
 // errOpen is the one error of a failed authentication: it says nothing
 // about which input was wrong.
 func (k *aeadKey) errOpen() error { return k.errorf(provider.ErrAuthentication, "open") }
 
-// Open implements provider.AEADKey: one C_Decrypt of ciphertext‖tag. When
+// Open implements provider.AEADKey: one C_Decrypt of ciphertext‖tag,
+// charged as Seal is. When
 // authentication fails it returns dst unchanged and an opaque
 // provider.ErrAuthentication.
 func (k *aeadKey) Open(ctx context.Context, dst, nonce, ciphertextAndTag, aad []byte) ([]byte, error) {
@@ -95,10 +108,14 @@ func (k *aeadKey) Open(ctx context.Context, dst, nonce, ciphertextAndTag, aad []
 	if len(ciphertextAndTag) < k.alg.TagSize {
 		return dst, k.errOpen()
 	}
+	st, err := stage(provider.BudgetFrom(ctx), tokenStaging(len(ciphertextAndTag), len(ciphertextAndTag)-k.alg.TagSize), k.names.decrypt)
+	if err != nil {
+		return dst, err
+	}
 	c := k.ops.get(&k.keyBase)
 	c.kind, c.name, c.data = opDecrypt, k.names.decrypt, ciphertextAndTag
 	c.setGCM(nonce, aad)
-	err := k.b.withSession(ctx, c.name, c.run)
+	err = k.b.withSessionHeld(ctx, c.name, c.run, st)
 	out := k.ops.finish(c, err)
 	if errors.Is(err, provider.ErrAuthentication) {
 		return dst, k.errOpen()

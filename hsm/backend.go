@@ -491,6 +491,54 @@ func (b *Backend) mainLoop(op string, creating bool, f func(s pkcs11.SessionHand
 // to memory of the caller's: when the caller stops waiting, f runs on.
 // Errors of package pkcs11 come back as tokenErrors for op.
 func (b *Backend) withSession(ctx context.Context, op string, f func(s pkcs11.SessionHandle) error) error {
+	return b.withSessionHeld(ctx, op, f, nil)
+}
+
+// staged is memory a token call stages for a guest — the input the token
+// reads and the answer made in C and copied into Go — charged to the
+// guest's budget before the call. The charge is given back when the last
+// of its holders lets it go: the caller, once withSessionHeld returns, and
+// each body that ran, once it has returned, on whatever goroutine it ran.
+// So a body abandoned at the call deadline keeps its memory charged until
+// it ends (docs/design.md, "Limits").
+type staged struct {
+	budget *provider.Budget
+	n      int
+	refs   atomic.Int32
+}
+
+// stage charges n bytes to budget for a token call of op, before anything
+// is allocated. A nil budget or n ≤ 0 stages nothing (a nil *staged).
+func stage(budget *provider.Budget, n int, op string) (*staged, error) {
+	if budget == nil || n <= 0 {
+		return nil, nil
+	}
+	if err := budget.Charge(n); err != nil {
+		return nil, fmt.Errorf("hsm: %s: %w", op, err)
+	}
+	st := &staged{budget: budget, n: n}
+	st.refs.Store(1) // the caller's
+	return st, nil
+}
+
+// hold adds a holder; done lets one go, the last giving the charge back.
+func (st *staged) hold() {
+	if st != nil {
+		st.refs.Add(1)
+	}
+}
+
+func (st *staged) done() {
+	if st != nil && st.refs.Add(-1) == 0 {
+		st.budget.Release(st.n)
+	}
+}
+
+// withSessionHeld is withSession for a call that stages st (nil: none).
+// It lets go of the caller's hold on st when it returns; each body holds
+// st until it has returned.
+func (b *Backend) withSessionHeld(ctx context.Context, op string, f func(s pkcs11.SessionHandle) error, st *staged) error {
+	defer st.done()
 	// The deadline runs on a pooled timer rather than a context of its
 	// own (see startCallTimer): every wait below watches both.
 	deadline := time.Now().Add(b.callTimeout)
@@ -510,9 +558,19 @@ func (b *Backend) withSession(ctx context.Context, op string, f func(s pkcs11.Se
 		if err != nil {
 			return err
 		}
-		err = b.tokenCall(ctx, timer.C, op, func() error { return b.onSession(pool, s, op, f) }, nil, false)
+		body := func() error { return b.onSession(pool, s, op, f) }
+		if st != nil {
+			st.hold() // the body's, let go when it returns
+			body = func() error {
+				defer st.done()
+				return b.onSession(pool, s, op, f)
+			}
+		}
+		err = b.tokenCall(ctx, timer.C, op, body, nil, false)
 		if errors.Is(err, errRejected) {
-			// The body never ran: the session is still the caller's.
+			// The body never ran: the session and its hold on st are
+			// still the caller's.
+			st.done()
 			pool.put(s, true)
 			return b.unavailable()
 		}

@@ -20,22 +20,25 @@ import (
 // per open hash would also let guests drain the pool. So the state
 // buffers the data, up to Config.MaxBuffered bytes, and each Digest is one
 // C_Digest over all of it on a pooled session.
-func (b *Backend) NewHash(_ context.Context, alg provider.Algorithm) (provider.Hash, error) {
+func (b *Backend) NewHash(ctx context.Context, alg provider.Algorithm) (provider.Hash, error) {
 	if !registered(alg) || (alg.Kind != provider.KindHash && alg.Kind != provider.KindXOF) {
 		return nil, fmt.Errorf("hsm: hash %q: %w", alg.Name, provider.ErrNotSupported)
 	}
 	if b.Supports(alg, provider.OpHash) == provider.Unsupported {
 		return nil, errorf(alg, provider.ErrNotSupported, "the token has no such digest")
 	}
-	return &hashState{b: b, alg: alg, mech: hashMechanism(alg.Name), max: b.maxBuffered}, nil
+	return &hashState{b: b, alg: alg, mech: hashMechanism(alg.Name), max: b.maxBuffered, budget: provider.BudgetFrom(ctx)}, nil
 }
 
-// hashState is an open hash on the token.
+// hashState is an open hash on the token. The buffer's capacity is charged
+// to the budget of the context that opened it, from before it is allocated
+// until the state closes.
 type hashState struct {
 	b      *Backend
 	alg    provider.Algorithm
 	mech   uint
 	max    int
+	budget *provider.Budget
 	buf    []byte
 	closed bool
 }
@@ -49,6 +52,19 @@ func (h *hashState) Update(p []byte) error {
 	if len(p) > h.max-len(h.buf) {
 		return errorf(h.alg, provider.ErrMessageTooLarge, "more than %d bytes to hash", h.max)
 	}
+	if need := len(h.buf) + len(p); need > cap(h.buf) {
+		// Grow by hand, charging the new storage before making it and
+		// zeroing the old one.
+		c := min(max(need, 2*cap(h.buf), 256), h.max)
+		if err := h.budget.Charge(c); err != nil {
+			return errorf(h.alg, err, "hash buffer")
+		}
+		b := make([]byte, len(h.buf), c)
+		copy(b, h.buf)
+		clear(h.buf)
+		h.budget.Release(cap(h.buf))
+		h.buf = b
+	}
 	h.buf = append(h.buf, p...)
 	return nil
 }
@@ -61,15 +77,22 @@ func (h *hashState) Digest(out []byte) error {
 		return errorf(h.alg, provider.ErrInvalidArgument, "digest length %d: want 1 to %d", len(out), h.alg.OutputSize)
 	}
 	var sum []byte
+	op := h.alg.Name + ": digest"
+	// The token reads the buffer until the body returns, also after the
+	// caller stopped waiting: the body holds it charged.
+	st, err := stage(h.budget, tokenStaging(len(h.buf), h.alg.OutputSize), op)
+	if err != nil {
+		return err
+	}
 	// The interface gives Digest no context; the session wait bounds it.
-	err := h.b.withSession(context.Background(), h.alg.Name+": digest", func(s pkcs11.SessionHandle) error {
+	err = h.b.withSessionHeld(context.Background(), op, func(s pkcs11.SessionHandle) error {
 		if err := h.b.p.DigestInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(h.mech, nil)}); err != nil {
 			return err
 		}
 		var err error
 		sum, err = h.b.p.Digest(s, h.buf)
 		return err
-	})
+	}, st)
 	if err != nil {
 		return err
 	}
@@ -82,6 +105,7 @@ func (h *hashState) Digest(out []byte) error {
 
 func (h *hashState) Close() error {
 	clear(h.buf)
+	h.budget.Release(cap(h.buf))
 	h.buf, h.closed = nil, true
 	return nil
 }

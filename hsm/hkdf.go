@@ -100,11 +100,19 @@ func (k *hkdfKey) Expand(ctx context.Context, info, out []byte) error {
 		return k.errorf(provider.ErrInvalidArgument, "output of %d bytes, want 1 to %d", len(out), limit)
 	}
 	n := (len(out) + hashLen - 1) / hashLen
+	op := fmt.Sprintf("%s: expand", k.alg.Name)
 	// The body writes to buffers of its own, never to out: when the call
-	// deadline abandons it, it runs on after Expand has returned.
+	// deadline abandons it, it runs on after Expand has returned. Those
+	// buffers (info's copy, the block, okm) and each block's HMAC, made in
+	// C and copied into Go, are charged to the budget in ctx until the
+	// body ends.
+	st, err := stage(provider.BudgetFrom(ctx), 2*len(info)+len(out)+3*hashLen+1, op)
+	if err != nil {
+		return err
+	}
 	info = bytes.Clone(info)
 	okm := make([]byte, len(out))
-	err := k.b.withSession(ctx, fmt.Sprintf("%s: expand", k.alg.Name), func(s pkcs11.SessionHandle) error {
+	err = k.b.withSessionHeld(ctx, op, func(s pkcs11.SessionHandle) error {
 		block := make([]byte, 0, hashLen+len(info)+1)
 		defer func() { clear(block[:cap(block)]) }()
 		obj, err := k.object(s)
@@ -131,7 +139,7 @@ func (k *hkdfKey) Expand(ctx context.Context, info, out []byte) error {
 		}
 		clear(prev)
 		return nil
-	})
+	}, st)
 	if err != nil {
 		// okm is left alone: an abandoned body may still write to it.
 		return err

@@ -83,27 +83,32 @@ func (b *Backend) hmacKey(hash string, key []byte) []byte {
 
 // NewSignState implements provider.Signer: the state buffers the data,
 // up to maxBuffered bytes.
-func (k *macKey) NewSignState(_ context.Context, maxBuffered int) (provider.SignState, error) {
+func (k *macKey) NewSignState(ctx context.Context, maxBuffered int) (provider.SignState, error) {
 	if err := k.alive(provider.OpSign); err != nil {
 		return nil, err
 	}
 	if maxBuffered < 0 {
 		return nil, k.errorf(provider.ErrInvalidArgument, "negative buffer limit")
 	}
-	return &bufferState{key: k, max: maxBuffered}, nil
+	return &bufferState{key: k, max: maxBuffered, budget: provider.BudgetFrom(ctx)}, nil
 }
 
 func (k *macKey) signatureSize() int { return k.alg.OutputSize }
 
-// signData computes the HMAC of data on the token.
-func (k *macKey) signData(ctx context.Context, dst, data []byte) ([]byte, error) {
+// signData computes the HMAC of data on the token, charging what it
+// stages to budget (nil: nothing) until the body ends.
+func (k *macKey) signData(ctx context.Context, budget *provider.Budget, dst, data []byte) ([]byte, error) {
 	if err := k.acquire(provider.OpSign); err != nil {
 		return nil, err
 	}
 	defer k.release()
+	st, err := stage(budget, tokenStaging(len(data), k.alg.OutputSize), k.names.sign)
+	if err != nil {
+		return nil, err
+	}
 	c := k.ops.get(&k.keyBase)
 	c.kind, c.name, c.mechs, c.data = opSign, k.names.sign, mechanismList(k.mech, nil), data
-	err := k.b.withSession(ctx, c.name, c.run)
+	err = k.b.withSessionHeld(ctx, c.name, c.run, st)
 	mac := k.ops.finish(c, err)
 	if err != nil {
 		return nil, err

@@ -111,7 +111,7 @@ func (k *signKey) PublicKeyDER(context.Context) ([]byte, error) {
 
 // NewSignState implements provider.Signer. EdDSA states buffer the message
 // up to maxBuffered bytes; the others hash it on the host as it comes.
-func (k *signKey) NewSignState(_ context.Context, maxBuffered int) (provider.SignState, error) {
+func (k *signKey) NewSignState(ctx context.Context, maxBuffered int) (provider.SignState, error) {
 	if err := k.alive(provider.OpSign); err != nil {
 		return nil, err
 	}
@@ -119,22 +119,27 @@ func (k *signKey) NewSignState(_ context.Context, maxBuffered int) (provider.Sig
 		return nil, k.errorf(provider.ErrInvalidArgument, "negative buffer limit")
 	}
 	if k.newHash == nil {
-		return &bufferState{key: k, max: maxBuffered}, nil
+		return &bufferState{key: k, max: maxBuffered, budget: provider.BudgetFrom(ctx)}, nil
 	}
 	h := k.newHash()
 	return &digestState{key: k, h: h, sum: make([]byte, 0, len(k.prefix)+h.Size())}, nil
 }
 
 // signData signs data (a message, a digest or a DigestInfo, as the
-// mechanism wants) on the token.
-func (k *signKey) signData(ctx context.Context, dst, data []byte) ([]byte, error) {
+// mechanism wants) on the token, charging what it stages to budget (nil:
+// nothing) until the body ends.
+func (k *signKey) signData(ctx context.Context, budget *provider.Budget, dst, data []byte) ([]byte, error) {
 	if err := k.acquire(provider.OpSign); err != nil {
 		return nil, err
 	}
 	defer k.release()
+	st, err := stage(budget, tokenStaging(len(data), k.size), k.names.sign)
+	if err != nil {
+		return nil, err
+	}
 	c := k.ops.get(&k.keyBase)
 	c.kind, c.name, c.mechs, c.data = opSign, k.names.sign, mechanismList(k.mech, k.params), data
-	err := k.b.withSession(ctx, c.name, c.run)
+	err = k.b.withSessionHeld(ctx, c.name, c.run, st)
 	sig := k.ops.finish(c, err)
 	if err != nil {
 		return nil, err
@@ -150,7 +155,7 @@ func (k *signKey) signatureSize() int { return k.size }
 // tokenSigner is a key whose sign states are bufferStates or
 // digestStates.
 type tokenSigner interface {
-	signData(ctx context.Context, dst, data []byte) ([]byte, error)
+	signData(ctx context.Context, budget *provider.Budget, dst, data []byte) ([]byte, error)
 	signatureSize() int
 	alive(op provider.Operation) error
 	errorf(sentinel error, format string, args ...any) error
@@ -181,7 +186,7 @@ func (s *digestState) Sign(ctx context.Context, dst []byte) ([]byte, error) {
 	}
 	// Sum works on a copy of the hash state: the state goes on.
 	s.sum = s.h.Sum(append(s.sum[:0], s.key.prefix...))
-	return s.key.signData(ctx, dst, s.sum)
+	return s.key.signData(ctx, nil, dst, s.sum) // a digest: nothing sized by the guest
 }
 
 func (s *digestState) Size() int { return s.key.size }
@@ -200,10 +205,13 @@ func (s *digestState) Close() error {
 // bufferState is an open signature whose mechanism needs the whole
 // message at once: EdDSA (pure Ed25519), and HMAC on the token (a token
 // HMAC cannot be copied to answer repeated signs). It buffers the data up
-// to max bytes, and zeroes the buffer whenever it drops it.
+// to max bytes, and zeroes the buffer whenever it drops it. The buffer's
+// capacity is charged to the budget of the context that opened the state,
+// from before it is allocated until the state closes.
 type bufferState struct {
 	key    tokenSigner
 	max    int
+	budget *provider.Budget
 	buf    []byte
 	closed bool
 }
@@ -221,9 +229,14 @@ func (s *bufferState) Update(_ context.Context, p []byte) error {
 	if need := len(s.buf) + len(p); need > cap(s.buf) {
 		// Grow by hand, so that the old buffer is zeroed rather than
 		// left to the garbage collector as append would.
-		b := make([]byte, len(s.buf), min(max(need, 2*cap(s.buf), 256), s.max))
+		c := min(max(need, 2*cap(s.buf), 256), s.max)
+		if err := s.budget.Charge(c); err != nil {
+			return s.key.errorf(err, "message buffer")
+		}
+		b := make([]byte, len(s.buf), c)
 		copy(b, s.buf)
 		clear(s.buf)
+		s.budget.Release(cap(s.buf))
 		s.buf = b
 	}
 	s.buf = append(s.buf, p...)
@@ -234,7 +247,7 @@ func (s *bufferState) Sign(ctx context.Context, dst []byte) ([]byte, error) {
 	if s.closed {
 		return nil, s.key.errorf(provider.ErrInvalidArgument, "sign state closed")
 	}
-	return s.key.signData(ctx, dst, s.buf)
+	return s.key.signData(ctx, s.budget, dst, s.buf)
 }
 
 func (s *bufferState) Size() int { return s.key.signatureSize() }
@@ -246,6 +259,7 @@ func (s *bufferState) Reset() {
 
 func (s *bufferState) Close() error {
 	clear(s.buf)
+	s.budget.Release(cap(s.buf))
 	s.buf, s.closed = nil, true
 	return nil
 }

@@ -19,6 +19,16 @@
 //		Policy:   provider.FallbackPublicOnly,
 //	})
 //
+// # Host memory held for a guest
+//
+// The host gives each guest instance a [Budget] of host bytes and passes
+// it in the context of the calls that may stage memory ([WithBudget],
+// [BudgetFrom]). A backend that buffers or stages memory sized by the
+// guest charges the budget before allocating and releases the charge when
+// it drops the memory — also when that is after the call returned, as for
+// a token call abandoned at its deadline. A charge past the budget is
+// [ErrBudgetExhausted].
+//
 // # Errors
 //
 // Backends return (wrapped) sentinels of this package, such as

@@ -19,6 +19,9 @@ var (
 	// ErrMessageTooLarge: buffered data of one state would exceed the
 	// configured limit. errno msgsize.
 	ErrMessageTooLarge = errors.New("message too large")
+	// ErrBudgetExhausted: the host memory held for the guest instance would
+	// exceed its budget (see Budget). errno nomem.
+	ErrBudgetExhausted = errors.New("instance memory budget exhausted")
 	// ErrNoResources: the token has no session or object space left within
 	// the deadline. errno nfile.
 	ErrNoResources = errors.New("no token resources left")

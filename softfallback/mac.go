@@ -31,6 +31,13 @@ func newMACKey(alg provider.Algorithm, input []byte) (*macKey, error) {
 	case len(input) < alg.OutputSize:
 		// RFC 7518 §3.2: a key as long as the hash at least.
 		return nil, errorf(alg, provider.ErrInvalidArgument, "import: key of %d bytes, want at least %d", len(input), alg.OutputSize)
+	case len(input) > newHash().BlockSize():
+		// RFC 2104 §2: HMAC hashes a key longer than the block; keeping
+		// the hash rather than the input gives the same MACs, and a key
+		// imported from a large input holds no large copy of it.
+		h := newHash()
+		h.Write(input)
+		raw = h.Sum(nil)
 	default:
 		raw = append([]byte(nil), input...)
 	}

@@ -122,7 +122,7 @@ func generateSignatureKey(alg provider.Algorithm) (any, error) {
 // NewSignState implements provider.Signer. Only EdDSA buffers the message
 // (pure Ed25519 needs all of it at once), up to maxBuffered bytes; the other
 // algorithms hash it as it comes.
-func (k *signatureKey) NewSignState(_ context.Context, maxBuffered int) (provider.SignState, error) {
+func (k *signatureKey) NewSignState(ctx context.Context, maxBuffered int) (provider.SignState, error) {
 	if err := k.alive(); err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func (k *signatureKey) NewSignState(_ context.Context, maxBuffered int) (provide
 		return nil, errorf(k.alg, provider.ErrInvalidArgument, "negative buffer limit")
 	}
 	if k.newHash == nil {
-		return &edState{key: k, max: maxBuffered}, nil
+		return &edState{key: k, max: maxBuffered, budget: provider.BudgetFrom(ctx)}, nil
 	}
 	h := k.newHash()
 	return &digestState{key: k, h: h, sum: make([]byte, 0, h.Size())}, nil
@@ -215,10 +215,13 @@ func (s *digestState) usable() error {
 }
 
 // edState is an open Ed25519 signature. It buffers the message, up to max
-// bytes, and zeroes the buffer when it drops it.
+// bytes, and zeroes the buffer when it drops it. The buffer's capacity is
+// charged to the budget of the context that opened the state, from before
+// it is allocated until the state closes.
 type edState struct {
 	key    *signatureKey
 	max    int
+	budget *provider.Budget
 	buf    []byte
 	closed bool
 }
@@ -234,9 +237,13 @@ func (s *edState) Update(_ context.Context, p []byte) error {
 		// Grow by hand, so that the old buffer is zeroed rather than
 		// left to the garbage collector as append would.
 		c := min(max(need, 2*cap(s.buf), 256), s.max)
+		if err := s.budget.Charge(c); err != nil {
+			return errorf(s.key.alg, err, "message buffer")
+		}
 		b := make([]byte, len(s.buf), c)
 		copy(b, s.buf)
 		clear(s.buf)
+		s.budget.Release(cap(s.buf))
 		s.buf = b
 	}
 	s.buf = append(s.buf, p...)
@@ -263,6 +270,7 @@ func (s *edState) Reset() {
 
 func (s *edState) Close() error {
 	clear(s.buf)
+	s.budget.Release(cap(s.buf))
 	s.buf, s.closed = nil, true
 	return nil
 }

@@ -25,7 +25,7 @@ type cipherState struct {
 	nonce      [gcmNonceSize]byte
 	hasNonce   bool // a nonce is set (decryptions may reuse it)
 	freshNonce bool // set since the last *_begin: what encrypt_begin requires
-	aad        []byte
+	aad        buffer
 
 	tag    [gcmTagSize]byte // set by cipher_set_auth_tag, for the next decryption
 	hasTag bool
@@ -37,7 +37,7 @@ type cipherState struct {
 }
 
 func (s *cipherState) close(ctx context.Context) error {
-	clear(s.aad)
+	s.aad.free()
 	return s.key.release(ctx)
 }
 
@@ -104,6 +104,7 @@ func cipherSetNonce(in *instance, ctx context.Context, mem api.Memory, p args) a
 //   - badf: state is not an initial cipher state.
 //   - fault: the AAD is outside memory.
 //   - msgsize: the AAD is longer than the buffering limit.
+//   - nomem: holding it would exceed the instance's budget.
 func cipherSetAuthData(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
 	s, errno := cipherInitial(in, mem, p.u32(0), p.rng(1))
 	if errno != abi.ErrnoSuccess {
@@ -185,6 +186,7 @@ func cipherEncryptBegin(in *instance, ctx context.Context, mem api.Memory, p arg
 //   - fault: a buffer is outside memory.
 //   - inval: this state already encrypted its message.
 //   - range: ciphertext_len < plaintext_len.
+//   - nomem: staging the ciphertext would exceed the instance's budget.
 func cipherEncrypt(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
 	v, err := in.handles.Get(p.u32(0), typeCipherEncrypting)
 	if err != nil {
@@ -205,16 +207,22 @@ func cipherEncrypt(in *instance, ctx context.Context, mem api.Memory, p args) ab
 	// overlap in any way. An output larger than the scratch an instance
 	// keeps is left to the backend to allocate (a token's answer is in
 	// memory of its own already, so staging it would be one more copy of
-	// a large message); it holds no secret, so it is not cleared.
+	// a large message); it holds no secret, so it is not cleared. The
+	// output is charged to the budget for the call, whoever allocates it;
+	// the backend charges what else it stages.
 	n := int(pt.Len) + gcmTagSize
+	if err := in.budget.Charge(n); err != nil {
+		return abi.ToErrno(err)
+	}
+	defer in.budget.Release(n)
 	var buf []byte
 	if n <= maxRetainedScratch {
 		buf = in.takeScratch(n)
 	}
-	sealed, err := s.aead.Seal(ctx, buf, s.nonce[:], view(mem, pt), s.aad)
+	sealed, err := s.aead.Seal(in.staging(ctx), buf, s.nonce[:], view(mem, pt), s.aad.b)
 	if err != nil {
 		if buf != nil {
-			in.giveScratch(buf)
+			in.dropScratch(buf, err)
 		}
 		return abi.ToErrno(err)
 	}
@@ -292,6 +300,7 @@ func cipherDecryptBegin(in *instance, ctx context.Context, mem api.Memory, p arg
 //   - fault: a buffer is outside memory.
 //   - inval: this state already decrypted its message.
 //   - range: plaintext_len < ciphertext_len.
+//   - nomem: staging the ciphertext would exceed the instance's budget.
 //   - badmsg: authentication failed; the plaintext buffer is untouched, and
 //     the state may try again.
 func cipherDecrypt(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
@@ -311,13 +320,19 @@ func cipherDecrypt(in *instance, ctx context.Context, mem api.Memory, p args) ab
 		return abi.ErrnoRange
 	}
 	// Join ciphertext and tag in host memory and open there: nothing
-	// reaches the guest before the tag is verified.
-	buf := in.takeScratch(int(ct.Len) + gcmTagSize)
+	// reaches the guest before the tag is verified. The staging is
+	// charged to the budget for the call, before it is allocated.
+	n := int(ct.Len) + gcmTagSize
+	if err := in.budget.Charge(n); err != nil {
+		return abi.ToErrno(err)
+	}
+	defer in.budget.Release(n)
+	buf := in.takeScratch(n)
 	buf = append(buf, view(mem, ct)...)
 	buf = append(buf, s.tag[:]...)
-	opened, err := s.aead.Open(ctx, buf[:0], s.nonce[:], buf, s.aad)
+	opened, err := s.aead.Open(in.staging(ctx), buf[:0], s.nonce[:], buf, s.aad.b)
 	if err != nil {
-		in.giveScratch(buf)
+		in.dropScratch(buf, err)
 		return abi.ToErrno(err)
 	}
 	copy(view(mem, guestmem.Range{Ptr: pt.Ptr, Len: ct.Len}), opened)

@@ -14,11 +14,14 @@ import (
 type deriveState struct {
 	key      *keyRef
 	alg      provider.Algorithm
-	nonce    []byte // HKDF info, or the ECDH peer's public key
+	nonce    buffer // HKDF info, or the ECDH peer's public key
 	hasNonce bool
 }
 
-func (s *deriveState) close(ctx context.Context) error { return s.key.release(ctx) }
+func (s *deriveState) close(ctx context.Context) error {
+	s.nonce.free()
+	return s.key.release(ctx)
+}
 
 // deriveKeyPrepare implements derive_key_prepare(algorithm, algorithm_len,
 // private_key, out_state).
@@ -58,6 +61,7 @@ func deriveKeyPrepare(in *instance, ctx context.Context, mem api.Memory, p args)
 //   - badf: state is not a derivation state.
 //   - fault: the nonce is outside memory.
 //   - msgsize: the nonce is longer than the buffering limit.
+//   - nomem: holding it would exceed the instance's budget.
 func deriveKeySetNonce(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
 	v, err := in.handles.Get(p.u32(0), typeDeriveKey)
 	if err != nil {
@@ -125,7 +129,7 @@ func deriveKey(in *instance, ctx context.Context, mem api.Memory, p args) abi.Er
 			return abi.ErrnoInval
 		}
 		buf := in.takeScratch(int(out.Len))[:out.Len]
-		if err := k.Expand(ctx, s.nonce, buf); err != nil {
+		if err := k.Expand(in.staging(ctx), s.nonce.b, buf); err != nil {
 			in.giveScratch(buf)
 			return abi.ToErrno(err)
 		}
@@ -135,7 +139,7 @@ func deriveKey(in *instance, ctx context.Context, mem api.Memory, p args) abi.Er
 		if !s.hasNonce {
 			return abi.ErrnoInval
 		}
-		secret, err := k.SharedSecret(ctx, s.nonce)
+		secret, err := k.SharedSecret(in.staging(ctx), s.nonce.b)
 		if err != nil {
 			return abi.ToErrno(err)
 		}

@@ -35,7 +35,7 @@ func hashOpen(in *instance, ctx context.Context, mem api.Memory, p args) abi.Err
 	if !in.handles.CanInsert() {
 		return abi.ErrnoMfile
 	}
-	h, err := in.host.provider.NewHash(ctx, alg)
+	h, err := in.host.provider.NewHash(in.staging(ctx), alg)
 	if err != nil {
 		return abi.ToErrno(err)
 	}

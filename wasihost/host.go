@@ -29,6 +29,9 @@ const (
 	// DefaultMaxBufferedBytes is the default limit of bytes one state may
 	// hold (AAD, key material, HKDF info, a buffered EdDSA message).
 	DefaultMaxBufferedBytes = 16 << 20
+	// DefaultMaxInstanceBytes is the default budget of host bytes held for
+	// one instance: its states' buffers and its calls' staging together.
+	DefaultMaxInstanceBytes = 64 << 20
 )
 
 // Options configures a Host. The zero value is valid and uses the defaults.
@@ -39,6 +42,13 @@ type Options struct {
 	// MaxBufferedBytes limits the bytes one state may hold; beyond it the
 	// call answers msgsize. 0 means DefaultMaxBufferedBytes.
 	MaxBufferedBytes int
+	// MaxInstanceBytes is the budget of host memory held for one guest
+	// instance at once: what all its states buffer and all its calls
+	// stage, token calls abandoned at their deadline included until they
+	// end (see provider.Budget). Each allocation is charged before it is
+	// made; one that would exceed the budget answers nomem. 0 means
+	// DefaultMaxInstanceBytes.
+	MaxInstanceBytes int
 	// Logger receives failures the guest cannot see (a key that could not
 	// be destroyed). nil discards them.
 	Logger *slog.Logger
@@ -48,7 +58,7 @@ type Options struct {
 }
 
 func (o Options) withDefaults() (Options, error) {
-	if o.MaxHandles < 0 || o.MaxBufferedBytes < 0 {
+	if o.MaxHandles < 0 || o.MaxBufferedBytes < 0 || o.MaxInstanceBytes < 0 {
 		return o, fmt.Errorf("wasihost: negative limit: %w", provider.ErrInvalidArgument)
 	}
 	if o.MaxHandles == 0 {
@@ -56,6 +66,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxBufferedBytes == 0 {
 		o.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
+	if o.MaxInstanceBytes == 0 {
+		o.MaxInstanceBytes = DefaultMaxInstanceBytes
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -246,6 +259,9 @@ type Stats struct {
 	Instances int
 	// Handles is the number of open handles over all instances.
 	Handles int
+	// HeldBytes is the host memory charged to the instances' budgets
+	// (Options.MaxInstanceBytes) over all instances.
+	HeldBytes int64
 }
 
 // Stats returns a snapshot of the host's live state.
@@ -257,6 +273,7 @@ func (h *Host) Stats() Stats {
 		inst.mu.Lock()
 		s.Handles += inst.handles.Len()
 		inst.mu.Unlock()
+		s.HeldBytes += inst.budget.Held()
 	}
 	return s
 }

@@ -43,10 +43,22 @@ type instance struct {
 	closed  bool
 	handles *handles.Table
 	scratch []byte // output staging, reused
+	// budget counts the host memory held for the guest (see
+	// Options.MaxInstanceBytes). The retained scratch, at most
+	// maxRetainedScratch bytes, is the instance's fixed cost and is not
+	// charged; everything sized by the guest is.
+	budget *provider.Budget
 }
 
 func newInstance(h *Host, mod api.Module, guest provider.Guest) *instance {
-	return &instance{host: h, mod: mod, guest: guest, handles: handles.New(h.opts.MaxHandles)}
+	return &instance{host: h, mod: mod, guest: guest, handles: handles.New(h.opts.MaxHandles),
+		budget: provider.NewBudget(int64(h.opts.MaxInstanceBytes))}
+}
+
+// staging returns ctx carrying the instance's budget, for a call whose
+// backend may stage memory of its own (docs/semantics.md §6).
+func (in *instance) staging(ctx context.Context) context.Context {
+	return provider.WithBudget(ctx, in.budget)
 }
 
 // call runs a host function body under the instance lock. The deferred
@@ -100,6 +112,17 @@ func (in *instance) takeScratch(n int) []byte {
 		return make([]byte, 0, n)
 	}
 	return in.scratch[:0]
+}
+
+// dropScratch ends the use of a scratch buffer after a call that failed
+// with err. After a timeout the buffer is left alone: the backend may have
+// abandoned the call with its body still reading it (see hsm's
+// tokenCall), and the backend keeps that memory charged until the body
+// ends.
+func (in *instance) dropScratch(b []byte, err error) {
+	if !errors.Is(err, provider.ErrTimeout) {
+		in.giveScratch(b)
+	}
 }
 
 func (in *instance) giveScratch(b []byte) {
@@ -213,13 +236,40 @@ func lookupAlg(name []byte, kinds ...provider.Kind) (provider.Algorithm, bool) {
 	return provider.Algorithm{}, false
 }
 
-// setBuffer copies src into *dst, reusing its storage, unless src is
-// longer than the instance's buffering limit.
-func (in *instance) setBuffer(dst *[]byte, src []byte) abi.Errno {
+// buffer is guest data a state holds (AAD, key input, HKDF salt or info,
+// a peer key): its storage is charged to the instance's budget for its
+// whole capacity until free.
+type buffer struct {
+	b      []byte
+	budget *provider.Budget // that charged b's storage
+}
+
+// free zeroes the storage and gives its charge back.
+func (buf *buffer) free() {
+	clear(buf.b[:cap(buf.b)])
+	buf.budget.Release(cap(buf.b))
+	buf.b = nil
+}
+
+// setBuffer copies src into buf, reusing its storage when it is large
+// enough. It answers msgsize when src is longer than the buffering limit
+// of one state, and nomem when new storage would exceed the instance's
+// budget; then buf is unchanged.
+func (in *instance) setBuffer(buf *buffer, src []byte) abi.Errno {
 	if len(src) > in.host.opts.MaxBufferedBytes {
 		return abi.ErrnoMsgsize
 	}
-	clear(*dst)
-	*dst = append((*dst)[:0], src...)
+	if len(src) > cap(buf.b) {
+		// Charged before it is allocated; the old storage is given back
+		// only once the new one is held.
+		if err := in.budget.Charge(len(src)); err != nil {
+			return abi.ToErrno(err)
+		}
+		b := make([]byte, len(src))
+		buf.free()
+		buf.b, buf.budget = b, in.budget
+	}
+	clear(buf.b[:cap(buf.b)])
+	buf.b = append(buf.b[:0], src...)
 	return abi.ErrnoSuccess
 }

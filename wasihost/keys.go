@@ -13,15 +13,16 @@ import (
 // generateState is the object behind a generate_key_state handle.
 type generateState struct {
 	alg      provider.Algorithm
-	input    []byte
+	input    buffer
 	hasInput bool
-	nonce    []byte
+	nonce    buffer
 	hasNonce bool
 	hash     provider.Algorithm
 }
 
 func (s *generateState) close(context.Context) error {
-	clear(s.input) // key material
+	s.input.free() // key material
+	s.nonce.free()
 	return nil
 }
 
@@ -54,6 +55,7 @@ func generateKeyPrepare(in *instance, ctx context.Context, mem api.Memory, p arg
 //   - fault: the nonce is outside memory.
 //   - inval: the algorithm takes no nonce (all but HKDF).
 //   - msgsize: the nonce is longer than the buffering limit.
+//   - nomem: holding it would exceed the instance's budget.
 func generateKeySetNonce(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
 	v, err := in.handles.Get(p.u32(0), typeGenerateKey)
 	if err != nil {
@@ -79,6 +81,7 @@ func generateKeySetNonce(in *instance, ctx context.Context, mem api.Memory, p ar
 //   - badf: state is not a key generation state.
 //   - fault: the input is outside memory.
 //   - msgsize: the input is longer than the buffering limit.
+//   - nomem: holding it would exceed the instance's budget.
 func generateKeySetInput(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
 	v, err := in.handles.Get(p.u32(0), typeGenerateKey)
 	if err != nil {
@@ -144,20 +147,20 @@ func generateKey(in *instance, ctx context.Context, mem api.Memory, p args) abi.
 	}
 	req := provider.KeyRequest{Algorithm: s.alg, Hash: s.hash}
 	if s.hasInput {
-		req.Input = s.input
+		req.Input = s.input.b
 		if req.Input == nil {
 			req.Input = []byte{} // an empty input is still an import
 		}
 	}
 	if s.hasNonce {
-		req.Nonce = s.nonce
+		req.Nonce = s.nonce.b
 		if req.Nonce == nil {
 			req.Nonce = []byte{}
 		}
 	}
 	// The state's handle is freed by this call, so there is room for the
 	// key whenever there was room for the state.
-	key, err := in.host.provider.GenerateKey(ctx, req)
+	key, err := in.host.provider.GenerateKey(in.staging(ctx), req)
 	if err != nil {
 		return abi.ToErrno(err)
 	}
@@ -227,6 +230,7 @@ func privateKeyExportPublic(in *instance, ctx context.Context, mem api.Memory, p
 //   - access: this guest may not use it; an anonymous guest (one without
 //     a provider.Guest from InstantiateGuest) may use none, whatever the
 //     name.
+//   - nomem: the name is longer than the instance's budget has room for.
 func privateKeyOpen(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
 	name, out := p.rng(0), guestmem.HandleOut(p.u32(2))
 	if !valid(mem, name, out) {
@@ -238,7 +242,12 @@ func privateKeyOpen(in *instance, ctx context.Context, mem api.Memory, p args) a
 	if !in.handles.CanInsert() {
 		return abi.ErrnoMfile
 	}
+	// The name is copied for the lookup, charged while it is held.
+	if err := in.budget.Charge(int(name.Len)); err != nil {
+		return abi.ToErrno(err)
+	}
 	key, err := in.host.provider.OpenManagedKey(ctx, string(view(mem, name)), in.guest)
+	in.budget.Release(int(name.Len))
 	if err != nil {
 		return abi.ToErrno(err)
 	}

@@ -55,7 +55,7 @@ func signOpen(in *instance, ctx context.Context, mem api.Memory, p args) abi.Err
 	if !in.handles.CanInsert() {
 		return abi.ErrnoMfile
 	}
-	st, err := signer.NewSignState(ctx, in.host.opts.MaxBufferedBytes)
+	st, err := signer.NewSignState(in.staging(ctx), in.host.opts.MaxBufferedBytes)
 	if err != nil {
 		return abi.ToErrno(err)
 	}

@@ -57,6 +57,7 @@ func (c *cli) runGuest(ctx context.Context, g guestRun) int {
 	host, err := wasihost.New(g.provider, wasihost.Options{
 		MaxHandles:       g.settings.Limits.MaxHandles,
 		MaxBufferedBytes: g.settings.Limits.MaxBufferedBytes,
+		MaxInstanceBytes: g.settings.Limits.MaxInstanceBytes,
 		Logger:           g.logger,
 		Observer:         g.observer,
 	})

@@ -54,6 +54,7 @@ Flags of run (and slots, for the configuration ones):
   --max-handles N           open handles per guest (default 1024)
   --max-buffered-bytes N    bytes one state may buffer (default 16777216)
   --max-memory-bytes N      bytes of linear memory a guest may have (default 1073741824)
+  --max-instance-bytes N    bytes of host memory held for one guest (default 67108864)
   --cache-dir DIR           compilation cache, so that a module compiles once
                             (default: the user cache directory's wasihsm/wazero)
   --no-cache                compile without the cache

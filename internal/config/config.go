@@ -50,6 +50,7 @@ const (
 	FieldMaxHandles       = "limits.max_handles"
 	FieldMaxBufferedBytes = "limits.max_buffered_bytes"
 	FieldMaxMemoryBytes   = "limits.max_memory_bytes"
+	FieldMaxInstanceBytes = "limits.max_instance_bytes"
 	FieldCacheDir         = "cache_dir"
 	FieldKeys             = "keys"
 	FieldLogLevel         = "log.level"
@@ -168,6 +169,9 @@ type Limits struct {
 	// 64 KiB pages. It also bounds what one host call can stage on the
 	// guest's behalf (an AES-GCM output is as long as its input).
 	MaxMemoryBytes int
+	// MaxInstanceBytes is the budget of host memory held for one guest
+	// instance across its states and calls (wasihost.Options).
+	MaxInstanceBytes int
 }
 
 // DefaultMaxMemoryBytes is the default limit of a guest's linear memory:
@@ -293,6 +297,7 @@ var settings = []setting{
 	{FieldMaxHandles, "max-handles", "", "open handles per guest (default 1024)", setMaxHandles},
 	{FieldMaxBufferedBytes, "max-buffered-bytes", "", "bytes one state may buffer (default 16777216)", setMaxBuffered},
 	{FieldMaxMemoryBytes, "max-memory-bytes", "", "bytes of linear memory a guest may have (default 1073741824)", setMaxMemory},
+	{FieldMaxInstanceBytes, "max-instance-bytes", "", "bytes of host memory held for one guest (default 67108864)", setMaxInstance},
 	{FieldCacheDir, "cache-dir", "", "`dir`ectory of the compilation cache", setCacheDir},
 	{FieldLogLevel, "log-level", EnvLogLevel, "least `level` logged: debug, info, warn or error", setLogLevel},
 	{FieldLogFormat, "log-format", EnvLogFormat, "log `format`: text or json", setLogFormat},
@@ -344,6 +349,7 @@ func newLoader(userCacheDir func() (string, error)) *loader {
 			MaxHandles:       wasihost.DefaultMaxHandles,
 			MaxBufferedBytes: wasihost.DefaultMaxBufferedBytes,
 			MaxMemoryBytes:   DefaultMaxMemoryBytes,
+			MaxInstanceBytes: wasihost.DefaultMaxInstanceBytes,
 		},
 		origins: make(map[string]Origin),
 	}}
@@ -716,6 +722,14 @@ func setMaxBuffered(l *loader, v string, _ Origin, _ string) string {
 	n, p := positive(v)
 	if p == "" {
 		l.s.Limits.MaxBufferedBytes = n
+	}
+	return p
+}
+
+func setMaxInstance(l *loader, v string, _ Origin, _ string) string {
+	n, p := positive(v)
+	if p == "" {
+		l.s.Limits.MaxInstanceBytes = n
 	}
 	return p
 }

@@ -54,7 +54,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, PKCS11{SessionWait: 5 * time.Second, CallTimeout: 5 * time.Second}, s.PKCS11)
 	assert.False(t, s.PKCS11.Selector.IsSet())
 	assert.Nil(t, s.Keys)
-	assert.Equal(t, Limits{wasihost.DefaultMaxHandles, wasihost.DefaultMaxBufferedBytes, DefaultMaxMemoryBytes}, s.Limits)
+	assert.Equal(t, Limits{wasihost.DefaultMaxHandles, wasihost.DefaultMaxBufferedBytes, DefaultMaxMemoryBytes, wasihost.DefaultMaxInstanceBytes}, s.Limits)
 	assert.Equal(t, filepath.Join("/home/u/.cache", "wasihsm", "wazero"), s.CacheDir)
 	for _, st := range settings {
 		assert.Equal(t, Origin{}, s.Origin(st.field), st.field)
@@ -77,6 +77,7 @@ limits:
   max_handles: 10
   max_buffered_bytes: 100
   max_memory_bytes: 65537
+  max_instance_bytes: 200_000
 cache_dir: /file/cache
 `)
 	dir := filepath.Dir(file)
@@ -97,7 +98,7 @@ cache_dir: /file/cache
 			assert.Equal(t, "/file/lib.so", s.PKCS11.Module)
 			assert.Equal(t, "file-token", s.PKCS11.Token)
 			assert.Equal(t, "env:FILE_PIN", s.PKCS11.PIN.String())
-			assert.Equal(t, Limits{10, 100, 65537}, s.Limits)
+			assert.Equal(t, Limits{10, 100, 65537, 200000}, s.Limits)
 			assert.Equal(t, "/file/cache", s.CacheDir)
 		},
 		origin: map[string]Origin{
@@ -108,6 +109,7 @@ cache_dir: /file/cache
 			FieldPIN:              {FromFile, file},
 			FieldMaxHandles:       {FromFile, file},
 			FieldMaxBufferedBytes: {FromFile, file},
+			FieldMaxInstanceBytes: {FromFile, file},
 			FieldCacheDir:         {FromFile, file},
 		},
 	}, {
@@ -126,7 +128,7 @@ cache_dir: /file/cache
 			assert.Equal(t, "/env/lib.so", s.PKCS11.Module)
 			assert.Equal(t, "env-token", s.PKCS11.Token)
 			assert.Equal(t, EnvPIN, s.PKCS11.PIN.String())
-			assert.Equal(t, Limits{10, 100, 65537}, s.Limits, "no env for limits: the file's")
+			assert.Equal(t, Limits{10, 100, 65537, 200000}, s.Limits, "no env for limits: the file's")
 		},
 		origin: map[string]Origin{
 			FieldBackend:      {FromEnv, EnvBackend},
@@ -146,6 +148,7 @@ cache_dir: /file/cache
 			"max-handles":        "7",
 			"max-buffered-bytes": "0x100",
 			"max-memory-bytes":   "1_048_576",
+			"max-instance-bytes": "0x10000",
 			"cache-dir":          "rel/cache",
 		},
 		env: map[string]string{
@@ -160,7 +163,7 @@ cache_dir: /file/cache
 			assert.Equal(t, provider.FallbackAllow, s.Fallback)
 			assert.Equal(t, "/flag/lib.so", s.PKCS11.Module)
 			assert.Equal(t, "flag-token", s.PKCS11.Token)
-			assert.Equal(t, Limits{7, 256, 1 << 20}, s.Limits)
+			assert.Equal(t, Limits{7, 256, 1 << 20, 1 << 16}, s.Limits)
 			assert.Equal(t, "rel/cache", s.CacheDir, "flag paths are the user's, relative to the working directory")
 		},
 		origin: map[string]Origin{
@@ -171,6 +174,7 @@ cache_dir: /file/cache
 			FieldPIN:              {FromFile, file},
 			FieldMaxHandles:       {FromFlag, "max-handles"},
 			FieldMaxBufferedBytes: {FromFlag, "max-buffered-bytes"},
+			FieldMaxInstanceBytes: {FromFlag, "max-instance-bytes"},
 			FieldCacheDir:         {FromFlag, "cache-dir"},
 		},
 	}, {
@@ -299,7 +303,7 @@ func TestExampleLoads(t *testing.T) {
 	assert.Equal(t, 5*time.Second, s.PKCS11.SessionWait)
 	assert.Equal(t, 5*time.Second, s.PKCS11.CallTimeout)
 	assert.Equal(t, 0, s.PKCS11.MaxSessions)
-	assert.Equal(t, Limits{1024, 16 << 20, 1 << 30}, s.Limits)
+	assert.Equal(t, Limits{1024, 16 << 20, 1 << 30, 64 << 20}, s.Limits)
 	assert.Equal(t, "/var/cache/wasihsm", s.CacheDir)
 	assert.Equal(t, []ManagedKey{{
 		Name:       "jws-signer",
@@ -391,6 +395,10 @@ func TestValidationErrors(t *testing.T) {
 			want: []string{`config $FILE: limits.max_buffered_bytes: "-1" is not a whole number ≥ 1 (line 1)`}},
 		{name: "max_buffered_bytes float", flags: map[string]string{"max-buffered-bytes": "1e6"},
 			want: []string{`flag --max-buffered-bytes: "1e6" is not a whole number ≥ 1`}},
+		{name: "max_instance_bytes zero", body: "limits: {max_instance_bytes: 0}\n",
+			want: []string{`config $FILE: limits.max_instance_bytes: "0" is not a whole number ≥ 1 (line 1)`}},
+		{name: "max_instance_bytes a word", flags: map[string]string{"max-instance-bytes": "lots"},
+			want: []string{`flag --max-instance-bytes: "lots" is not a whole number ≥ 1`}},
 		{name: "empty value in file", body: "cache_dir: \"\"\n",
 			want: []string{`config $FILE: cache_dir: empty (line 1)`}},
 		{name: "empty flag", flags: map[string]string{"pkcs11-module": ""},

@@ -32,6 +32,7 @@
 //	handle limit               --max-handles                                limits.max_handles
 //	buffered-bytes limit       --max-buffered-bytes                         limits.max_buffered_bytes
 //	guest memory limit         --max-memory-bytes                           limits.max_memory_bytes
+//	host bytes per guest       --max-instance-bytes                         limits.max_instance_bytes
 //	compilation cache          --cache-dir                                  cache_dir
 //	managed keys                                                            keys
 //

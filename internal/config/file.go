@@ -17,7 +17,7 @@ import (
 var sections = map[string][]string{
 	"":        {"backend", "fallback", "pkcs11", "limits", "cache_dir", "keys", "log", "metrics"},
 	"pkcs11":  {"module", "allowed_modules", "token", "serial", "slot_id", "pin", "session_wait", "call_timeout", "inline_calls", "max_sessions"},
-	"limits":  {"max_handles", "max_buffered_bytes", "max_memory_bytes"},
+	"limits":  {"max_handles", "max_buffered_bytes", "max_memory_bytes", "max_instance_bytes"},
 	"log":     {"level", "format"},
 	"metrics": {"addr"},
 }

@@ -48,6 +48,7 @@ type Row struct {
 // token that does not hang, measured against the same baseline.
 var Rows = []Row{
 	{Work: "cheapest call: hash_update of 0 B (software)", Product: "BenchmarkCheapestCall/product", Baseline: "BenchmarkCheapestCall/baseline", Against: "bare api.GoModuleFunc import", Kind: TimeAtMost, Target: 1.5},
+	{Work: "instance budget: one charge and release, as a staging call makes", Product: "BenchmarkBudget/charge-release", Baseline: "BenchmarkBudget/cheapest-call", Against: "the cheapest call (hash_update of 0 B, software), which charges nothing", Kind: TimeAtMost, Target: 0.25},
 	{Work: "SHA-256 of 1 MiB (software)", Product: "BenchmarkHash/SHA-256/host", Baseline: "BenchmarkHash/SHA-256/native", Against: "native Go in the host", Kind: SpeedAtLeast, Target: 0.9},
 	{Work: "SHA-512 of 1 MiB (software)", Product: "BenchmarkHash/SHA-512/host", Baseline: "BenchmarkHash/SHA-512/native", Against: "native Go in the host", Kind: SpeedAtLeast, Target: 0.9},
 	{Work: "SHA3-256 of 1 MiB (software)", Product: "BenchmarkHash/SHA3-256/host", Baseline: "BenchmarkHash/SHA3-256/native", Against: "native Go in the host", Kind: SpeedAtLeast, Target: 0.9},

@@ -83,6 +83,7 @@ var errnoTable = []struct {
 	{provider.ErrNotSupported, ErrnoNotsup},
 	{provider.ErrAuthentication, ErrnoBadmsg},
 	{provider.ErrMessageTooLarge, ErrnoMsgsize},
+	{provider.ErrBudgetExhausted, ErrnoNomem},
 	{provider.ErrNoResources, ErrnoNfile},
 	{provider.ErrAccessDenied, ErrnoAccess},
 	{provider.ErrNotFound, ErrnoNoent},
@@ -91,7 +92,6 @@ var errnoTable = []struct {
 	{provider.ErrDevice, ErrnoIO},
 	{ErrFault, ErrnoFault},
 	{ErrRange, ErrnoRange},
-	{ErrNoMemory, ErrnoNomem},
 }
 
 // Host-level conditions that have no provider sentinel.
@@ -100,8 +100,6 @@ var (
 	ErrFault = errors.New("memory range out of bounds")
 	// ErrRange: an output buffer shorter than the input.
 	ErrRange = errors.New("output buffer too short")
-	// ErrNoMemory: the host could not allocate what the call needs.
-	ErrNoMemory = errors.New("out of memory")
 )
 
 // ToErrno maps err to the errno the guest sees. nil is success; an error

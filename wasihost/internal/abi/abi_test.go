@@ -31,7 +31,7 @@ func TestToErrno(t *testing.T) {
 		{"device", provider.ErrDevice, ErrnoIO},
 		{"fault", ErrFault, ErrnoFault},
 		{"range", ErrRange, ErrnoRange},
-		{"nomem", ErrNoMemory, ErrnoNomem},
+		{"nomem", provider.ErrBudgetExhausted, ErrnoNomem},
 		{"wrapped", fmt.Errorf("hsm: sign: %w", provider.ErrTimeout), ErrnoTimedout},
 		{"unclassified is a failure, never success", errors.New("boom"), ErrnoIO},
 	}
