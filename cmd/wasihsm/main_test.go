@@ -34,8 +34,8 @@ func TestMain(m *testing.M) {
 // Each script has a SoftHSM2 token of its own, made in $WORK/.softhsm and
 // named by SOFTHSM2_CONF and the SOFTHSM_* variables: the scripts run in
 // parallel, and a wasihsm or pkcs11-tool process that logs in to a token
-// or writes its objects makes another process that loads the same token
-// at that moment miss it (see softhsmtest.Fixture.Separate).
+// makes another process that loads the same token at that moment miss it
+// (see softhsmtest.Fixture.Separate).
 func TestScripts(t *testing.T) {
 	files := fixtures(t)
 	process := softhsmtest.Token(t) // finds SoftHSM2; the scripts' tokens are separate

@@ -29,8 +29,8 @@
 //
 // Programs that a test runs are other processes: [Fixture.Separate] makes a
 // token of their own, with its own softhsm2.conf, for programs that must not
-// share the process's token (programs that log in or write objects while
-// others use the token: see Separate).
+// share the process's token (programs that log in while others use it: see
+// Separate).
 //
 // [Fixture.Remote] likewise starts one `p11-kit server` per process and sets
 // P11_KIT_SERVER_ADDRESS, which p11-kit-client.so reads when it is
@@ -239,8 +239,8 @@ func makeToken(util, module, dir string) (*Fixture, error) {
 // names the process's token, and nothing in the process can load this one
 // (one token per process, above). Removing dir removes the token.
 //
-// Give each program that writes the token a token of its own when several
-// may run at once. Every C_Login, C_InitPIN and C_SetPIN rewrites the
+// Give each program that logs in a token of its own when several may run
+// at once. Every C_Login, C_InitPIN and C_SetPIN rewrites the
 // token's token.object, and SoftHSM2 2.6.1 releases the file's lock before
 // the new contents leave the writer's stdio buffer: a process that reads the
 // file in that window finds it empty, and lists the slot without the token
