@@ -33,9 +33,15 @@ func TestMain(m *testing.M) {
 // it. Each script's work directory holds the guests of fixtures(), and
 // XDG_CACHE_HOME points to a cache that all scripts share, so that the
 // probe guest is compiled once.
+//
+// Each script has a SoftHSM2 token of its own, made in $WORK/.softhsm and
+// named by SOFTHSM2_CONF and the SOFTHSM_* variables: the scripts run in
+// parallel, and a wasihsm or pkcs11-tool process that logs in to a token
+// makes another process that loads the same token at that moment miss it
+// (see softhsmtest.Fixture.Separate).
 func TestScripts(t *testing.T) {
 	files := fixtures(t)
-	token := softhsmtest.Token(t) // the scripts' PKCS#11 token (pkcs11.txtar)
+	process := softhsmtest.Token(t) // finds SoftHSM2; the scripts' tokens are separate
 	cacheHome := sharedCacheHome(t)
 	warmCache(t, filepath.Join(cacheHome, "wasihsm", "wazero"), files["probe.wasm"])
 	testscript.Run(t, testscript.Params{
@@ -49,6 +55,10 @@ func TestScripts(t *testing.T) {
 				}
 			}
 			e.Setenv("XDG_CACHE_HOME", cacheHome)
+			token, err := process.Separate(filepath.Join(e.WorkDir, ".softhsm"))
+			if err != nil {
+				return err
+			}
 			e.Setenv("SOFTHSM2_CONF", token.ConfPath)
 			e.Setenv("SOFTHSM_MODULE", token.Module)
 			e.Setenv("SOFTHSM_LABEL", token.Label)

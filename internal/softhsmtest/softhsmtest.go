@@ -27,6 +27,11 @@
 // an SO PIN drawn at random; every later call returns the same token. Call
 // Token before anything in the process loads SoftHSM2.
 //
+// Programs that a test runs are other processes: [Fixture.Separate] makes a
+// token of their own, with its own softhsm2.conf, for programs that must not
+// share the process's token (programs that log in while others use it: see
+// Separate).
+//
 // [Fixture.Remote] likewise starts one `p11-kit server` per process and sets
 // P11_KIT_SERVER_ADDRESS, which p11-kit-client.so reads when it is
 // initialised.
@@ -165,8 +170,9 @@ func Token(t testing.TB) *Fixture {
 	return &f
 }
 
-// setupToken makes the directory, the configuration and the token. It
-// answers a skip reason for a missing tool and an error for a failure.
+// setupToken makes the process's token and names its configuration in
+// SOFTHSM2_CONF. It answers a skip reason for a missing tool and an error
+// for a failure.
 func setupToken() (*Fixture, string, error) {
 	util, err := exec.LookPath("softhsm2-util")
 	if err != nil {
@@ -183,6 +189,22 @@ func setupToken() (*Fixture, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	f, err := makeToken(util, module, dir)
+	if err != nil {
+		return nil, "", err
+	}
+	// Before anything in this process initialises SoftHSM2: it reads the
+	// variable at C_Initialize, once.
+	if err := os.Setenv("SOFTHSM2_CONF", f.ConfPath); err != nil {
+		return nil, "", err
+	}
+	return f, "", nil
+}
+
+// makeToken makes a SoftHSM2 token of its own in dir, which must exist:
+// the configuration dir/softhsm2.conf, the token files under dir/tokens,
+// and the token "wasihsm-test" with PINs drawn at random.
+func makeToken(util, module, dir string) (*Fixture, error) {
 	f := &Fixture{
 		Module:   module,
 		Label:    TokenLabel,
@@ -194,28 +216,54 @@ func setupToken() (*Fixture, string, error) {
 	}
 	tokens := f.TokenDir
 	if err := os.Mkdir(tokens, 0o700); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	conf := fmt.Sprintf("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n", tokens)
 	if err := os.WriteFile(f.ConfPath, []byte(conf), 0o600); err != nil {
-		return nil, "", err
-	}
-	// Before anything in this process initialises SoftHSM2: it reads the
-	// variable at C_Initialize, once.
-	if err := os.Setenv("SOFTHSM2_CONF", f.ConfPath); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if _, err := run(f, util, "--init-token", "--free", "--label", f.Label, "--pin", f.PIN, "--so-pin", f.SOPIN); err != nil {
-		return nil, "", fmt.Errorf("initialise the token: %w", err)
+		return nil, fmt.Errorf("initialise the token: %w", err)
 	}
 	slots, err := run(f, util, "--show-slots")
 	if err != nil {
-		return nil, "", fmt.Errorf("list the slots: %w", err)
+		return nil, fmt.Errorf("list the slots: %w", err)
 	}
 	if f.Serial = serialOf(slots, f.Label); f.Serial == "" {
-		return nil, "", fmt.Errorf("no serial number for the token %q in softhsm2-util --show-slots", f.Label)
+		return nil, fmt.Errorf("no serial number for the token %q in softhsm2-util --show-slots", f.Label)
 	}
-	return f, "", nil
+	return f, nil
+}
+
+// Separate makes another SoftHSM2 token, like the process's but with files,
+// a configuration and PINs of its own, in dir (made if missing; it must not
+// hold a token already). It is for the programs a test runs, which find it
+// by its ConfPath in their SOFTHSM2_CONF: the process's SOFTHSM2_CONF still
+// names the process's token, and nothing in the process can load this one
+// (one token per process, above). Removing dir removes the token.
+//
+// Give each program that logs in a token of its own when several may run
+// at once. Every C_Login, C_InitPIN and C_SetPIN rewrites the
+// token's token.object, and SoftHSM2 2.6.1 releases the file's lock before
+// the new contents leave the writer's stdio buffer: a process that reads the
+// file in that window finds it empty, and lists the slot without the token
+// (or fails C_GetTokenInfo).
+//
+// Call [Fixture.Remote] on the process's fixture only: there is one p11-kit
+// server per process, and it serves the process's token.
+func (f *Fixture) Separate(dir string) (*Fixture, error) {
+	util, err := exec.LookPath("softhsm2-util")
+	if err != nil {
+		return nil, fmt.Errorf("separate token: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("separate token: %w", err)
+	}
+	g, err := makeToken(util, f.Module, dir)
+	if err != nil {
+		return nil, fmt.Errorf("separate token in %s: %w", dir, err)
+	}
+	return g, nil
 }
 
 // serialOf finds the serial number of the token labelled label in the
