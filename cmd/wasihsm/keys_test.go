@@ -4,15 +4,11 @@ package main
 
 import (
 	"crypto/ecdsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/miekg/pkcs11"
@@ -20,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasihsm/wasihsm/internal/config"
+	"github.com/wasihsm/wasihsm/internal/jwstest"
 	"github.com/wasihsm/wasihsm/internal/softhsmtest"
 	"github.com/wasihsm/wasihsm/internal/testguest"
 	"github.com/wasihsm/wasihsm/provider"
@@ -96,20 +93,7 @@ func TestKeysGenerateForGuest(t *testing.T) {
 	cacheDir := filepath.Join(sharedCacheHome(t), "wasihsm", "wazero")
 	code = runCLI(c, "run", "--cache-dir", cacheDir, filepath.Join(dir, "jws.wasm"), "-key", label)
 	require.Zero(t, code, "stderr: %s", stderr.String())
-	jws, rest, _ := strings.Cut(stdout.String(), "\n")
-	guestBlock, _ := pem.Decode([]byte(rest))
-	require.NotNil(t, guestBlock)
-	guestPub, err := x509.ParsePKIXPublicKey(guestBlock.Bytes)
-	require.NoError(t, err)
-	assert.True(t, pub.(*ecdsa.PublicKey).Equal(guestPub), "the guest exports the key that keys generated")
-	parts := strings.Split(jws, ".")
-	require.Len(t, parts, 3)
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	require.NoError(t, err)
-	require.Len(t, sig, 64)
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	assert.True(t, ecdsa.Verify(pub.(*ecdsa.PublicKey), digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])),
-		"the JWS verifies with the public key that keys printed")
+	assert.True(t, pub.(*ecdsa.PublicKey).Equal(jwstest.Check(t, stdout.String()).Key), "the guest signs with the key that keys generated")
 
 	// doctor agrees.
 	c, stdout, stderr = newTestCLI(env)

@@ -4,19 +4,15 @@ package main
 
 import (
 	"crypto/ecdsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasihsm/wasihsm/internal/jwstest"
 	"github.com/wasihsm/wasihsm/internal/softhsmtest"
 	"github.com/wasihsm/wasihsm/internal/testguest"
 )
@@ -62,20 +58,7 @@ keys:
 		c, stdout, stderr := newTestCLI(env)
 		code := runCLI(c, "run", "--cache-dir", filepath.Join(dir, "cache"), filepath.Join(dir, "jws.wasm"), "-key", "signing")
 		require.Zero(t, code, "stderr: %s", stderr.String())
-		jws, rest, _ := strings.Cut(stdout.String(), "\n")
-		block, _ := pem.Decode([]byte(rest))
-		require.NotNil(t, block)
-		guestPub, err := x509.ParsePKIXPublicKey(block.Bytes)
-		require.NoError(t, err)
-		assert.True(t, tokenPub.(*ecdsa.PublicKey).Equal(guestPub), "the guest signs with the provisioned key")
-		parts := strings.Split(jws, ".")
-		require.Len(t, parts, 3)
-		sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-		require.NoError(t, err)
-		require.Len(t, sig, 64)
-		digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-		assert.True(t, ecdsa.Verify(tokenPub.(*ecdsa.PublicKey), digest[:],
-			new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])), "the JWS verifies with the token's public key")
+		assert.True(t, tokenPub.(*ecdsa.PublicKey).Equal(jwstest.Check(t, stdout.String()).Key), "the guest signs with the provisioned key")
 	}
 
 	c, _, stderr := newTestCLI(env)

@@ -5,16 +5,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -23,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasihsm/wasihsm/internal/jwstest"
 	"github.com/wasihsm/wasihsm/internal/testguest"
 	"github.com/wasihsm/wasihsm/provider"
 	"github.com/wasihsm/wasihsm/softfallback"
@@ -62,48 +55,10 @@ func runJWS(t *testing.T, args ...string) (string, string, uint32) {
 	return stdout.String(), stderr.String(), code
 }
 
-// verifyJWS checks a compact ES256 JWS with the standard library and returns
-// its payload.
-func verifyJWS(t *testing.T, jws string, pub *ecdsa.PublicKey) []byte {
-	t.Helper()
-	parts := strings.Split(jws, ".")
-	require.Len(t, parts, 3, "compact JWS")
-	header, err := base64.RawURLEncoding.DecodeString(parts[0])
-	require.NoError(t, err)
-	var h struct{ Alg, Typ string }
-	require.NoError(t, json.Unmarshal(header, &h))
-	assert.Equal(t, "ES256", h.Alg)
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	require.NoError(t, err)
-	require.Len(t, sig, 64, "ES256 signature is r‖s, 64 bytes (RFC 7518 §3.4)")
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-	require.True(t, ecdsa.Verify(pub, digest[:], r, s), "the JWS signature verifies with the exported public key")
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	require.NoError(t, err)
-	return payload
-}
-
-func parseOutput(t *testing.T, out string) (string, *ecdsa.PublicKey) {
-	t.Helper()
-	jws, rest, ok := strings.Cut(out, "\n")
-	require.True(t, ok, out)
-	block, _ := pem.Decode([]byte(rest))
-	require.NotNil(t, block, "a PEM block follows the JWS: %q", rest)
-	assert.Equal(t, "PUBLIC KEY", block.Type)
-	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-	require.NoError(t, err)
-	ec, ok := pub.(*ecdsa.PublicKey)
-	require.True(t, ok, "%T", pub)
-	return jws, ec
-}
-
 func TestJWSVerifiesOnTheHost(t *testing.T) {
 	out, stderr, code := runJWS(t)
 	require.Zero(t, code, stderr)
-	jws, pub := parseOutput(t, out)
-	payload := verifyJWS(t, jws, pub)
-	assert.JSONEq(t, `{"iss":"wasihsm","sub":"jws-example","aud":"demo"}`, string(payload))
+	assert.JSONEq(t, `{"iss":"wasihsm","sub":"jws-example","aud":"demo"}`, string(jwstest.Check(t, out).Payload))
 }
 
 func TestJWSWithPayloadAndFreshKeys(t *testing.T) {
@@ -111,10 +66,9 @@ func TestJWSWithPayloadAndFreshKeys(t *testing.T) {
 	require.Zero(t, code)
 	out2, _, code := runJWS(t, `{"sub":"alice"}`)
 	require.Zero(t, code)
-	jws1, pub1 := parseOutput(t, out1)
-	_, pub2 := parseOutput(t, out2)
-	assert.JSONEq(t, `{"sub":"alice"}`, string(verifyJWS(t, jws1, pub1)))
-	assert.False(t, pub1.Equal(pub2), "each run generates its own key")
+	first, second := jwstest.Check(t, out1), jwstest.Check(t, out2)
+	assert.JSONEq(t, `{"sub":"alice"}`, string(first.Payload))
+	assert.False(t, first.Key.Equal(second.Key), "each run generates its own key")
 }
 
 func TestJWSErrors(t *testing.T) {
