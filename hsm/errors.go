@@ -11,10 +11,7 @@ import (
 	"github.com/wasihsm/wasihsm/provider"
 )
 
-// trait is what the backend does about a return value besides reporting
-// it.
-type trait uint8
-
+// The traits (see trait, declared with TokenError).
 const (
 	// evict: the session is unusable; close it, and retry the call once
 	// on a fresh session.
@@ -62,7 +59,8 @@ type ckr struct {
 
 // ckrTable maps every CK_RV of PKCS#11 3.0 to a provider sentinel. It is
 // the only place that knows what return values mean: the rest of the
-// package asks it, through ckrError and hasTrait. Values it does not know
+// package asks it, through ckrError and hasTrait, and callers read it in
+// the TokenError that ckrError makes of a row. Values it does not know
 // (vendor-defined ones included) are provider.ErrDevice.
 //
 // The rules: a wrong argument, length or template (…_INVALID, …_RANGE,
@@ -186,7 +184,7 @@ func decryptAEADError(op string, err error) error {
 	var rv pkcs11.Error
 	if errors.As(err, &rv) {
 		if row, ok := decryptAEADTable[uint(rv)]; ok {
-			return &tokenError{op: op, code: uint(rv), row: row}
+			return row.tokenError(op, uint(rv))
 		}
 	}
 	return ckrError(op, err)
@@ -205,21 +203,13 @@ func lookupCKR(code uint) ckr {
 	return ckr{name: name, err: provider.ErrDevice}
 }
 
-// tokenError is a PKCS#11 call that failed: "hsm: <op>: <CKR name>:
-// <sentinel>". It unwraps to the sentinel of its row.
-type tokenError struct {
-	op   string
-	code uint
-	row  ckr
+// tokenError is the TokenError of this row for op and the return value
+// code.
+func (row ckr) tokenError(op string, code uint) *TokenError {
+	return &TokenError{Op: op, Code: code, Name: row.name, Err: row.err, traits: row.traits}
 }
 
-func (e *tokenError) Error() string {
-	return "hsm: " + e.op + ": " + e.row.name + ": " + e.row.err.Error()
-}
-
-func (e *tokenError) Unwrap() error { return e.row.err }
-
-// ckrError turns an error of package pkcs11 into a tokenError for op.
+// ckrError turns an error of package pkcs11 into a TokenError for op.
 // Other errors (already wrapped by this package) are returned as they are.
 func ckrError(op string, err error) error {
 	if err == nil {
@@ -237,15 +227,15 @@ func ckrError(op string, err error) error {
 		// broken.
 		row = ckr{name: row.name, err: provider.ErrDevice}
 	}
-	return &tokenError{op: op, code: uint(rv), row: row}
+	return row.tokenError(op, uint(rv))
 }
 
 // hasTrait reports whether err is a PKCS#11 return value (raw or wrapped
 // by ckrError) with trait t.
 func hasTrait(err error, t trait) bool {
-	var te *tokenError
+	var te *TokenError
 	if errors.As(err, &te) {
-		return te.row.traits&t != 0
+		return te.traits&t != 0
 	}
 	var rv pkcs11.Error
 	if errors.As(err, &rv) {

@@ -87,11 +87,18 @@ func TestCKRTable(t *testing.T) {
 			require.True(t, ok, "no expectation for %s", row.name)
 			assert.Equal(t, w.traits, row.traits, "traits")
 			err := ckrError("sign", pkcs11.Error(code))
+			// Callers tell answers apart by the TokenError, never by the
+			// message.
+			var te *TokenError
+			require.ErrorAs(t, fmt.Errorf("wrapped: %w", err), &te)
+			assert.Equal(t, TokenError{Op: "sign", Code: code, Name: row.name, Err: te.Err, traits: w.traits}, *te)
 			if w.err == nil {
 				// CKR_OK returned as an error is a broken library.
 				require.ErrorIs(t, err, provider.ErrDevice)
+				assert.Equal(t, provider.ErrDevice, te.Err)
 				return
 			}
+			assert.Equal(t, w.err, te.Err)
 			require.ErrorIs(t, err, w.err)
 			assert.Equal(t, fmt.Sprintf("hsm: sign: %s: %v", row.name, w.err), err.Error())
 			assert.Equal(t, w.traits&evict != 0, hasTrait(err, evict))
@@ -105,6 +112,10 @@ func TestCKRTable(t *testing.T) {
 		err = ckrError("digest", pkcs11.Error(pkcs11.CKR_VENDOR_DEFINED+7))
 		require.ErrorIs(t, err, provider.ErrDevice)
 		require.Equal(t, "hsm: digest: CKR_VENDOR_DEFINED+0x7: device error", err.Error())
+		var te *TokenError
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, uint(pkcs11.CKR_VENDOR_DEFINED+7), te.Code)
+		assert.Equal(t, "CKR_VENDOR_DEFINED+0x7", te.Name)
 	})
 	t.Run("not a PKCS#11 error", func(t *testing.T) {
 		e := errors.New("hsm: already wrapped")
@@ -115,6 +126,10 @@ func TestCKRTable(t *testing.T) {
 		// SoftHSM2 2.6.1's answer to a GCM tag that does not verify.
 		err := decryptAEADError("A128GCM: decrypt", pkcs11.Error(pkcs11.CKR_GENERAL_ERROR))
 		require.ErrorIs(t, err, provider.ErrAuthentication)
+		var te *TokenError
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, TokenError{Op: "A128GCM: decrypt", Code: pkcs11.CKR_GENERAL_ERROR, Name: "CKR_GENERAL_ERROR", Err: provider.ErrAuthentication}, *te)
+		require.False(t, hasTrait(err, transient|hidden), "the override's traits, not the table's")
 		require.ErrorIs(t, decryptAEADError("d", pkcs11.Error(pkcs11.CKR_ENCRYPTED_DATA_INVALID)), provider.ErrAuthentication)
 		require.ErrorIs(t, decryptAEADError("d", pkcs11.Error(pkcs11.CKR_KEY_HANDLE_INVALID)), provider.ErrKeyLost)
 	})

@@ -23,13 +23,13 @@ type managedEntry struct {
 	ops opSet
 }
 
-// parseManagedKeys validates the managed keys of a Config. Errors name the
-// entry and the field, and wrap provider.ErrInvalidArgument.
+// parseManagedKeys validates the managed keys of a Config. Its errors are
+// ManagedKeyErrors.
 func parseManagedKeys(keys []ManagedKey) (map[string]*managedEntry, error) {
 	out := make(map[string]*managedEntry, len(keys))
 	for i, mk := range keys {
 		bad := func(field, format string, args ...any) error {
-			return fmt.Errorf("hsm: config: ManagedKeys[%d] (%q): %s: %s: %w", i, mk.Name, field, fmt.Sprintf(format, args...), provider.ErrInvalidArgument)
+			return &ManagedKeyError{Index: i, Name: mk.Name, Field: field, Problem: fmt.Sprintf(format, args...)}
 		}
 		if mk.Name == "" {
 			return nil, bad("Name", "empty; guests open the key by this name")

@@ -192,6 +192,9 @@ func TestManagedKeyConfig(t *testing.T) {
 			require.Nil(t, b)
 			require.Contains(t, err.Error(), "ManagedKeys[")
 			require.Contains(t, err.Error(), ": "+tc.field+": ")
+			var mke *hsm.ManagedKeyError
+			require.ErrorAs(t, err, &mke)
+			assert.Equal(t, tc.field, mke.Field)
 		})
 	}
 }

@@ -55,6 +55,13 @@ type errBackendSetup struct{ err error }
 func (e errBackendSetup) Error() string { return e.err.Error() }
 func (e errBackendSetup) Unwrap() error { return e.err }
 
+// errPINRead marks a failure to read the PIN from its source, which the
+// backend reports as a failed login; doctor's advice tells the two apart.
+type errPINRead struct{ err error }
+
+func (e errPINRead) Error() string { return e.err.Error() }
+func (e errPINRead) Unwrap() error { return e.err }
+
 // openToken opens the PKCS#11 backend of the settings.
 func openToken(ctx context.Context, s config.Settings, lookupEnv func(string) (string, bool)) (*hsm.Backend, error) {
 	if err := s.CheckPKCS11(); err != nil {
@@ -92,7 +99,13 @@ func hsmConfig(s config.Settings, lookupEnv func(string) (string, bool)) (hsm.Co
 		src := p.PIN
 		// The backend zeroes the bytes once it has logged in
 		// (hsm.Config.PIN), so they are handed over as they are.
-		cfg.PIN = func() ([]byte, error) { return src.Read(lookupEnv) }
+		cfg.PIN = func() ([]byte, error) {
+			pin, err := src.Read(lookupEnv)
+			if err != nil {
+				return nil, errPINRead{err}
+			}
+			return pin, nil
+		}
 	}
 	for _, k := range s.Keys {
 		mk := hsm.ManagedKey{Name: k.Name, Label: k.Label, ID: k.ID, Algorithm: k.Algorithm.Name}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/miekg/pkcs11"
+
 	"github.com/wasihsm/wasihsm/hsm"
 	"github.com/wasihsm/wasihsm/internal/config"
 	"github.com/wasihsm/wasihsm/internal/trusted"
@@ -230,7 +232,7 @@ func backendFix(err error) string {
 	switch {
 	case errors.Is(err, provider.ErrNoResources):
 		return "the backend needs 2 sessions or more: raise pkcs11.max_sessions, or the token's session limit"
-	case strings.Contains(err.Error(), "ManagedKeys"):
+	case errors.As(err, new(*hsm.ManagedKeyError)):
 		return "correct or remove that entry of keys: in the configuration"
 	}
 	return "run opens the backend the same way and would fail too: see the error (wasihsm slots shows the token's state)"
@@ -336,22 +338,34 @@ func tokenFix(s config.Settings, slots []hsm.SlotInfo, err error) string {
 	return "set pkcs11.token (or --token, WASIHSM_TOKEN) to the label of one of the module's tokens: " + strings.Join(have, ", ")
 }
 
+// loginFix says how to fix a failed login, from the token's answer (an
+// hsm.TokenError) or the failure to read the PIN (an errPINRead).
 func loginFix(s config.Settings, err error) string {
 	src := s.PKCS11.PIN.String()
-	switch msg := err.Error(); {
-	case strings.Contains(msg, "CKR_PIN_INCORRECT"):
+	switch code := tokenAnswer(err); {
+	case code == pkcs11.CKR_PIN_INCORRECT:
 		return fmt.Sprintf("the PIN from %s is not the token's user PIN: put the right one there (a wrong PIN counts toward the token's lockout)", src)
-	case strings.Contains(msg, "CKR_PIN_LOCKED"):
+	case code == pkcs11.CKR_PIN_LOCKED:
 		return "the user PIN is locked: the security officer sets a new one (pkcs11-tool --login --login-type so --so-pin SO --init-pin --new-pin NEW; " +
 			"a real HSM: its admin tool), then put it in " + src
-	case strings.Contains(msg, "CKR_USER_PIN_NOT_INITIALIZED"):
+	case code == pkcs11.CKR_USER_PIN_NOT_INITIALIZED:
 		return "the token has no user PIN yet: the security officer sets one (pkcs11-tool --login --login-type so --so-pin SO --init-pin --new-pin NEW)"
 	case !s.PKCS11.PIN.IsSet():
 		return "the token requires a login: set pkcs11.pin: file:PATH (mode 0600) in the configuration file"
-	case strings.Contains(msg, "read the PIN"):
+	case errors.As(err, new(errPINRead)):
 		return fmt.Sprintf("make %s readable by the user that runs wasihsm, holding the PIN on its first line", src)
 	}
 	return "check the token's state with wasihsm slots (flags such as user-pin-locked) and its logs"
+}
+
+// tokenAnswer returns the return value that the token answered in err, or
+// CKR_OK when err is not a token's answer.
+func tokenAnswer(err error) uint {
+	var te *hsm.TokenError
+	if errors.As(err, &te) {
+		return te.Code
+	}
+	return pkcs11.CKR_OK
 }
 
 // checkSessions checks that the backend gets the sessions it needs: the

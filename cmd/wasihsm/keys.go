@@ -79,8 +79,16 @@ func (c *cli) keysCommand(ctx context.Context, args []string) int {
 		return c.keysUsageError("keys: no subcommand; want list, show, generate, import or delete")
 	}
 	switch sub, rest := args[0], args[1:]; sub {
-	case "list", "show", "generate", "import", "delete":
-		return c.keysRun(ctx, sub, rest)
+	case "list":
+		return c.keysList(ctx, rest)
+	case "show":
+		return c.keysShow(ctx, rest)
+	case "generate":
+		return c.keysGenerate(ctx, rest)
+	case "import":
+		return c.keysImport(ctx, rest)
+	case "delete":
+		return c.keysDelete(ctx, rest)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(c.stdout, keysUsage)
 		return exitOK
@@ -95,8 +103,10 @@ func (c *cli) keysUsageError(msg string) int {
 	return exitUsage
 }
 
-// keysFlags are the flags of the keys subcommands.
+// keysFlags are the flags of a keys subcommand.
 type keysFlags struct {
+	sub        string // list, show, generate, import or delete
+	fs         *flag.FlagSet
 	config     *config.Flags
 	algorithm  string
 	label      string
@@ -106,140 +116,284 @@ type keysFlags struct {
 	operations string
 	print      string // all, public or config
 	json       bool
+	file       string // the FILE of import
 }
 
-// keysRun parses the flags of a subcommand, opens the token and runs it.
-func (c *cli) keysRun(ctx context.Context, sub string, args []string) int {
-	f := &keysFlags{}
-	fs := flag.NewFlagSet("wasihsm keys "+sub, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	f.config = config.AddFlags(fs)
-	fs.BoolVar(&f.json, "json", false, "print JSON")
-	if sub != "list" {
-		fs.StringVar(&f.label, "label", "", "the key's CKA_LABEL")
-		fs.StringVar(&f.id, "id", "", "the key's CKA_ID in hex")
-	}
-	if sub == "generate" || sub == "import" || sub == "show" {
-		fs.StringVar(&f.algorithm, "algorithm", "", "the key's algorithm")
-		fs.StringVar(&f.name, "name", "", "the name guests open the key by")
-		fs.StringVar(&f.operations, "operations", "", "operations to allow")
-		fs.StringVar(&f.print, "print", "all", "what to print: all, public or config")
-		fs.Func("guest", "a guest that may open the key", func(v string) error {
-			g, err := parseGuest(v)
-			if err == nil {
-				f.guests = append(f.guests, g)
-			}
-			return err
-		})
-	}
-	switch err := fs.Parse(args); {
+// newKeysFlags returns the flags that every keys subcommand has: the
+// configuration flags and --json.
+func newKeysFlags(sub string) *keysFlags {
+	f := &keysFlags{sub: sub, fs: flag.NewFlagSet("wasihsm keys "+sub, flag.ContinueOnError)}
+	f.fs.SetOutput(io.Discard)
+	f.config = config.AddFlags(f.fs)
+	f.fs.BoolVar(&f.json, "json", false, "print JSON")
+	return f
+}
+
+// addKey adds the flags that name a key: --label and --id.
+func (f *keysFlags) addKey() *keysFlags {
+	f.fs.StringVar(&f.label, "label", "", "the key's CKA_LABEL")
+	f.fs.StringVar(&f.id, "id", "", "the key's CKA_ID in hex")
+	return f
+}
+
+// addGrant adds --algorithm and the flags of the grant and of what is
+// printed.
+func (f *keysFlags) addGrant() *keysFlags {
+	f.fs.StringVar(&f.algorithm, "algorithm", "", "the key's algorithm")
+	f.fs.StringVar(&f.name, "name", "", "the name guests open the key by")
+	f.fs.StringVar(&f.operations, "operations", "", "operations to allow")
+	f.fs.StringVar(&f.print, "print", "all", "what to print: all, public or config")
+	f.fs.Func("guest", "a guest that may open the key", func(v string) error {
+		g, err := parseGuest(v)
+		if err == nil {
+			f.guests = append(f.guests, g)
+		}
+		return err
+	})
+	return f
+}
+
+// parseKeysFlags parses the arguments of a keys subcommand: flags, then a
+// FILE when file is set, else nothing. It reports whether the command is
+// done (help, or a usage error), with its exit code.
+func (c *cli) parseKeysFlags(f *keysFlags, args []string, file bool) (code int, done bool) {
+	switch err := f.fs.Parse(args); {
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprint(c.stdout, keysUsage)
-		return exitOK
+		return exitOK, true
 	case err != nil:
-		return c.keysUsageError(fmt.Sprintf("keys %s: %v", sub, err))
+		return c.keysUsageError(fmt.Sprintf("keys %s: %v", f.sub, err)), true
 	}
-	var file string
 	switch {
-	case sub == "import" && fs.NArg() != 1:
-		return c.keysUsageError("keys import: want one FILE (- for stdin) after the flags")
-	case sub == "import":
-		file = fs.Arg(0)
-	case fs.NArg() > 0:
-		return c.keysUsageError(fmt.Sprintf("keys %s takes no arguments", sub))
+	case file && f.fs.NArg() != 1:
+		return c.keysUsageError(fmt.Sprintf("keys %s: want one FILE (- for stdin) after the flags", f.sub)), true
+	case file:
+		f.file = f.fs.Arg(0)
+	case f.fs.NArg() > 0:
+		return c.keysUsageError(fmt.Sprintf("keys %s takes no arguments", f.sub)), true
 	}
+	return exitOK, false
+}
+
+// grantProblem returns what is wrong with --print and --guest, or "".
+func (f *keysFlags) grantProblem() string {
 	if f.print != "" && f.print != "all" && f.print != "public" && f.print != "config" {
-		return c.keysUsageError(fmt.Sprintf("keys %s: --print %q: want all, public or config", sub, f.print))
+		return fmt.Sprintf("keys %s: --print %q: want all, public or config", f.sub, f.print)
 	}
 	if f.print == "config" && len(f.guests) == 0 {
-		return c.keysUsageError(fmt.Sprintf("keys %s: --print config needs --guest: the configuration grants the key to guests", sub))
+		return fmt.Sprintf("keys %s: --print config needs --guest: the configuration grants the key to guests", f.sub)
 	}
+	return ""
+}
+
+// keyID returns --id, decoded, or what is wrong with it.
+func (f *keysFlags) keyID() ([]byte, string) {
 	id, err := hex.DecodeString(f.id)
 	if err != nil {
-		return c.keysUsageError(fmt.Sprintf("keys %s: --id %q is not hex; want an even number of hex digits, such as 01a2", sub, f.id))
+		return nil, fmt.Sprintf("keys %s: --id %q is not hex; want an even number of hex digits, such as 01a2", f.sub, f.id)
 	}
-	switch sub {
-	case "generate", "import":
-		if f.algorithm == "" || f.label == "" {
-			return c.keysUsageError(fmt.Sprintf("keys %s: --algorithm and --label are required", sub))
-		}
-		if len(id) == 0 {
-			id = make([]byte, 8)
-			_, _ = rand.Read(id)
-		}
-	case "show", "delete":
-		if f.label == "" && len(id) == 0 {
-			return c.keysUsageError(fmt.Sprintf("keys %s: --label or --id (or both) is required", sub))
-		}
-	}
+	return id, ""
+}
 
+// parseKeySelector parses the flags of show and delete, which name a key
+// by --label, --id or both, and returns the id.
+func (c *cli) parseKeySelector(f *keysFlags, args []string) (id []byte, code int, done bool) {
+	if code, done := c.parseKeysFlags(f, args, false); done {
+		return nil, code, true
+	}
+	if msg := f.grantProblem(); msg != "" {
+		return nil, c.keysUsageError(msg), true
+	}
+	id, msg := f.keyID()
+	if msg == "" && f.label == "" && len(id) == 0 {
+		msg = fmt.Sprintf("keys %s: --label or --id (or both) is required", f.sub)
+	}
+	if msg != "" {
+		return nil, c.keysUsageError(msg), true
+	}
+	return id, exitOK, false
+}
+
+// parseNewKey parses the flags of generate and import (with its FILE when
+// file is set), and returns the id of the key to make: --id, or 8 random
+// bytes.
+func (c *cli) parseNewKey(f *keysFlags, args []string, file bool) (id []byte, code int, done bool) {
+	if code, done := c.parseKeysFlags(f, args, file); done {
+		return nil, code, true
+	}
+	if msg := f.grantProblem(); msg != "" {
+		return nil, c.keysUsageError(msg), true
+	}
+	id, msg := f.keyID()
+	if msg == "" && (f.algorithm == "" || f.label == "") {
+		msg = fmt.Sprintf("keys %s: --algorithm and --label are required", f.sub)
+	}
+	if msg != "" {
+		return nil, c.keysUsageError(msg), true
+	}
+	if len(id) == 0 {
+		id = make([]byte, 8)
+		_, _ = rand.Read(id)
+	}
+	return id, exitOK, false
+}
+
+// keysToken loads the configuration of a keys subcommand and the backend
+// configuration of the token it names. It reports failures itself and
+// returns their exit code; exitOK otherwise.
+func (c *cli) keysToken(f *keysFlags) (config.Settings, hsm.Config, int) {
 	settings, err := c.loadSettings(config.Input{Flags: f.config.Values()})
 	if err != nil {
-		return c.errorf(exitUsage, "%v", err)
+		return settings, hsm.Config{}, c.errorf(exitUsage, "%v", err)
 	}
 	if err := settings.CheckPKCS11(); err != nil {
-		return c.errorf(exitUsage, "keys: the token to manage: %v", err)
+		return settings, hsm.Config{}, c.errorf(exitUsage, "keys: the token to manage: %v", err)
 	}
 	cfg, err := hsmConfig(settings, c.lookupEnv)
 	if err != nil {
-		return c.errorf(exitUsage, "keys: %v", err)
+		return settings, cfg, c.errorf(exitUsage, "keys: %v", err)
 	}
-	// Read first, so that bad input changes nothing and needs no token.
-	var material []byte
-	if sub == "import" {
-		if material, err = c.readKeyFile(file, f.algorithm); err != nil {
-			return c.errorf(exitFailed, "keys import: %v", err)
-		}
-		defer clear(material)
-	}
+	return settings, cfg, exitOK
+}
+
+// openAdmin opens the token of a keys subcommand and logs in. It reports
+// failures itself and returns their exit code; exitOK otherwise.
+func (c *cli) openAdmin(ctx context.Context, settings config.Settings, cfg hsm.Config, readOnly bool) (*hsm.Admin, int) {
 	// The CLI never closes what it opened on the token: see newProvider.
-	admin, err := hsm.OpenAdmin(ctx, cfg, hsm.AdminOptions{ReadOnly: sub == "list" || sub == "show"})
+	admin, err := hsm.OpenAdmin(ctx, cfg, hsm.AdminOptions{ReadOnly: readOnly})
 	if err == nil {
 		err = admin.Login(ctx)
 	}
 	if err != nil {
-		return c.errorf(exitInternal, "keys: token %s: %v", settings.PKCS11.Selector, err)
+		return nil, c.errorf(exitInternal, "keys: token %s: %v", settings.PKCS11.Selector, err)
 	}
+	return admin, exitOK
+}
 
-	switch sub {
-	case "list":
-		keys, err := admin.List(ctx)
-		if err != nil {
-			return c.errorf(exitInternal, "keys list: %v", err)
-		}
-		return c.printKeyList(admin.Label(), keys, excessUsage(admin, keys, settings.Keys), f.json)
-	case "delete":
-		n, err := admin.Delete(ctx, f.label, id)
-		if err != nil {
-			return c.errorf(keysExit(err), "keys delete: %v", err)
-		}
-		c.sayf("deleted %d object(s) with label %q and id %x from token %q", n, f.label, id, admin.Label())
-		return exitOK
-	case "show":
-		found, err := admin.Find(ctx, f.label, id)
-		switch {
-		case err != nil:
-			return c.errorf(exitInternal, "keys show: %v", err)
-		case len(found) == 0:
-			return c.errorf(exitFailed, "keys show: no private or secret key with label %q and id %x on token %q", f.label, id, admin.Label())
-		case len(found) > 1:
-			return c.errorf(exitFailed, "keys show: %d keys match label %q and id %x; give both --label and --id", len(found), f.label, id)
-		}
-		// The grant names one algorithm: the one asked for, else the
-		// first the key serves (an RSA key serves six).
-		alg := f.algorithm
-		if alg == "" && len(found[0].Algorithms) > 0 {
-			alg = found[0].Algorithms[0]
-		}
-		return c.printKey(found[0], alg, f)
+// keysList implements `wasihsm keys list`.
+func (c *cli) keysList(ctx context.Context, args []string) int {
+	f := newKeysFlags("list")
+	if code, done := c.parseKeysFlags(f, args, false); done {
+		return code
 	}
-	k, err := admin.Create(ctx, hsm.KeySpec{Label: f.label, ID: id, Algorithm: f.algorithm, Material: material})
+	settings, cfg, code := c.keysToken(f)
+	if code != exitOK {
+		return code
+	}
+	admin, code := c.openAdmin(ctx, settings, cfg, true)
+	if code != exitOK {
+		return code
+	}
+	keys, err := admin.List(ctx)
 	if err != nil {
-		return c.errorf(keysExit(err), "keys %s: %v", sub, err)
+		return c.errorf(exitInternal, "keys list: %v", err)
 	}
-	verb := map[string]string{"generate": "generated", "import": "imported"}[sub]
-	c.sayf("%s %s key %q (id %x) on token %q: %s", verb, f.algorithm, k.Label, k.ID, admin.Label(), attributeWords(k))
+	return c.printKeyList(admin.Label(), keys, excessUsage(admin, keys, settings.Keys), f.json)
+}
+
+// keysShow implements `wasihsm keys show`.
+func (c *cli) keysShow(ctx context.Context, args []string) int {
+	f := newKeysFlags("show").addKey().addGrant()
+	id, code, done := c.parseKeySelector(f, args)
+	if done {
+		return code
+	}
+	settings, cfg, code := c.keysToken(f)
+	if code != exitOK {
+		return code
+	}
+	admin, code := c.openAdmin(ctx, settings, cfg, true)
+	if code != exitOK {
+		return code
+	}
+	found, err := admin.Find(ctx, f.label, id)
+	switch {
+	case err != nil:
+		return c.errorf(exitInternal, "keys show: %v", err)
+	case len(found) == 0:
+		return c.errorf(exitFailed, "keys show: no private or secret key with label %q and id %x on token %q", f.label, id, admin.Label())
+	case len(found) > 1:
+		return c.errorf(exitFailed, "keys show: %d keys match label %q and id %x; give both --label and --id", len(found), f.label, id)
+	}
+	// The grant names one algorithm: the one asked for, else the first
+	// the key serves (an RSA key serves six).
+	alg := f.algorithm
+	if alg == "" && len(found[0].Algorithms) > 0 {
+		alg = found[0].Algorithms[0]
+	}
+	return c.printKey(found[0], alg, f)
+}
+
+// keysGenerate implements `wasihsm keys generate`.
+func (c *cli) keysGenerate(ctx context.Context, args []string) int {
+	f := newKeysFlags("generate").addKey().addGrant()
+	id, code, done := c.parseNewKey(f, args, false)
+	if done {
+		return code
+	}
+	settings, cfg, code := c.keysToken(f)
+	if code != exitOK {
+		return code
+	}
+	return c.createKey(ctx, f, settings, cfg, hsm.KeySpec{Label: f.label, ID: id, Algorithm: f.algorithm}, "generated")
+}
+
+// keysImport implements `wasihsm keys import`.
+func (c *cli) keysImport(ctx context.Context, args []string) int {
+	f := newKeysFlags("import").addKey().addGrant()
+	id, code, done := c.parseNewKey(f, args, true)
+	if done {
+		return code
+	}
+	settings, cfg, code := c.keysToken(f)
+	if code != exitOK {
+		return code
+	}
+	// Read first, so that bad input changes nothing and needs no token.
+	material, err := c.readKeyFile(f.file, f.algorithm)
+	if err != nil {
+		return c.errorf(exitFailed, "keys import: %v", err)
+	}
+	defer clear(material)
+	return c.createKey(ctx, f, settings, cfg, hsm.KeySpec{Label: f.label, ID: id, Algorithm: f.algorithm, Material: material}, "imported")
+}
+
+// createKey makes the key of spec on the token, generated or imported (as
+// made says), and prints it.
+func (c *cli) createKey(ctx context.Context, f *keysFlags, settings config.Settings, cfg hsm.Config, spec hsm.KeySpec, made string) int {
+	admin, code := c.openAdmin(ctx, settings, cfg, false)
+	if code != exitOK {
+		return code
+	}
+	k, err := admin.Create(ctx, spec)
+	if err != nil {
+		return c.errorf(keysExit(err), "keys %s: %v", f.sub, err)
+	}
+	c.sayf("%s %s key %q (id %x) on token %q: %s", made, f.algorithm, k.Label, k.ID, admin.Label(), attributeWords(k))
 	return c.printKey(k, f.algorithm, f)
+}
+
+// keysDelete implements `wasihsm keys delete`.
+func (c *cli) keysDelete(ctx context.Context, args []string) int {
+	f := newKeysFlags("delete").addKey()
+	id, code, done := c.parseKeySelector(f, args)
+	if done {
+		return code
+	}
+	settings, cfg, code := c.keysToken(f)
+	if code != exitOK {
+		return code
+	}
+	admin, code := c.openAdmin(ctx, settings, cfg, false)
+	if code != exitOK {
+		return code
+	}
+	n, err := admin.Delete(ctx, f.label, id)
+	if err != nil {
+		return c.errorf(keysExit(err), "keys delete: %v", err)
+	}
+	c.sayf("deleted %d object(s) with label %q and id %x from token %q", n, f.label, id, admin.Label())
+	return exitOK
 }
 
 // keysExit maps the error of a key operation to the exit code: 1 for what
