@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wasihsm/wasihsm/provider"
+	"github.com/wasihsm/wasihsm/spec"
 )
 
 // BackendName is what [Backend.Name] and every key's Backend method return.
@@ -20,12 +21,27 @@ const (
 	DefaultMaxSessions = 16
 	// DefaultSessionWait is how long an operation waits for a free
 	// session before it fails with provider.ErrNoResources.
-	DefaultSessionWait = 5 * time.Second
+	DefaultSessionWait = spec.DefaultSessionWait
 	// DefaultMaxBuffered bounds the data that one hash state buffers.
-	DefaultMaxBuffered = 16 << 20
+	DefaultMaxBuffered = spec.DefaultMaxBufferedBytes
 	// DefaultCallTimeout is the deadline of one operation on the token.
-	DefaultCallTimeout = 5 * time.Second
+	DefaultCallTimeout = spec.DefaultCallTimeout
 )
+
+// SessionLimit is the number of sessions the backend opens at most: the
+// configured number (Config.MaxSessions; 0 means [DefaultMaxSessions]),
+// lowered to the token's limit tokenMax (as [SlotInfo.MaxSessions]: 0 for
+// no limit, -1 when the token does not say).
+func SessionLimit(tokenMax, configured int) int {
+	n := DefaultMaxSessions
+	if configured > 0 {
+		n = configured
+	}
+	if tokenMax > 0 && tokenMax < n {
+		n = tokenMax
+	}
+	return n
+}
 
 // Config configures [Open]. Open copies it; the caller may reuse it.
 type Config struct {

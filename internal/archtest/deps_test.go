@@ -42,6 +42,9 @@ func TestDependencyDirection(t *testing.T) {
 		// The confined file system knows nothing of the project; only
 		// cmd/wasihsm wires it (the host above does not import it).
 		{pkg: "internal/rootfs", forbidden: []string{"provider", "wasihost", "softfallback", "hsm", "cmd", "internal/config"}},
+		// The configuration is the ground floor of the CLI: it knows the
+		// contract's defaults (spec), not the host or a backend.
+		{pkg: "internal/config", forbidden: []string{"wasihost", "softfallback", "cmd"}},
 		// The guest SDK is independent of the host side.
 		{pkg: "guest/wasicrypto", forbidden: []string{"provider", "wasihost", "softfallback", "hsm"}},
 	}
