@@ -141,16 +141,15 @@ type ManagedKey struct {
 	// without an ID, the same label).
 	Label string
 	ID    []byte
-	// Algorithm is the key's algorithm name of CONTRACT §4 (ES256, HS256,
-	// A256GCM, …). The object's class, key type, curve or size must agree.
-	// HKDF keys cannot be managed.
-	Algorithm string
+	// Algorithm is the key's algorithm (ES256, HS256, A256GCM, …); it
+	// must be [provider.Manageable]. The object's class, key type, curve
+	// or size must agree.
+	Algorithm provider.Algorithm
 	// Guests are the guests that may open the key; at least one rule.
 	Guests []GuestRule
-	// Operations are the operations allowed on the key: "sign", "encrypt",
-	// "decrypt", "derive", "export-public" (the names of
-	// provider.Operation). Empty means all that the algorithm has.
-	Operations []string
+	// Operations are the operations allowed on the key, each one of
+	// provider.KeyOperations of the algorithm. Empty means all of those.
+	Operations []provider.Operation
 }
 
 // GuestRule matches guests by module name or by the SHA-256 of their wasm

@@ -40,12 +40,12 @@ func parseManagedKeys(keys []ManagedKey) (map[string]*managedEntry, error) {
 		if mk.Label == "" && len(mk.ID) == 0 {
 			return nil, bad("Label, ID", "give one or both, to find the key on the token")
 		}
-		alg, ok := provider.Lookup(mk.Algorithm)
+		alg := mk.Algorithm
 		switch {
-		case !ok || !alg.Kind.Keyed():
-			return nil, bad("Algorithm", "%q is not a key algorithm; want one of A128GCM, HS256, ES256, EdDSA, RS256, PS256, ECDH-P256, …", mk.Algorithm)
 		case alg.Kind == provider.KindKDF:
 			return nil, bad("Algorithm", "HKDF keys are made by HKDF-Extract and cannot be managed")
+		case !registered(alg) || !provider.Manageable(alg):
+			return nil, bad("Algorithm", "%q is not a key algorithm; want one of A128GCM, HS256, ES256, EdDSA, RS256, PS256, ECDH-P256, …", alg.Name)
 		case alg.Curve == "X25519":
 			return nil, bad("Algorithm", "X25519 keys on a token are not supported")
 		}
@@ -64,12 +64,11 @@ func parseManagedKeys(keys []ManagedKey) (map[string]*managedEntry, error) {
 		ops := opsOf(applicable...)
 		if len(mk.Operations) > 0 {
 			ops = 0
-			for _, name := range mk.Operations {
-				op := slices.IndexFunc(applicable, func(o provider.Operation) bool { return o.String() == name })
-				if op < 0 {
-					return nil, bad("Operations", "%q does not apply to %s keys; want %s", name, alg.Name, opNames(applicable))
+			for _, op := range mk.Operations {
+				if !slices.Contains(applicable, op) {
+					return nil, bad("Operations", "%q does not apply to %s keys; want %s", op, alg.Name, opNames(applicable))
 				}
-				ops |= opsOf(applicable[op])
+				ops |= opsOf(op)
 			}
 		}
 		out[mk.Name] = &managedEntry{cfg: mk, alg: alg, ops: ops}

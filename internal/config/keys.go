@@ -81,14 +81,12 @@ func opNames(ops []provider.Operation) []string {
 	return n
 }
 
-// keyedAlgorithms lists the names a managed key's algorithm may have: those
-// that take a key, but HKDF, whose keys guests make from input keying
-// material (HKDF-Extract in generate_key), so a provisioned one has no
-// meaning in the API.
+// keyedAlgorithms lists the names a managed key's algorithm may have
+// (provider.Manageable).
 func keyedAlgorithms() string {
 	var n []string
 	for _, a := range provider.Algorithms() {
-		if a.Kind.Keyed() && a.Kind != provider.KindKDF {
+		if provider.Manageable(a) {
 			n = append(n, a.Name)
 		}
 	}
