@@ -154,13 +154,7 @@ type ManagedKey struct {
 
 // GuestRule matches guests by module name or by the SHA-256 of their wasm
 // binary. Exactly one field is set.
-type GuestRule struct {
-	// Module is the guest module's name.
-	Module string
-	// SHA256 is the hex SHA-256 of the guest's wasm binary (case does not
-	// matter).
-	SHA256 string
-}
+type GuestRule = provider.GuestRule
 
 // Capability says how the token serves one (algorithm, operation) pair.
 type Capability struct {

@@ -4,7 +4,6 @@ package hsm
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -56,7 +55,7 @@ func parseManagedKeys(keys []ManagedKey) (map[string]*managedEntry, error) {
 			switch {
 			case (g.Module == "") == (g.SHA256 == ""):
 				return nil, bad(fmt.Sprintf("Guests[%d]", j), "give exactly one of Module and SHA256")
-			case g.SHA256 != "" && !isSHA256Hex(g.SHA256):
+			case g.SHA256 != "" && !provider.IsSHA256Hex(g.SHA256):
 				return nil, bad(fmt.Sprintf("Guests[%d].SHA256", j), "want 64 hex digits")
 			}
 		}
@@ -84,17 +83,9 @@ func opNames(ops []provider.Operation) string {
 	return strings.Join(names, ", ")
 }
 
-func isSHA256Hex(s string) bool {
-	b, err := hex.DecodeString(s)
-	return err == nil && len(b) == 32
-}
-
 // allows reports whether guest may open the key.
 func (e *managedEntry) allows(guest provider.Guest) bool {
-	return slices.ContainsFunc(e.cfg.Guests, func(r GuestRule) bool {
-		return r.Module != "" && r.Module == guest.Name ||
-			r.SHA256 != "" && guest.SHA256 != "" && strings.EqualFold(r.SHA256, guest.SHA256)
-	})
+	return slices.ContainsFunc(e.cfg.Guests, func(r GuestRule) bool { return r.Matches(guest) })
 }
 
 // OpenManagedKey implements provider.ManagedKeys. It answers

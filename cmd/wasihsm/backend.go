@@ -95,11 +95,9 @@ func hsmConfig(s config.Settings, lookupEnv func(string) (string, bool)) (hsm.Co
 		cfg.PIN = func() ([]byte, error) { return src.Read(lookupEnv) }
 	}
 	for _, k := range s.Keys {
-		mk := hsm.ManagedKey{Name: k.Name, Label: k.Label, ID: k.ID, Algorithm: k.Algorithm, Operations: k.Operations}
-		for _, g := range k.Guests {
-			mk.Guests = append(mk.Guests, hsm.GuestRule{Module: g.Module, SHA256: g.SHA256})
-		}
-		cfg.ManagedKeys = append(cfg.ManagedKeys, mk)
+		cfg.ManagedKeys = append(cfg.ManagedKeys, hsm.ManagedKey{
+			Name: k.Name, Label: k.Label, ID: k.ID, Algorithm: k.Algorithm, Guests: k.Guests, Operations: k.Operations,
+		})
 	}
 	return cfg, nil
 }
