@@ -316,9 +316,9 @@ func TestInteropPKCS11ToolKeys(t *testing.T) {
 	require.NoError(t, err)
 
 	managed := []hsm.ManagedKey{
-		{Name: "interop-imported", Label: importedLabel, ID: decodeHex(t, "id", importedID), Algorithm: "ES256",
-			Guests: []hsm.GuestRule{{Module: "interop"}}, Operations: []string{"sign"}},
-		{Name: "interop-keypairgen", Label: pairLabel, ID: decodeHex(t, "id", pairID), Algorithm: "ES256",
+		{Name: "interop-imported", Label: importedLabel, ID: decodeHex(t, "id", importedID), Algorithm: provider.MustLookup("ES256"),
+			Guests: []hsm.GuestRule{{Module: "interop"}}, Operations: []provider.Operation{provider.OpSign}},
+		{Name: "interop-keypairgen", Label: pairLabel, ID: decodeHex(t, "id", pairID), Algorithm: provider.MustLookup("ES256"),
 			Guests: []hsm.GuestRule{{Module: "interop"}}},
 	}
 	msg := []byte("wasihsm interop: signed by a key that pkcs11-tool put on the token\n")

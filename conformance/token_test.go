@@ -122,7 +122,7 @@ func openBackend(t *testing.T, tg target) *hsm.Backend {
 		Token:  hsm.TokenSelector{Label: tg.label},
 		PIN:    func() ([]byte, error) { return []byte(tg.pin), nil },
 		ManagedKeys: []hsm.ManagedKey{{
-			Name: "managed-es256", Label: managedLabel, Algorithm: "ES256",
+			Name: "managed-es256", Label: managedLabel, Algorithm: provider.MustLookup("ES256"),
 			Guests: []hsm.GuestRule{{Module: "contract"}},
 		}},
 	})

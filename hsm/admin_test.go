@@ -81,7 +81,7 @@ func TestAdminCreate(t *testing.T) {
 
 			// A guest opens it as a managed key.
 			b := open(t, direct(t), func(c *hsm.Config) {
-				c.ManagedKeys = []hsm.ManagedKey{{Name: "k", Label: label, ID: id, Algorithm: tc.alg, Guests: []hsm.GuestRule{{Module: "g"}}}}
+				c.ManagedKeys = []hsm.ManagedKey{{Name: "k", Label: label, ID: id, Algorithm: alg(tc.alg), Guests: []hsm.GuestRule{{Module: "g"}}}}
 			})
 			mk, err := b.OpenManagedKey(ctx, "k", provider.Guest{Name: "g"})
 			require.NoError(t, err)

@@ -177,7 +177,7 @@ func (b *Backend) open() error {
 	if b.caps, err = discover(b.p, slot); err != nil {
 		return err
 	}
-	size := sessionLimit(info.MaxSessionCount, b.cfg.MaxSessions)
+	size := SessionLimit(sessionCount(info.MaxSessionCount), b.cfg.MaxSessions)
 	if size < 2 {
 		return fmt.Errorf("hsm: token %q allows %d session(s); the backend needs 2 or more: %w", info.Label, size, provider.ErrNoResources)
 	}
@@ -190,20 +190,7 @@ func (b *Backend) open() error {
 // poolSize is the size of the session pool on the token of info: one
 // session of the limit is the persistent one, the pool has the rest.
 func (b *Backend) poolSize(info pkcs11.TokenInfo) int {
-	return max(1, sessionLimit(info.MaxSessionCount, b.cfg.MaxSessions)-1)
-}
-
-// sessionLimit is the number of sessions the backend may open: the
-// token's limit, lowered to the configured one.
-func sessionLimit(token uint, configured int) int {
-	n := DefaultMaxSessions
-	if configured > 0 {
-		n = configured
-	}
-	if token != pkcs11.CK_EFFECTIVELY_INFINITE && token != pkcs11.CK_UNAVAILABLE_INFORMATION && int(token) < n {
-		n = int(token)
-	}
-	return n
+	return max(1, SessionLimit(sessionCount(info.MaxSessionCount), b.cfg.MaxSessions)-1)
 }
 
 // checkConfig checks what Open can check before it loads anything.

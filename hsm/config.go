@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wasihsm/wasihsm/provider"
+	"github.com/wasihsm/wasihsm/spec"
 )
 
 // BackendName is what [Backend.Name] and every key's Backend method return.
@@ -20,12 +21,27 @@ const (
 	DefaultMaxSessions = 16
 	// DefaultSessionWait is how long an operation waits for a free
 	// session before it fails with provider.ErrNoResources.
-	DefaultSessionWait = 5 * time.Second
+	DefaultSessionWait = spec.DefaultSessionWait
 	// DefaultMaxBuffered bounds the data that one hash state buffers.
-	DefaultMaxBuffered = 16 << 20
+	DefaultMaxBuffered = spec.DefaultMaxBufferedBytes
 	// DefaultCallTimeout is the deadline of one operation on the token.
-	DefaultCallTimeout = 5 * time.Second
+	DefaultCallTimeout = spec.DefaultCallTimeout
 )
+
+// SessionLimit is the number of sessions the backend opens at most: the
+// configured number (Config.MaxSessions; 0 means [DefaultMaxSessions]),
+// lowered to the token's limit tokenMax (as [SlotInfo.MaxSessions]: 0 for
+// no limit, -1 when the token does not say).
+func SessionLimit(tokenMax, configured int) int {
+	n := DefaultMaxSessions
+	if configured > 0 {
+		n = configured
+	}
+	if tokenMax > 0 && tokenMax < n {
+		n = tokenMax
+	}
+	return n
+}
 
 // Config configures [Open]. Open copies it; the caller may reuse it.
 type Config struct {
@@ -125,27 +141,20 @@ type ManagedKey struct {
 	// without an ID, the same label).
 	Label string
 	ID    []byte
-	// Algorithm is the key's algorithm name of CONTRACT §4 (ES256, HS256,
-	// A256GCM, …). The object's class, key type, curve or size must agree.
-	// HKDF keys cannot be managed.
-	Algorithm string
+	// Algorithm is the key's algorithm (ES256, HS256, A256GCM, …); it
+	// must be [provider.Manageable]. The object's class, key type, curve
+	// or size must agree.
+	Algorithm provider.Algorithm
 	// Guests are the guests that may open the key; at least one rule.
 	Guests []GuestRule
-	// Operations are the operations allowed on the key: "sign", "encrypt",
-	// "decrypt", "derive", "export-public" (the names of
-	// provider.Operation). Empty means all that the algorithm has.
-	Operations []string
+	// Operations are the operations allowed on the key, each one of
+	// provider.KeyOperations of the algorithm. Empty means all of those.
+	Operations []provider.Operation
 }
 
 // GuestRule matches guests by module name or by the SHA-256 of their wasm
 // binary. Exactly one field is set.
-type GuestRule struct {
-	// Module is the guest module's name.
-	Module string
-	// SHA256 is the hex SHA-256 of the guest's wasm binary (case does not
-	// matter).
-	SHA256 string
-}
+type GuestRule = provider.GuestRule
 
 // Capability says how the token serves one (algorithm, operation) pair.
 type Capability struct {

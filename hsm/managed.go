@@ -4,7 +4,6 @@ package hsm
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -40,12 +39,12 @@ func parseManagedKeys(keys []ManagedKey) (map[string]*managedEntry, error) {
 		if mk.Label == "" && len(mk.ID) == 0 {
 			return nil, bad("Label, ID", "give one or both, to find the key on the token")
 		}
-		alg, ok := provider.Lookup(mk.Algorithm)
+		alg := mk.Algorithm
 		switch {
-		case !ok || !alg.Kind.Keyed():
-			return nil, bad("Algorithm", "%q is not a key algorithm; want one of A128GCM, HS256, ES256, EdDSA, RS256, PS256, ECDH-P256, …", mk.Algorithm)
 		case alg.Kind == provider.KindKDF:
 			return nil, bad("Algorithm", "HKDF keys are made by HKDF-Extract and cannot be managed")
+		case !registered(alg) || !provider.Manageable(alg):
+			return nil, bad("Algorithm", "%q is not a key algorithm; want one of A128GCM, HS256, ES256, EdDSA, RS256, PS256, ECDH-P256, …", alg.Name)
 		case alg.Curve == "X25519":
 			return nil, bad("Algorithm", "X25519 keys on a token are not supported")
 		}
@@ -56,7 +55,7 @@ func parseManagedKeys(keys []ManagedKey) (map[string]*managedEntry, error) {
 			switch {
 			case (g.Module == "") == (g.SHA256 == ""):
 				return nil, bad(fmt.Sprintf("Guests[%d]", j), "give exactly one of Module and SHA256")
-			case g.SHA256 != "" && !isSHA256Hex(g.SHA256):
+			case g.SHA256 != "" && !provider.IsSHA256Hex(g.SHA256):
 				return nil, bad(fmt.Sprintf("Guests[%d].SHA256", j), "want 64 hex digits")
 			}
 		}
@@ -64,12 +63,11 @@ func parseManagedKeys(keys []ManagedKey) (map[string]*managedEntry, error) {
 		ops := opsOf(applicable...)
 		if len(mk.Operations) > 0 {
 			ops = 0
-			for _, name := range mk.Operations {
-				op := slices.IndexFunc(applicable, func(o provider.Operation) bool { return o.String() == name })
-				if op < 0 {
-					return nil, bad("Operations", "%q does not apply to %s keys; want %s", name, alg.Name, opNames(applicable))
+			for _, op := range mk.Operations {
+				if !slices.Contains(applicable, op) {
+					return nil, bad("Operations", "%q does not apply to %s keys; want %s", op, alg.Name, opNames(applicable))
 				}
-				ops |= opsOf(applicable[op])
+				ops |= opsOf(op)
 			}
 		}
 		out[mk.Name] = &managedEntry{cfg: mk, alg: alg, ops: ops}
@@ -85,17 +83,9 @@ func opNames(ops []provider.Operation) string {
 	return strings.Join(names, ", ")
 }
 
-func isSHA256Hex(s string) bool {
-	b, err := hex.DecodeString(s)
-	return err == nil && len(b) == 32
-}
-
 // allows reports whether guest may open the key.
 func (e *managedEntry) allows(guest provider.Guest) bool {
-	return slices.ContainsFunc(e.cfg.Guests, func(r GuestRule) bool {
-		return r.Module != "" && r.Module == guest.Name ||
-			r.SHA256 != "" && guest.SHA256 != "" && strings.EqualFold(r.SHA256, guest.SHA256)
-	})
+	return slices.ContainsFunc(e.cfg.Guests, func(r GuestRule) bool { return r.Matches(guest) })
 }
 
 // OpenManagedKey implements provider.ManagedKeys. It answers

@@ -46,15 +46,15 @@ func TestManagedKeys(t *testing.T) {
 	intruder := provider.Guest{Name: "intruder", SHA256: strings.Repeat("cd", 32)}
 	guests := []hsm.GuestRule{{Module: "allowed"}, {SHA256: wasmHash}}
 	managed := []hsm.ManagedKey{
-		{Name: "signer", Label: label("ec"), ID: mustHex(t, "a1"+tag), Algorithm: "ES256", Guests: guests, Operations: []string{"sign", "export-public"}},
-		{Name: "agree", ID: mustHex(t, "a1"+tag), Algorithm: "ECDH-P256", Guests: guests, Operations: []string{"derive"}},
-		{Name: "ed", Label: label("ed"), Algorithm: "EdDSA", Guests: guests},
-		{Name: "aes", Label: label("aes"), Algorithm: "A256GCM", Guests: guests, Operations: []string{"encrypt"}},
-		{Name: "rsa", Label: label("rsa"), Algorithm: "RS256", Guests: guests},
-		{Name: "wrong curve", Label: label("ec"), Algorithm: "ES384", Guests: guests},
-		{Name: "wrong size", Label: label("aes"), Algorithm: "A128GCM", Guests: guests},
-		{Name: "wrong type", Label: label("rsa"), Algorithm: "PS256", Guests: guests, Operations: []string{"sign"}},
-		{Name: "absent", Label: label("nothing"), Algorithm: "ES256", Guests: guests},
+		{Name: "signer", Label: label("ec"), ID: mustHex(t, "a1"+tag), Algorithm: provider.MustLookup("ES256"), Guests: guests, Operations: []provider.Operation{provider.OpSign, provider.OpExportPublic}},
+		{Name: "agree", ID: mustHex(t, "a1"+tag), Algorithm: provider.MustLookup("ECDH-P256"), Guests: guests, Operations: []provider.Operation{provider.OpDerive}},
+		{Name: "ed", Label: label("ed"), Algorithm: provider.MustLookup("EdDSA"), Guests: guests},
+		{Name: "aes", Label: label("aes"), Algorithm: provider.MustLookup("A256GCM"), Guests: guests, Operations: []provider.Operation{provider.OpEncrypt}},
+		{Name: "rsa", Label: label("rsa"), Algorithm: provider.MustLookup("RS256"), Guests: guests},
+		{Name: "wrong curve", Label: label("ec"), Algorithm: provider.MustLookup("ES384"), Guests: guests},
+		{Name: "wrong size", Label: label("aes"), Algorithm: provider.MustLookup("A128GCM"), Guests: guests},
+		{Name: "wrong type", Label: label("rsa"), Algorithm: provider.MustLookup("PS256"), Guests: guests, Operations: []provider.Operation{provider.OpSign}},
+		{Name: "absent", Label: label("nothing"), Algorithm: provider.MustLookup("ES256"), Guests: guests},
 	}
 
 	for _, tg := range targets(t) {
@@ -157,7 +157,7 @@ func TestManagedKeys(t *testing.T) {
 // naming the field.
 func TestManagedKeyConfig(t *testing.T) {
 	tg := direct(t)
-	ok := hsm.ManagedKey{Name: "k", Label: "l", Algorithm: "ES256", Guests: []hsm.GuestRule{{Module: "g"}}}
+	ok := hsm.ManagedKey{Name: "k", Label: "l", Algorithm: provider.MustLookup("ES256"), Guests: []hsm.GuestRule{{Module: "g"}}}
 	edit := func(f func(*hsm.ManagedKey)) []hsm.ManagedKey {
 		k := ok
 		f(&k)
@@ -171,18 +171,21 @@ func TestManagedKeyConfig(t *testing.T) {
 		{"no name", edit(func(k *hsm.ManagedKey) { k.Name = "" }), "Name"},
 		{"two of a name", []hsm.ManagedKey{ok, ok}, "Name"},
 		{"no label nor id", edit(func(k *hsm.ManagedKey) { k.Label = "" }), "Label, ID"},
-		{"unknown algorithm", edit(func(k *hsm.ManagedKey) { k.Algorithm = "ES257" }), "Algorithm"},
-		{"hash algorithm", edit(func(k *hsm.ManagedKey) { k.Algorithm = "SHA-256" }), "Algorithm"},
-		{"HKDF", edit(func(k *hsm.ManagedKey) { k.Algorithm = "HKDF" }), "Algorithm"},
-		{"X25519", edit(func(k *hsm.ManagedKey) { k.Algorithm = "X25519" }), "Algorithm"},
+		{"no algorithm", edit(func(k *hsm.ManagedKey) { k.Algorithm = provider.Algorithm{} }), "Algorithm"},
+		{"unregistered algorithm", edit(func(k *hsm.ManagedKey) {
+			k.Algorithm = provider.Algorithm{Name: "ES257", Kind: provider.KindSignature}
+		}), "Algorithm"},
+		{"hash algorithm", edit(func(k *hsm.ManagedKey) { k.Algorithm = provider.MustLookup("SHA-256") }), "Algorithm"},
+		{"HKDF", edit(func(k *hsm.ManagedKey) { k.Algorithm = provider.MustLookup("HKDF") }), "Algorithm"},
+		{"X25519", edit(func(k *hsm.ManagedKey) { k.Algorithm = provider.MustLookup("X25519") }), "Algorithm"},
 		{"no guests", edit(func(k *hsm.ManagedKey) { k.Guests = nil }), "Guests"},
 		{"empty rule", edit(func(k *hsm.ManagedKey) { k.Guests = []hsm.GuestRule{{}} }), "Guests[0]"},
 		{"two-field rule", edit(func(k *hsm.ManagedKey) {
 			k.Guests = []hsm.GuestRule{{Module: "g", SHA256: strings.Repeat("0", 64)}}
 		}), "Guests[0]"},
 		{"short hash", edit(func(k *hsm.ManagedKey) { k.Guests = []hsm.GuestRule{{SHA256: "abcd"}} }), "Guests[0].SHA256"},
-		{"operation of another kind", edit(func(k *hsm.ManagedKey) { k.Operations = []string{"encrypt"} }), "Operations"},
-		{"unknown operation", edit(func(k *hsm.ManagedKey) { k.Operations = []string{"sign", "frobnicate"} }), "Operations"},
+		{"operation of another kind", edit(func(k *hsm.ManagedKey) { k.Operations = []provider.Operation{provider.OpEncrypt} }), "Operations"},
+		{"unknown operation", edit(func(k *hsm.ManagedKey) { k.Operations = []provider.Operation{provider.OpSign, provider.Operation(99)} }), "Operations"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tg.config()

@@ -91,3 +91,13 @@ func TestHKDFHash(t *testing.T) {
 		assert.Equal(t, want, HKDFHash(MustLookup(name)), name)
 	}
 }
+
+func TestManageable(t *testing.T) {
+	for _, name := range []string{"A128GCM", "HS256", "ES256", "EdDSA", "RS256", "PS512", "ECDH-P256", "X25519"} {
+		assert.True(t, Manageable(MustLookup(name)), name)
+	}
+	for _, name := range []string{"SHA-256", "SHA3-512", "SHAKE128", "HKDF"} {
+		assert.False(t, Manageable(MustLookup(name)), name)
+	}
+	assert.False(t, Manageable(Algorithm{}))
+}

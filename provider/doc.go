@@ -37,6 +37,7 @@
 //
 // # Imports
 //
-// This package imports only the standard library. Backends import it; it
-// imports no backend.
+// This package imports only the standard library and package spec, which
+// holds the contract's algorithm table that [Algorithm] and [Kind] are.
+// Backends import it; it imports no backend.
 package provider

@@ -50,6 +50,12 @@ func KeyOperations(a Algorithm) []Operation {
 	return nil
 }
 
+// Manageable reports whether an operator may provision keys of algorithm a
+// as managed keys (private_key_open): algorithms that take a key, but not
+// HKDF, whose keys guests make from input keying material (HKDF-Extract),
+// so that a provisioned one has no meaning in the API.
+func Manageable(a Algorithm) bool { return a.Valid() && a.Kind.Keyed() && a.Kind != KindKDF }
+
 // Support says how a backend serves an (algorithm, operation) pair.
 type Support uint8
 

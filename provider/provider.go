@@ -1,6 +1,10 @@
 package provider
 
-import "context"
+import (
+	"context"
+	"encoding/hex"
+	"strings"
+)
 
 // Provider is what the wasm host needs: new hashes, new keys, and managed
 // keys by name. [*Router] implements it over one or two backends.
@@ -36,6 +40,36 @@ type Guest struct {
 // before asking the ManagedKeys, and a ManagedKeys implementation must
 // grant it nothing either.
 func (g Guest) Anonymous() bool { return g.Name == "" && g.SHA256 == "" }
+
+// GuestRule names the guests that may open a managed key: by the name the
+// embedder gave them or by the SHA-256 of their wasm binary. Exactly one
+// field is set.
+type GuestRule struct {
+	// Module is the guest's name, [Guest.Name].
+	Module string
+	// SHA256 is the hex SHA-256 of the guest's wasm binary (case does not
+	// matter); [IsSHA256Hex] says whether it is one.
+	SHA256 string
+}
+
+// Matches reports whether r names guest. An empty name or hash, in r or in
+// guest, matches nothing.
+func (r GuestRule) Matches(guest Guest) bool {
+	switch {
+	case r.Module != "":
+		return guest.Name == r.Module
+	case r.SHA256 != "":
+		return guest.SHA256 != "" && strings.EqualFold(guest.SHA256, r.SHA256)
+	}
+	return false
+}
+
+// IsSHA256Hex reports whether s is a SHA-256 in hex: 64 hex digits, of
+// either case.
+func IsSHA256Hex(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == 32
+}
 
 // Backend is one place where cryptography runs: the pure-Go software
 // backend, or a PKCS#11 token.

@@ -40,9 +40,9 @@ import (
 func TestGuestCannotNameItself(t *testing.T) {
 	const label, keyName, victim = "identity-victim-es256", "victim-key", "victim.wasm"
 	b, fx := tokenBackend(t, hsm.Config{ManagedKeys: []hsm.ManagedKey{{
-		Name: keyName, Label: label, Algorithm: "ES256",
+		Name: keyName, Label: label, Algorithm: provider.MustLookup("ES256"),
 		Guests:     []hsm.GuestRule{{Module: victim}},
-		Operations: []string{"sign", "export-public"},
+		Operations: []provider.Operation{provider.OpSign, provider.OpExportPublic},
 	}}})
 	fx.PKCS11Tool(t, "--keypairgen", "--key-type", "EC:prime256v1", "--label", label, "--id", "1d")
 	pubFile := filepath.Join(t.TempDir(), "pub.der")

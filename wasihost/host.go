@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasihsm/wasihsm/provider"
+	"github.com/wasihsm/wasihsm/spec"
 	"github.com/wasihsm/wasihsm/wasihost/internal/abi"
 )
 
@@ -22,16 +23,16 @@ const (
 	KeysModuleName = abi.KeysModuleName
 )
 
-// Defaults of Options.
+// Defaults of Options: the contract's (package spec).
 const (
 	// DefaultMaxHandles is the default limit of open handles per instance.
-	DefaultMaxHandles = 1024
+	DefaultMaxHandles = spec.DefaultMaxHandles
 	// DefaultMaxBufferedBytes is the default limit of bytes one state may
 	// hold (AAD, key material, HKDF info, a buffered EdDSA message).
-	DefaultMaxBufferedBytes = 16 << 20
+	DefaultMaxBufferedBytes = spec.DefaultMaxBufferedBytes
 	// DefaultMaxInstanceBytes is the default budget of host bytes held for
 	// one instance: its states' buffers and its calls' staging together.
-	DefaultMaxInstanceBytes = 64 << 20
+	DefaultMaxInstanceBytes = spec.DefaultMaxInstanceBytes
 )
 
 // Options configures a Host. The zero value is valid and uses the defaults.

@@ -57,13 +57,15 @@ type Event struct {
 	Duration time.Duration
 }
 
-// Errno is an errno a host call answers (CONTRACT §1, §5).
+// Errno is an errno a host call answers (docs/semantics.md §5); the values
+// and names are package spec's.
 type Errno uint32
 
 // ErrnoSuccess is the errno of a call that succeeded.
-const ErrnoSuccess Errno = 0
+const ErrnoSuccess = Errno(abi.ErrnoSuccess)
 
-// String returns the spec's name of the errno ("success", "badf", "io").
+// String returns the spec's name of the errno ("success", "badf", "io"),
+// or "errno(N)" for a value the contract does not name.
 func (e Errno) String() string { return abi.Errno(e).String() }
 
 // Observers returns an Observer that passes each event to every non-nil

@@ -108,14 +108,9 @@ func hsmConfig(s config.Settings, lookupEnv func(string) (string, bool)) (hsm.Co
 		}
 	}
 	for _, k := range s.Keys {
-		mk := hsm.ManagedKey{Name: k.Name, Label: k.Label, ID: k.ID, Algorithm: k.Algorithm.Name}
-		for _, g := range k.Guests {
-			mk.Guests = append(mk.Guests, hsm.GuestRule{Module: g.Module, SHA256: g.SHA256})
-		}
-		for _, op := range k.Operations {
-			mk.Operations = append(mk.Operations, op.String())
-		}
-		cfg.ManagedKeys = append(cfg.ManagedKeys, mk)
+		cfg.ManagedKeys = append(cfg.ManagedKeys, hsm.ManagedKey{
+			Name: k.Name, Label: k.Label, ID: k.ID, Algorithm: k.Algorithm, Guests: k.Guests, Operations: k.Operations,
+		})
 	}
 	return cfg, nil
 }

@@ -371,13 +371,7 @@ func tokenAnswer(err error) uint {
 // checkSessions checks that the backend gets the sessions it needs: the
 // persistent one and at least one pooled.
 func checkSessions(r *doctorReport, s config.Settings, slot hsm.SlotInfo) {
-	use := hsm.DefaultMaxSessions
-	if s.PKCS11.MaxSessions > 0 {
-		use = s.PKCS11.MaxSessions
-	}
-	if slot.MaxSessions > 0 && slot.MaxSessions < use {
-		use = slot.MaxSessions
-	}
+	use := hsm.SessionLimit(slot.MaxSessions, s.PKCS11.MaxSessions)
 	detail := fmt.Sprintf("the token's limit: %s sessions (read-write: %s); the backend will use up to %d, waiting up to %v for a free one",
 		sessionLimit(slot.MaxSessions), sessionLimit(slot.MaxRWSessions), use, s.PKCS11.SessionWait)
 	switch {

@@ -413,7 +413,7 @@ func keysExit(err error) int {
 // SHA-256, or a module name.
 func parseGuest(v string) (config.KeyGuest, error) {
 	if h, ok := strings.CutPrefix(v, "sha256:"); ok {
-		if b, err := hex.DecodeString(h); err != nil || len(b) != 32 {
+		if !provider.IsSHA256Hex(h) {
 			return config.KeyGuest{}, fmt.Errorf("%q: want sha256: and the 64 hex digits of the wasm file's SHA-256", v)
 		}
 		return config.KeyGuest{SHA256: strings.ToLower(h)}, nil

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"io/fs"
 	"strconv"
+
+	"github.com/wasihsm/wasihsm/spec"
 )
 
 // Errno is an error code of wasi_ephemeral_crypto, as the host returns it.
-// The values are the spec's enum order, the same numbers as WASI preview1.
+// The values are the spec's enum order, the same numbers as WASI preview1;
+// they and their names are package spec's.
 //
 // An Errno is comparable and is itself an error, so errors.Is works with the
 // constants below on any error this package returns:
@@ -19,65 +22,46 @@ import (
 // [errors.ErrUnsupported] (notsup).
 type Errno uint16
 
-// The errno values that the wasihsm contract names (CONTRACT §1 and §5).
+// The errno values that the wasihsm contract names (docs/semantics.md §5).
 const (
 	// ErrnoSuccess is not an error; no function of this package returns it.
-	ErrnoSuccess Errno = 0
+	ErrnoSuccess = Errno(spec.ErrnoSuccess)
 	// ErrnoAccess: the host's policy forbids this key or operation to this guest.
-	ErrnoAccess Errno = 2
+	ErrnoAccess = Errno(spec.ErrnoAccess)
 	// ErrnoBadf: an unknown, closed, consumed or wrong-type handle.
-	ErrnoBadf Errno = 8
+	ErrnoBadf = Errno(spec.ErrnoBadf)
 	// ErrnoBadmsg: AEAD authentication failed.
-	ErrnoBadmsg Errno = 9
+	ErrnoBadmsg = Errno(spec.ErrnoBadmsg)
 	// ErrnoFault: a memory range outside the guest's linear memory.
-	ErrnoFault Errno = 21
+	ErrnoFault = Errno(spec.ErrnoFault)
 	// ErrnoInval: an argument wrong for this algorithm or state.
-	ErrnoInval Errno = 28
+	ErrnoInval = Errno(spec.ErrnoInval)
 	// ErrnoIo: the token failed and could not be recovered.
-	ErrnoIo Errno = 29
+	ErrnoIo = Errno(spec.ErrnoIO)
 	// ErrnoMfile: the instance's handle limit is reached.
-	ErrnoMfile Errno = 33
+	ErrnoMfile = Errno(spec.ErrnoMfile)
 	// ErrnoMsgsize: the data buffered by one state exceeds the host's limit.
-	ErrnoMsgsize Errno = 35
+	ErrnoMsgsize = Errno(spec.ErrnoMsgsize)
 	// ErrnoNfile: the token has no session or object space left.
-	ErrnoNfile Errno = 41
+	ErrnoNfile = Errno(spec.ErrnoNfile)
 	// ErrnoNoent: no managed key of that name.
-	ErrnoNoent Errno = 44
+	ErrnoNoent = Errno(spec.ErrnoNoent)
 	// ErrnoNomem: the host is out of memory.
-	ErrnoNomem Errno = 48
+	ErrnoNomem = Errno(spec.ErrnoNomem)
 	// ErrnoNotrecoverable: the key no longer exists on the token.
-	ErrnoNotrecoverable Errno = 56
+	ErrnoNotrecoverable = Errno(spec.ErrnoNotrecoverable)
 	// ErrnoNotsup: an unknown algorithm, or one the host cannot serve.
-	ErrnoNotsup Errno = 58
+	ErrnoNotsup = Errno(spec.ErrnoNotsup)
 	// ErrnoRange: an output buffer is too short.
-	ErrnoRange Errno = 68
+	ErrnoRange = Errno(spec.ErrnoRange)
 	// ErrnoTimedout: the token did not answer within the host's deadline.
-	ErrnoTimedout Errno = 73
+	ErrnoTimedout = Errno(spec.ErrnoTimedout)
 )
-
-var errnoNames = map[Errno]string{
-	ErrnoSuccess:        "success",
-	ErrnoAccess:         "access",
-	ErrnoBadf:           "badf",
-	ErrnoBadmsg:         "badmsg",
-	ErrnoFault:          "fault",
-	ErrnoInval:          "inval",
-	ErrnoIo:             "io",
-	ErrnoMfile:          "mfile",
-	ErrnoMsgsize:        "msgsize",
-	ErrnoNfile:          "nfile",
-	ErrnoNoent:          "noent",
-	ErrnoNomem:          "nomem",
-	ErrnoNotrecoverable: "notrecoverable",
-	ErrnoNotsup:         "notsup",
-	ErrnoRange:          "range",
-	ErrnoTimedout:       "timedout",
-}
 
 // Error returns the errno's name in the spec ("inval", "badf", ...), or
 // "errno N" for a value the contract does not name.
 func (e Errno) Error() string {
-	if name, ok := errnoNames[e]; ok {
+	if name := spec.Errno(e).Name(); name != "" {
 		return name
 	}
 	return "errno " + strconv.Itoa(int(e))

@@ -1,25 +1,32 @@
 package wasicrypto
 
-import "errors"
+import (
+	"errors"
 
-// The output sizes the contract fixes (CONTRACT §4). They live in a portable
-// file so that they are tested on the host too.
+	"github.com/wasihsm/wasihsm/spec"
+)
+
+// The output sizes come from the contract's algorithm table (package
+// spec). They live in a portable file so that they are tested on the host
+// too.
 
 // digestSize returns the digest size of a hash in bytes, and for the XOFs
 // the length that gives their full security strength (SHAKE128 32,
-// SHAKE256 64). It returns 0 for a name the contract does not list.
+// SHAKE256 64: twice the strength, in bytes — the SDK's choice, since the
+// contract lets the caller choose). It returns 0 for a name the contract
+// does not list.
 func digestSize(alg string) int {
-	switch alg {
-	case "SHA-1":
-		return 20
-	case "SHA-224", "SHA3-224":
-		return 28
-	case "SHA-256", "SHA3-256", "SHAKE128":
-		return 32
-	case "SHA-384", "SHA3-384":
-		return 48
-	case "SHA-512", "SHA3-512", "SHAKE256":
-		return 64
+	a, _ := spec.Lookup(alg)
+	switch a.Kind {
+	case spec.KindHash:
+		return a.OutputSize
+	case spec.KindXOF:
+		switch alg {
+		case "SHAKE128":
+			return 32
+		case "SHAKE256":
+			return 64
+		}
 	}
 	return 0
 }
@@ -27,28 +34,17 @@ func digestSize(alg string) int {
 // isRSA reports whether alg is an RSA signature algorithm, whose signature
 // is as long as the key's modulus.
 func isRSA(alg string) bool {
-	switch alg {
-	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
-		return true
-	}
-	return false
+	a, _ := spec.Lookup(alg)
+	return a.IsRSA()
 }
 
 // signatureSize returns the fixed signature (or MAC) size of alg in bytes;
 // 0 for the RSA algorithms, whose size depends on the key, and for names
 // the contract does not list.
 func signatureSize(alg string) int {
-	switch alg {
-	case "HS256":
-		return 32
-	case "HS384":
-		return 48
-	case "HS512", "ES256", "EdDSA":
-		return 64
-	case "ES384":
-		return 96
-	case "ES512":
-		return 132
+	a, _ := spec.Lookup(alg)
+	if a.Kind == spec.KindSignature || a.Kind == spec.KindMAC {
+		return a.OutputSize
 	}
 	return 0
 }
@@ -56,11 +52,9 @@ func signatureSize(alg string) int {
 // sharedSecretSize returns the size of the shared secret of a key agreement
 // algorithm in bytes, 0 for a name the contract does not list.
 func sharedSecretSize(alg string) int {
-	switch alg {
-	case "ECDH-P256", "X25519":
-		return 32
-	case "ECDH-P384":
-		return 48
+	a, _ := spec.Lookup(alg)
+	if a.Kind == spec.KindKeyAgreement {
+		return a.OutputSize
 	}
 	return 0
 }

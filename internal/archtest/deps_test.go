@@ -4,6 +4,7 @@ package archtest
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -26,10 +27,14 @@ func TestDependencyDirection(t *testing.T) {
 	tests := []struct {
 		pkg       string
 		forbidden []string // module-relative prefixes
-		stdOnly   bool     // only the standard library and the module itself
+		stdOnly   bool     // only the standard library, the package itself and allowed
+		allowed   []string // module-relative packages a stdOnly package may import
 	}{
-		// provider imports only the standard library.
-		{pkg: "provider", stdOnly: true},
+		// spec, the contract's facts, is a leaf: the guest SDK and the host
+		// both import it.
+		{pkg: "spec", stdOnly: true},
+		// provider imports only the standard library and spec.
+		{pkg: "provider", stdOnly: true, allowed: []string{"spec"}},
 		// The host never imports a backend; backends never import the host.
 		{pkg: "wasihost", forbidden: []string{"softfallback", "hsm", "cmd", "internal/rootfs"}},
 		{pkg: "softfallback", forbidden: []string{"wasihost", "hsm", "cmd"}},
@@ -37,6 +42,9 @@ func TestDependencyDirection(t *testing.T) {
 		// The confined file system knows nothing of the project; only
 		// cmd/wasihsm wires it (the host above does not import it).
 		{pkg: "internal/rootfs", forbidden: []string{"provider", "wasihost", "softfallback", "hsm", "cmd", "internal/config"}},
+		// The configuration is the ground floor of the CLI: it knows the
+		// contract's defaults (spec), not the host or a backend.
+		{pkg: "internal/config", forbidden: []string{"wasihost", "softfallback", "cmd"}},
 		// The guest SDK is independent of the host side.
 		{pkg: "guest/wasicrypto", forbidden: []string{"provider", "wasihost", "softfallback", "hsm"}},
 	}
@@ -46,7 +54,8 @@ func TestDependencyDirection(t *testing.T) {
 				if tt.stdOnly {
 					firstElem, _, _ := strings.Cut(d, "/")
 					isStd := !strings.Contains(firstElem, ".")
-					assert.True(t, isStd || strings.HasPrefix(d, module+"/"+tt.pkg),
+					isAllowed := slices.ContainsFunc(tt.allowed, func(a string) bool { return d == module+"/"+a })
+					assert.True(t, isStd || isAllowed || strings.HasPrefix(d, module+"/"+tt.pkg),
 						"%s must import only the standard library, but depends on %s", tt.pkg, d)
 				}
 				for _, f := range tt.forbidden {

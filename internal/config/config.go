@@ -18,7 +18,7 @@ import (
 
 	"github.com/wasihsm/wasihsm/internal/trusted"
 	"github.com/wasihsm/wasihsm/provider"
-	"github.com/wasihsm/wasihsm/wasihost"
+	"github.com/wasihsm/wasihsm/spec"
 )
 
 // Backend names the backend that holds the guests' keys.
@@ -57,14 +57,6 @@ const (
 	FieldLogFormat        = "log.format"
 	FieldMetricsAddr      = "metrics.addr"
 )
-
-// DefaultSessionWait is how long an operation waits for a free session of
-// the token when pkcs11.session_wait is not set.
-const DefaultSessionWait = 5 * time.Second
-
-// DefaultCallTimeout is the deadline of one operation on the token when
-// pkcs11.call_timeout is not set.
-const DefaultCallTimeout = 5 * time.Second
 
 // Environment variables (CONTRACT §8).
 const (
@@ -344,12 +336,12 @@ func newLoader(userCacheDir func() (string, error)) *loader {
 		Backend:  BackendSoftware,
 		Fallback: provider.FallbackAllow,
 		Log:      Log{Level: slog.LevelInfo, Format: LogText},
-		PKCS11:   PKCS11{SessionWait: DefaultSessionWait, CallTimeout: DefaultCallTimeout},
+		PKCS11:   PKCS11{SessionWait: spec.DefaultSessionWait, CallTimeout: spec.DefaultCallTimeout},
 		Limits: Limits{
-			MaxHandles:       wasihost.DefaultMaxHandles,
-			MaxBufferedBytes: wasihost.DefaultMaxBufferedBytes,
+			MaxHandles:       spec.DefaultMaxHandles,
+			MaxBufferedBytes: spec.DefaultMaxBufferedBytes,
 			MaxMemoryBytes:   DefaultMaxMemoryBytes,
-			MaxInstanceBytes: wasihost.DefaultMaxInstanceBytes,
+			MaxInstanceBytes: spec.DefaultMaxInstanceBytes,
 		},
 		origins: make(map[string]Origin),
 	}}

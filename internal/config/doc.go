@@ -55,9 +55,9 @@
 // URI, serial or slot id) is configured, and software otherwise
 // ([Settings.BackendImplicit] tells the caller that nobody chose it);
 // fallback is allow; the allowed modules are just pkcs11.module; the
-// session wait is [DefaultSessionWait], the call deadline
-// [DefaultCallTimeout] and the session limit the token's;
-// the limits are those of package wasihost; cache_dir is the user cache
+// session wait is [spec.DefaultSessionWait], the call deadline
+// [spec.DefaultCallTimeout] and the session limit the token's;
+// the limits are those of package spec; cache_dir is the user cache
 // directory's wasihsm/wazero, or none when the system has no user cache
 // directory.
 //

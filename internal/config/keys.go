@@ -36,27 +36,11 @@ type ManagedKey struct {
 }
 
 // KeyGuest names a guest module that may open a managed key: by its module
-// name or by the SHA-256 of its wasm file. Exactly one is set.
-type KeyGuest struct {
-	// Module is the guest's module name, provider.Guest.Name: for
-	// `wasihsm run`, the base name of the wasm file as given on the
-	// command line, extension included ("jws.wasm").
-	Module string
-	// SHA256 is the hex SHA-256 of the guest's wasm file, in lower case.
-	SHA256 string
-}
-
-// Matches reports whether g names guest. An empty name or hash in guest
-// matches nothing.
-func (g KeyGuest) Matches(guest provider.Guest) bool {
-	switch {
-	case g.Module != "":
-		return guest.Name == g.Module
-	case g.SHA256 != "":
-		return strings.EqualFold(guest.SHA256, g.SHA256)
-	}
-	return false
-}
+// name (for `wasihsm run`, the base name of the wasm file as given on the
+// command line, extension included: "jws.wasm") or by the SHA-256 of its
+// wasm file, which the configuration holds in lower case. Exactly one is
+// set.
+type KeyGuest = provider.GuestRule
 
 // AllowsGuest reports whether guest may open the key.
 func (k ManagedKey) AllowsGuest(guest provider.Guest) bool {
@@ -81,14 +65,12 @@ func opNames(ops []provider.Operation) []string {
 	return n
 }
 
-// keyedAlgorithms lists the names a managed key's algorithm may have: those
-// that take a key, but HKDF, whose keys guests make from input keying
-// material (HKDF-Extract in generate_key), so a provisioned one has no
-// meaning in the API.
+// keyedAlgorithms lists the names a managed key's algorithm may have
+// (provider.Manageable).
 func keyedAlgorithms() string {
 	var n []string
 	for _, a := range provider.Algorithms() {
-		if a.Kind.Keyed() && a.Kind != provider.KindKDF {
+		if provider.Manageable(a) {
 			n = append(n, a.Name)
 		}
 	}
@@ -316,7 +298,7 @@ func keyGuest(g rawGuest, fail func(string, int, string, ...any)) (KeyGuest, boo
 		}
 	case g.sha256 != nil:
 		h := *g.sha256
-		if _, err := hex.DecodeString(h.value); err != nil || len(h.value) != 64 {
+		if !provider.IsSHA256Hex(h.value) {
 			fail(h.field, h.line, "%q is not a SHA-256; want the 64 hex digits of the wasm file's SHA-256 (sha256sum FILE)", h.value)
 			break
 		}

@@ -99,7 +99,7 @@ func openBackend(t *testing.T, fx *softhsmtest.Fixture, module string, edit func
 		CallTimeout: callTimeout,
 		MaxSessions: 4,
 		ManagedKeys: []hsm.ManagedKey{{
-			Name: managedName, Label: managedLabel, ID: managedID, Algorithm: "ES256",
+			Name: managedName, Label: managedLabel, ID: managedID, Algorithm: provider.MustLookup("ES256"),
 			Guests: []hsm.GuestRule{{Module: "interop"}, {Module: "load"}},
 		}},
 	}

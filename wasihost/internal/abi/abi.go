@@ -15,6 +15,7 @@ import (
 	"strconv"
 
 	"github.com/wasihsm/wasihsm/provider"
+	"github.com/wasihsm/wasihsm/spec"
 	"github.com/wasihsm/wasihsm/wasihost/internal/handles"
 )
 
@@ -24,51 +25,47 @@ const (
 	KeysModuleName = "wasi_ephemeral_crypto_keys"
 )
 
-// Errno is a wasi_ephemeral_crypto error code. Values are the spec's enum
-// order, the same as WASI preview1.
+// Errno is a wasi_ephemeral_crypto error code as a host function returns
+// it (an i32). The values and names are package spec's.
 type Errno uint32
 
-// The errnos this host answers (CONTRACT §1, §5).
+// The errnos this host answers (docs/semantics.md §5).
 const (
-	ErrnoSuccess        Errno = 0
-	ErrnoAccess         Errno = 2
-	ErrnoBadf           Errno = 8
-	ErrnoBadmsg         Errno = 9
-	ErrnoFault          Errno = 21
-	ErrnoInval          Errno = 28
-	ErrnoIO             Errno = 29
-	ErrnoMfile          Errno = 33
-	ErrnoMsgsize        Errno = 35
-	ErrnoNfile          Errno = 41
-	ErrnoNoent          Errno = 44
-	ErrnoNomem          Errno = 48
-	ErrnoNotrecoverable Errno = 56
-	ErrnoNotsup         Errno = 58
-	ErrnoRange          Errno = 68
-	ErrnoTimedout       Errno = 73
+	ErrnoSuccess        = Errno(spec.ErrnoSuccess)
+	ErrnoAccess         = Errno(spec.ErrnoAccess)
+	ErrnoBadf           = Errno(spec.ErrnoBadf)
+	ErrnoBadmsg         = Errno(spec.ErrnoBadmsg)
+	ErrnoFault          = Errno(spec.ErrnoFault)
+	ErrnoInval          = Errno(spec.ErrnoInval)
+	ErrnoIO             = Errno(spec.ErrnoIO)
+	ErrnoMfile          = Errno(spec.ErrnoMfile)
+	ErrnoMsgsize        = Errno(spec.ErrnoMsgsize)
+	ErrnoNfile          = Errno(spec.ErrnoNfile)
+	ErrnoNoent          = Errno(spec.ErrnoNoent)
+	ErrnoNomem          = Errno(spec.ErrnoNomem)
+	ErrnoNotrecoverable = Errno(spec.ErrnoNotrecoverable)
+	ErrnoNotsup         = Errno(spec.ErrnoNotsup)
+	ErrnoRange          = Errno(spec.ErrnoRange)
+	ErrnoTimedout       = Errno(spec.ErrnoTimedout)
 )
 
-var errnoNames = map[Errno]string{
-	ErrnoSuccess: "success", ErrnoAccess: "access", ErrnoBadf: "badf", ErrnoBadmsg: "badmsg",
-	ErrnoFault: "fault", ErrnoInval: "inval", ErrnoIO: "io", ErrnoMfile: "mfile",
-	ErrnoMsgsize: "msgsize", ErrnoNfile: "nfile", ErrnoNoent: "noent", ErrnoNomem: "nomem",
-	ErrnoNotrecoverable: "notrecoverable", ErrnoNotsup: "notsup", ErrnoRange: "range",
-	ErrnoTimedout: "timedout",
-}
-
-// String returns the spec's name of the errno.
+// String returns the spec's name of the errno, or "errno(N)" for a value
+// the contract does not name.
 func (e Errno) String() string {
-	if s, ok := errnoNames[e]; ok {
-		return s
+	if e > 0xffff {
+		return "errno(" + strconv.Itoa(int(e)) + ")"
 	}
-	return "errno(" + strconv.Itoa(int(e)) + ")"
+	return spec.Errno(e).String()
 }
 
 // Errnos returns every errno this host can answer, in numeric order.
 func Errnos() []Errno {
-	return []Errno{ErrnoSuccess, ErrnoAccess, ErrnoBadf, ErrnoBadmsg, ErrnoFault, ErrnoInval,
-		ErrnoIO, ErrnoMfile, ErrnoMsgsize, ErrnoNfile, ErrnoNoent, ErrnoNomem,
-		ErrnoNotrecoverable, ErrnoNotsup, ErrnoRange, ErrnoTimedout}
+	all := spec.Errnos()
+	out := make([]Errno, len(all))
+	for i, e := range all {
+		out[i] = Errno(e)
+	}
+	return out
 }
 
 // errnoTable is the one mapping from errors to errnos (CONTRACT §5). Order
