@@ -22,16 +22,16 @@ const (
 	KeysModuleName = abi.KeysModuleName
 )
 
-// Defaults of Options.
+// Defaults of Options, defined in package provider.
 const (
 	// DefaultMaxHandles is the default limit of open handles per instance.
-	DefaultMaxHandles = 1024
+	DefaultMaxHandles = provider.DefaultMaxHandles
 	// DefaultMaxBufferedBytes is the default limit of bytes one state may
 	// hold (AAD, key material, HKDF info, a buffered EdDSA message).
-	DefaultMaxBufferedBytes = 16 << 20
+	DefaultMaxBufferedBytes = provider.DefaultMaxBufferedBytes
 	// DefaultMaxInstanceBytes is the default budget of host bytes held for
 	// one instance: its states' buffers and its calls' staging together.
-	DefaultMaxInstanceBytes = 64 << 20
+	DefaultMaxInstanceBytes = provider.DefaultMaxInstanceBytes
 )
 
 // Options configures a Host. The zero value is valid and uses the defaults.

@@ -18,7 +18,6 @@ import (
 
 	"github.com/wasihsm/wasihsm/internal/trusted"
 	"github.com/wasihsm/wasihsm/provider"
-	"github.com/wasihsm/wasihsm/wasihost"
 )
 
 // Backend names the backend that holds the guests' keys.
@@ -346,10 +345,10 @@ func newLoader(userCacheDir func() (string, error)) *loader {
 		Log:      Log{Level: slog.LevelInfo, Format: LogText},
 		PKCS11:   PKCS11{SessionWait: DefaultSessionWait, CallTimeout: DefaultCallTimeout},
 		Limits: Limits{
-			MaxHandles:       wasihost.DefaultMaxHandles,
-			MaxBufferedBytes: wasihost.DefaultMaxBufferedBytes,
+			MaxHandles:       provider.DefaultMaxHandles,
+			MaxBufferedBytes: provider.DefaultMaxBufferedBytes,
 			MaxMemoryBytes:   DefaultMaxMemoryBytes,
-			MaxInstanceBytes: wasihost.DefaultMaxInstanceBytes,
+			MaxInstanceBytes: provider.DefaultMaxInstanceBytes,
 		},
 		origins: make(map[string]Origin),
 	}}
