@@ -26,6 +26,7 @@ func TestDependencyDirection(t *testing.T) {
 	tests := []struct {
 		pkg       string
 		forbidden []string // module-relative prefixes
+		external  []string // import paths of other modules, as prefixes
 		stdOnly   bool     // only the standard library and the module itself
 	}{
 		// provider imports only the standard library.
@@ -37,6 +38,11 @@ func TestDependencyDirection(t *testing.T) {
 		// The confined file system knows nothing of the project; only
 		// cmd/wasihsm wires it (the host above does not import it).
 		{pkg: "internal/rootfs", forbidden: []string{"provider", "wasihost", "softfallback", "hsm", "cmd", "internal/config"}},
+		// Configuration is the ground floor of the CLI: it is read and
+		// checked without the host, a backend or wazero.
+		{pkg: "internal/config", forbidden: []string{"wasihost", "hsm", "softfallback", "cmd"}, external: []string{"github.com/tetratelabs/wazero"}},
+		// PKCS#11 URIs are parsed with the standard library alone.
+		{pkg: "internal/pkcs11uri", stdOnly: true},
 		// The guest SDK is independent of the host side.
 		{pkg: "guest/wasicrypto", forbidden: []string{"provider", "wasihost", "softfallback", "hsm"}},
 	}
@@ -51,6 +57,10 @@ func TestDependencyDirection(t *testing.T) {
 				}
 				for _, f := range tt.forbidden {
 					assert.False(t, d == module+"/"+f || strings.HasPrefix(d, module+"/"+f+"/"),
+						"%s must not depend on %s", tt.pkg, d)
+				}
+				for _, f := range tt.external {
+					assert.False(t, d == f || strings.HasPrefix(d, f+"/"),
 						"%s must not depend on %s", tt.pkg, d)
 				}
 			}
