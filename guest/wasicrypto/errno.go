@@ -19,7 +19,7 @@ import (
 // [errors.ErrUnsupported] (notsup).
 type Errno uint16
 
-// The errno values that the wasihsm contract names (CONTRACT §1 and §5).
+// The errno values that the wasihsm contract names (docs/semantics.md, #abi and #errors).
 const (
 	// ErrnoSuccess is not an error; no function of this package returns it.
 	ErrnoSuccess Errno = 0

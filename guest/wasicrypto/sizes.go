@@ -2,7 +2,7 @@ package wasicrypto
 
 import "errors"
 
-// The output sizes the contract fixes (CONTRACT §4). They live in a portable
+// The output sizes the contract fixes (docs/semantics.md#algorithms). They live in a portable
 // file so that they are tested on the host too.
 
 // digestSize returns the digest size of a hash in bytes, and for the XOFs

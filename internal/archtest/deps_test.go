@@ -1,5 +1,5 @@
 // Package archtest holds tests of the project's shape: which package may
-// import which (STYLE.md "Shape of the house").
+// import which (docs/design.md, "Packages and the one direction").
 package archtest
 
 import (

@@ -1,4 +1,4 @@
-// Package abi holds the wasm ABI of wasi_ephemeral_crypto as CONTRACT §1
+// Package abi holds the wasm ABI of wasi_ephemeral_crypto as docs/semantics.md#abi
 // lowers it: the module and function names, the errno enum, and the one
 // mapping from Go errors to errnos.
 //
@@ -28,7 +28,7 @@ const (
 // order, the same as WASI preview1.
 type Errno uint32
 
-// The errnos this host answers (CONTRACT §1, §5).
+// The errnos this host answers (docs/semantics.md, #abi and #errors).
 const (
 	ErrnoSuccess        Errno = 0
 	ErrnoAccess         Errno = 2
@@ -71,7 +71,7 @@ func Errnos() []Errno {
 		ErrnoNotrecoverable, ErrnoNotsup, ErrnoRange, ErrnoTimedout}
 }
 
-// errnoTable is the one mapping from errors to errnos (CONTRACT §5). Order
+// errnoTable is the one mapping from errors to errnos (docs/semantics.md#errors). Order
 // matters only if an error wraps several sentinels; the first match wins.
 var errnoTable = []struct {
 	err   error
