@@ -1,4 +1,4 @@
-// Package bench is wasihsm's benchmark suite (issue 6): every path a guest
+// Package bench is wasihsm's benchmark suite: every path a guest
 // takes to the host and to a token, measured side by side with the
 // baseline it must stand up to, in the same run.
 //

@@ -86,7 +86,7 @@ func (r *rawToken) newSession() (pkcs11.SessionHandle, error) {
 }
 
 // privateAttrs are the attributes wasihsm gives every key it creates
-// (CONTRACT §6): a private, sensitive, non-extractable session object.
+// (docs/semantics.md#where-keys-live): a private, sensitive, non-extractable session object.
 func privateAttrs(attrs ...*pkcs11.Attribute) []*pkcs11.Attribute {
 	return append([]*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),

@@ -96,7 +96,7 @@ func (ih *interopHost) run(t *testing.T, stdin []byte, args ...string) (map[stri
 }
 
 // notThroughP11Kit are the algorithms of these tests that p11-kit 0.24.1
-// remoting does not pass to the token (docs/semantics.md §4): it has no
+// remoting does not pass to the token (docs/semantics.md#algorithms): it has no
 // serialisation for their mechanism parameters.
 var notThroughP11Kit = map[string]bool{"EdDSA": true, "A128GCM": true, "A192GCM": true, "A256GCM": true}
 

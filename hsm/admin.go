@@ -20,7 +20,7 @@ type KeySpec struct {
 	// ID is the key's CKA_ID (and that of its public half), which links
 	// the two halves of a pair. Required, at least one byte.
 	ID []byte
-	// Algorithm is the algorithm of CONTRACT §4 that the key is for
+	// Algorithm is the algorithm of docs/semantics.md#algorithms that the key is for
 	// (ES256, EdDSA, RS256, A256GCM, HS256, ECDH-P256, …). HKDF keys
 	// cannot be managed, nor X25519 keys on a token.
 	Algorithm string
@@ -44,7 +44,7 @@ type TokenKey struct {
 	// Type is the key type and size: "EC P-256", "Ed25519", "RSA 2048",
 	// "AES 256", "generic secret 32 bytes", ….
 	Type string
-	// Algorithms are the algorithms of CONTRACT §4 that a managed key of
+	// Algorithms are the algorithms of docs/semantics.md#algorithms that a managed key of
 	// this object may name, as its type, size and usage flags (CKA_SIGN,
 	// CKA_DERIVE, CKA_ENCRYPT) allow. Empty for a public key alone.
 	Algorithms []string
@@ -74,7 +74,7 @@ type TokenKey struct {
 	keyType  uint
 }
 
-// Compliant reports what keeps k from being a managed key as CONTRACT §6
+// Compliant reports what keeps k from being a managed key as docs/semantics.md#where-keys-live
 // wants token keys: one line per attribute that is wrong, empty when none
 // is. loggedIn says whether the token is used with a login, which makes
 // CKA_PRIVATE required.

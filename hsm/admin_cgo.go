@@ -26,7 +26,7 @@ import (
 // [OpenAdmin], log in with [Admin.Login], and release it with
 // [Admin.Close].
 //
-// Keys it creates are what CONTRACT §6 asks of keys on a token, as token
+// Keys it creates are what docs/semantics.md#where-keys-live asks of keys on a token, as token
 // objects: CKA_TOKEN, CKA_SENSITIVE and CKA_PRIVATE true, CKA_EXTRACTABLE
 // false, with the label and id given; the public half of a pair is a token
 // object with the same label and id. Both halves can do what their
@@ -267,7 +267,7 @@ func (a *Admin) ulongAttr(obj pkcs11.ObjectHandle, t uint) (uint, bool) {
 	return ulongAttr(&pkcs11.Attribute{Value: v})
 }
 
-// curves are the curves of CONTRACT §4 that a token key may be on, with
+// curves are the curves of docs/semantics.md#algorithms that a token key may be on, with
 // the signature and key-agreement algorithms of each.
 var curves = []struct {
 	name, sign, derive string

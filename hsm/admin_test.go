@@ -35,7 +35,7 @@ func openAdmin(t *testing.T, opts hsm.AdminOptions) *hsm.Admin {
 }
 
 // TestAdminCreate generates a key of each kind on the token as a token
-// object, reads back what CONTRACT §6 asks of it, and opens it through the
+// object, reads back what docs/semantics.md#where-keys-live asks of it, and opens it through the
 // backend as a managed key, which works with it: a signature verifies
 // with the public key that Create reported.
 func TestAdminCreate(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"github.com/wasihsm/wasihsm/provider"
 )
 
-// gcmTagBits is the only tag length of CONTRACT §4. SoftHSM2 accepts tags
+// gcmTagBits is the only tag length of docs/semantics.md#algorithms. SoftHSM2 accepts tags
 // of 0 to 16 bytes; the backend always asks for 16.
 const gcmTagBits = 128
 

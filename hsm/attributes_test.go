@@ -118,7 +118,7 @@ func ecKey(t *testing.T) []byte {
 	return providertest.PKCS8(t, k)
 }
 
-// checkPrivate checks a private or secret key object against CONTRACT §6.
+// checkPrivate checks a private or secret key object against docs/semantics.md#where-keys-live.
 func checkPrivate(t *testing.T, in *softhsmtest.Inspector, o pkcs11.ObjectHandle, generated bool) {
 	t.Helper()
 	types := []uint{pkcs11.CKA_SENSITIVE, pkcs11.CKA_EXTRACTABLE, pkcs11.CKA_PRIVATE, pkcs11.CKA_ALWAYS_SENSITIVE, pkcs11.CKA_NEVER_EXTRACTABLE}

@@ -103,7 +103,7 @@ type Config struct {
 	// take their limit from NewSignState instead.
 	MaxBuffered int
 	// ManagedKeys are the token objects that guests may open by name
-	// (CONTRACT §7).
+	// (docs/semantics.md#key-extension).
 	ManagedKeys []ManagedKey
 }
 
@@ -130,7 +130,7 @@ type TokenSelector struct {
 func (s TokenSelector) IsZero() bool { return s == TokenSelector{} }
 
 // ManagedKey names a key that an operator provisioned on the token, for
-// the guests and operations it allows (CONTRACT §7). Its objects are never
+// the guests and operations it allows (docs/semantics.md#key-extension). Its objects are never
 // destroyed by the backend.
 type ManagedKey struct {
 	// Name is what guests pass to private_key_open. Required and unique.
@@ -190,8 +190,8 @@ type SlotInfo struct {
 	// the token does not say.
 	MaxSessions, Sessions     int
 	MaxRWSessions, RWSessions int
-	// Capabilities says how the token serves each algorithm of CONTRACT
-	// §4, as [Backend.Capabilities] would.
+	// Capabilities says how the token serves each algorithm of docs/semantics.md#algorithms,
+	// as [Backend.Capabilities] would.
 	Capabilities []Capability
 }
 

@@ -28,7 +28,7 @@ const (
 // GenerateKey implements provider.Backend: it generates a key on the token
 // when req.Input is nil, and imports req.Input otherwise, as a session
 // object with CKA_SENSITIVE true, CKA_EXTRACTABLE false and CKA_PRIVATE
-// true (CONTRACT §6). The import formats and rules are those of the
+// true (docs/semantics.md#where-keys-live). The import formats and rules are those of the
 // software backend (see the package documentation).
 func (b *Backend) GenerateKey(ctx context.Context, req provider.KeyRequest) (provider.Key, error) {
 	alg := req.Algorithm

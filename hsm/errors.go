@@ -174,7 +174,7 @@ var ckrTable = map[uint]ckr{
 // CKR_GENERAL_ERROR (what its OpenSSL wrapper reports), not with
 // CKR_ENCRYPTED_DATA_INVALID as PKCS#11 3.0 says; a device that really
 // broke down mid-decryption is thus reported as a failed authentication,
-// which is still a failure, and opaque as CONTRACT §5 wants.
+// which is still a failure, and opaque as docs/semantics.md#errors wants.
 var decryptAEADTable = map[uint]ckr{
 	pkcs11.CKR_GENERAL_ERROR: {"CKR_GENERAL_ERROR", provider.ErrAuthentication, 0},
 }

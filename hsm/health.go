@@ -112,8 +112,8 @@ func abandonable(ctx context.Context, expire <-chan time.Time, body func() error
 }
 
 // handoff is what abandonable shares with the goroutine that runs body.
-// Handoffs are pooled (the state and the channel were 2 of the
-// allocations of every token call): whoever is last to use one, the
+// Handoffs are pooled, so that a token call allocates neither the state
+// nor the channel: whoever is last to use one, the
 // caller that took the result or the goroutine of an abandoned call,
 // frees it.
 type handoff struct {

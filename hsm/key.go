@@ -342,7 +342,7 @@ func (b *Backend) checkKept(s pkcs11.SessionHandle, alg provider.Algorithm, obj 
 	return nil
 }
 
-// checkKeyAttributes reads back the attributes that CONTRACT §6 requires
+// checkKeyAttributes reads back the attributes that docs/semantics.md#where-keys-live requires
 // of a key the backend created, and its policy (usage, CKA_MODIFIABLE,
 // CKA_COPYABLE), and fails when the token did not keep them. SoftHSM2,
 // for one, leaves a key extractable in the clear unless the template says

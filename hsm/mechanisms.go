@@ -307,7 +307,7 @@ func (b *Backend) Supports(alg provider.Algorithm, op provider.Operation) provid
 	return b.caps.supports(alg, op)
 }
 
-// Capabilities lists, for every algorithm of CONTRACT §4 and each
+// Capabilities lists, for every algorithm of docs/semantics.md#algorithms and each
 // operation that applies to it, how this token serves it.
 func (b *Backend) Capabilities() []Capability { return b.caps.list() }
 

@@ -44,7 +44,7 @@ func mustPrintable(s string) []byte {
 	return der
 }
 
-// ecParams is CKA_EC_PARAMS for a curve of CONTRACT §4, and the crypto/ecdh
+// ecParams is CKA_EC_PARAMS for a curve of docs/semantics.md#algorithms, and the crypto/ecdh
 // curve for the NIST ones.
 func ecParams(curve string) ([]byte, ecdh.Curve) {
 	switch curve {

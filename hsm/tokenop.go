@@ -22,7 +22,7 @@ const (
 
 // tokenOp is one token operation of a key (a signature, an HMAC, an
 // AES-GCM encryption or decryption), made so that running it allocates
-// nothing of its own (issue 6): tokenOps are pooled per key (see opPool),
+// nothing of its own: tokenOps are pooled per key (see opPool),
 // and the function that withSession runs (run: the key's refinding around
 // once) is bound once, when the tokenOp is made, rather than as closures per
 // call. What is left per call are miekg/pkcs11's own allocations (the C

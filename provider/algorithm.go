@@ -6,7 +6,7 @@ import "github.com/wasihsm/wasihsm/spec"
 // It is the contract's kind, defined in package spec.
 type Kind = spec.Kind
 
-// The kinds of docs/semantics.md §4.
+// The kinds of docs/semantics.md#algorithms.
 const (
 	KindHash         = spec.KindHash
 	KindXOF          = spec.KindXOF
@@ -17,7 +17,7 @@ const (
 	KindKeyAgreement = spec.KindKeyAgreement
 )
 
-// Algorithm describes one algorithm name of docs/semantics.md §4; the table
+// Algorithm describes one algorithm name of docs/semantics.md#algorithms; the table
 // of them is package spec's. Values are immutable; get them from [Lookup]
 // or [Algorithms].
 type Algorithm = spec.Algorithm
@@ -40,7 +40,7 @@ func MustLookup(name string) Algorithm {
 func Algorithms() []Algorithm { return spec.Algorithms() }
 
 // HKDFHash reports whether h may be the hash of an HKDF key
-// (docs/semantics.md §4: SHA-256, SHA-384 or SHA-512).
+// (docs/semantics.md#algorithms: SHA-256, SHA-384 or SHA-512).
 func HKDFHash(h Algorithm) bool { return spec.HKDFHash(h) }
 
 // LookupBytes is Lookup for a name held in a byte slice (such as guest

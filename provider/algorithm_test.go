@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// contractNames are the algorithm names of CONTRACT §4, by kind.
+// contractNames are the algorithm names of docs/semantics.md#algorithms, by kind.
 var contractNames = map[Kind][]string{
 	KindHash:         {"SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512", "SHA3-224", "SHA3-256", "SHA3-384", "SHA3-512"},
 	KindXOF:          {"SHAKE128", "SHAKE256"},

@@ -4,7 +4,7 @@ import "errors"
 
 // The sentinel errors of every backend. Backends wrap them with context
 // (fmt.Errorf("hsm: sign: %w", ErrTimeout)); callers test with errors.Is. Each
-// has exactly one wasi_ephemeral_crypto errno (see CONTRACT §5), given in its
+// has exactly one wasi_ephemeral_crypto errno (see docs/semantics.md#errors), given in its
 // comment.
 var (
 	// ErrInvalidArgument: an argument is wrong for this algorithm or state

@@ -8,7 +8,7 @@ import (
 )
 
 // Policy is the operator's `fallback` setting: what may run in the software
-// backend when the primary backend cannot do it (CONTRACT §6).
+// backend when the primary backend cannot do it (docs/semantics.md#where-keys-live).
 type Policy uint8
 
 // The fallback policies.
@@ -61,7 +61,7 @@ func (p Policy) permits(alg Algorithm) bool {
 	return false
 }
 
-// ManagedKeys opens keys that an operator provisioned (CONTRACT §7). The
+// ManagedKeys opens keys that an operator provisioned (docs/semantics.md#key-extension). The
 // PKCS#11 backend implements it.
 type ManagedKeys interface {
 	OpenManagedKey(ctx context.Context, name string, guest Guest) (Key, error)

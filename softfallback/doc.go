@@ -1,5 +1,5 @@
 // Package softfallback is wasihsm's pure-Go cryptographic backend: a
-// [provider.Backend] that runs every algorithm of CONTRACT §4 in host memory
+// [provider.Backend] that runs every algorithm of docs/semantics.md#algorithms in host memory
 // with the Go standard library. It serves the whole API when no token is
 // configured, and whatever a token cannot do when the operator's fallback
 // policy allows it.
@@ -19,7 +19,7 @@
 //
 // # Keys
 //
-// Imports take the formats of CONTRACT §4: a raw key of exactly 16, 24 or 32
+// Imports take the formats of docs/semantics.md#algorithms: a raw key of exactly 16, 24 or 32
 // bytes for A128GCM/A192GCM/A256GCM; a raw key at least as long as the hash
 // for HS256/384/512 (RFC 7518 §3.2); PKCS#8 DER of exactly the right key type
 // and curve for ES*, EdDSA, RS*, PS*, ECDH-P256, ECDH-P384 and X25519; RSA

@@ -8,7 +8,7 @@ import (
 // Kind says what an algorithm does, and so which operations apply to it.
 type Kind uint8
 
-// The kinds of docs/semantics.md §4.
+// The kinds of docs/semantics.md#algorithms.
 const (
 	KindHash         Kind = iota + 1 // fixed-length digest (SHA-2, SHA-3)
 	KindXOF                          // extendable-output function (SHAKE)
@@ -39,7 +39,7 @@ func (k Kind) Keyed() bool { return k != KindHash && k != KindXOF }
 // half.
 func (k Kind) Symmetric() bool { return k == KindAEAD || k == KindMAC || k == KindKDF }
 
-// Algorithm describes one algorithm name of docs/semantics.md §4. Values are
+// Algorithm describes one algorithm name of docs/semantics.md#algorithms. Values are
 // immutable; get them from [Lookup] or [Algorithms].
 type Algorithm struct {
 	// Name is the exact, case-sensitive name a guest passes.
@@ -139,7 +139,7 @@ func (a Algorithm) IsRSA() bool { return a.Kind == KindSignature && a.KeySize > 
 // IsPSS reports whether the algorithm is RSASSA-PSS (PS*).
 func (a Algorithm) IsPSS() bool { return a.IsRSA() && a.Name[0] == 'P' }
 
-// HKDFHash reports whether h may be the hash of an HKDF key (docs/semantics.md §4:
+// HKDFHash reports whether h may be the hash of an HKDF key (docs/semantics.md#algorithms:
 // SHA-256, SHA-384 or SHA-512).
 func HKDFHash(h Algorithm) bool {
 	switch h.Name {

@@ -2,7 +2,7 @@ package spec
 
 import "strconv"
 
-// Errno is an error code of wasi_ephemeral_crypto (docs/semantics.md §5).
+// Errno is an error code of wasi_ephemeral_crypto (docs/semantics.md#errors).
 // The values are the spec's enum order, the same numbers as WASI preview1;
 // the ABI carries them as a 16-bit errno.
 type Errno uint16

@@ -2,7 +2,7 @@ package spec
 
 import "time"
 
-// The default limits of one guest instance (docs/semantics.md §6). The
+// The default limits of one guest instance (docs/semantics.md#limits). The
 // host applies them to the zero fields of its options; the CLI shows them
 // as its settings' defaults.
 const (
@@ -17,7 +17,7 @@ const (
 	DefaultMaxInstanceBytes = 64 << 20
 )
 
-// The default deadlines of a call on a token (docs/semantics.md §5: a call
+// The default deadlines of a call on a token (docs/semantics.md#errors: a call
 // answers by its deadline). The PKCS#11 backend applies them to the zero
 // fields of its configuration; the CLI shows them as its settings'
 // defaults.

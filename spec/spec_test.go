@@ -25,7 +25,7 @@ func semantics(t *testing.T, section string) string {
 }
 
 // The numbers are the wire values (the spec's enum order, as WASI
-// preview1); the names are the rows of docs/semantics.md §5 and success.
+// preview1); the names are the rows of docs/semantics.md#errors and success.
 func TestErrnos(t *testing.T) {
 	want := map[string]Errno{
 		"success": 0, "access": 2, "badf": 8, "badmsg": 9, "fault": 21, "inval": 28, "io": 29,
@@ -44,7 +44,7 @@ func TestErrnos(t *testing.T) {
 		t.Errorf("Errnos() = %v, not in numeric order", all)
 	}
 	if len(all) != len(want) || len(documented) != len(want) {
-		t.Errorf("%d errnos, %d in docs/semantics.md §5, want %d", len(all), len(documented), len(want))
+		t.Errorf("%d errnos, %d in docs/semantics.md#errors, want %d", len(all), len(documented), len(want))
 	}
 	seen := map[string]bool{}
 	for _, e := range all {
@@ -62,7 +62,7 @@ func TestErrnos(t *testing.T) {
 	}
 	for _, name := range documented {
 		if !seen[name] {
-			t.Errorf("docs/semantics.md §5 names %q, which has no errno", name)
+			t.Errorf("docs/semantics.md#errors names %q, which has no errno", name)
 		}
 	}
 	for _, e := range []Errno{1, 30, 74, 1000} {
@@ -75,7 +75,7 @@ func TestErrnos(t *testing.T) {
 	}
 }
 
-// The table holds exactly the names of docs/semantics.md §4, each under
+// The table holds exactly the names of docs/semantics.md#algorithms, each under
 // its own name, with the sizes the contract fixes.
 func TestAlgorithms(t *testing.T) {
 	// The section's first paragraph lists the names, in backquotes.
@@ -87,7 +87,7 @@ func TestAlgorithms(t *testing.T) {
 	}
 	all := Algorithms()
 	if len(all) != len(documented) {
-		t.Errorf("%d algorithms, docs/semantics.md §4 lists %d", len(all), len(documented))
+		t.Errorf("%d algorithms, docs/semantics.md#algorithms lists %d", len(all), len(documented))
 	}
 	for _, name := range documented {
 		a, ok := Lookup(name)

@@ -30,7 +30,7 @@ import (
 
 // This file holds the ABI harness — every host function called from wasm
 // through a trampoline module (internal/wasmtest), with a checker that
-// holds each call to CONTRACT §1–§3 — and the table tests built on it.
+// holds each call to docs/semantics.md, #abi, #handles and #memory — and the table tests built on it.
 // fuzz_test.go drives the same harness with generated call sequences.
 
 // Limits of the ABI harness: small, so that tests and fuzzing reach them.
@@ -56,7 +56,7 @@ const (
 	scratchSize = 0x7000 // up to 0xf000; the last 4 KiB stay marker, for ranges near the end
 )
 
-// hType is a handle type of CONTRACT §2, as the tests see it.
+// hType is a handle type of docs/semantics.md#handles, as the tests see it.
 type hType uint8
 
 const (
@@ -154,7 +154,7 @@ var (
 	}
 	// outputBuffers: the ranges a successful call writes, and what bounds
 	// the bytes written: "" the range's own length, a parameter name its
-	// value (CONTRACT §4: exactly input-length bytes), "*name" the u32 the
+	// value (docs/semantics.md#algorithms: exactly input-length bytes), "*name" the u32 the
 	// call wrote at out pointer name.
 	outputBuffers = map[string]string{
 		"cipher_get_auth_tag.tag":       "",
@@ -219,7 +219,7 @@ const (
 	rangeErr = abi.ErrnoRange
 )
 
-// contractErrnos are the numbers of CONTRACT §1, written out here rather
+// contractErrnos are the numbers of docs/semantics.md#abi, written out here rather
 // than taken from package abi, so that a wrong constant there shows.
 var contractErrnos = map[uint32]bool{0: true, 2: true, 8: true, 9: true, 21: true, 28: true, 29: true,
 	33: true, 35: true, 41: true, 44: true, 48: true, 56: true, 58: true, 68: true, 73: true}
@@ -282,7 +282,7 @@ func discoverHostFuncs(tb testing.TB, rt wazero.Runtime) []*hostFn {
 				fn.documented[e] = true
 			}
 			for i := 0; i < len(names); i++ {
-				require.Equal(tb, api.ValueTypeI32, types[i], "%s.%s: i32 (CONTRACT §1)", name, names[i])
+				require.Equal(tb, api.ValueTypeI32, types[i], "%s.%s: i32 (docs/semantics.md#abi)", name, names[i])
 				key := name + "." + names[i]
 				switch {
 				case i+1 < len(names) && names[i+1] == names[i]+"_len":
@@ -582,10 +582,10 @@ func (s *session) fn(name string) *hostFn {
 // call calls fn with args, checks the result against the contract and the
 // model, updates the model, and returns the errno.
 //
-// Checked: the call does not trap; the errno is one of CONTRACT §1, one the
+// Checked: the call does not trap; the errno is one of docs/semantics.md#abi, one the
 // function documents, and never one the software backend has no cause for;
 // badf exactly when a handle is not open with the right type, else fault
-// exactly when a range is outside memory (CONTRACT §1 order); mfile only at
+// exactly when a range is outside memory (docs/semantics.md#abi order); mfile only at
 // the handle limit; a failure writes nothing (except the length of
 // private_key_export_public's range) and leaves the handle count alone; a
 // success writes only inside its output ranges, and every handle it returns
@@ -614,15 +614,15 @@ func (s *session) call(fn *hostFn, args ...uint32) abi.Errno {
 
 	switch {
 	case !contractErrnos[uint32(e)]:
-		s.fatalf("%s answered %d, not an errno of CONTRACT §1", fn.name, uint32(e))
+		s.fatalf("%s answered %d, not an errno of docs/semantics.md#abi", fn.name, uint32(e))
 	case !fn.documented[e]:
 		s.fatalf("%s answered %s, which its documentation does not list", fn.name, e)
 	case softwareNever[e]:
 		s.fatalf("%s answered %s from the software backend (an unclassified error?)", fn.name, e)
 	case badHandle != (e == badf):
-		s.fatalf("%s answered %s; a handle is bad: %v (CONTRACT §1: badf first)", fn.name, e, badHandle)
+		s.fatalf("%s answered %s; a handle is bad: %v (docs/semantics.md#abi: badf first)", fn.name, e, badHandle)
 	case badRange != (e == fault):
-		s.fatalf("%s answered %s; a range is outside memory: %v (CONTRACT §1: fault after badf)", fn.name, e, badRange)
+		s.fatalf("%s answered %s; a range is outside memory: %v (docs/semantics.md#abi: fault after badf)", fn.name, e, badRange)
 	case e == mfile && liveBefore < abiMaxHandles:
 		s.fatalf("%s answered mfile with %d of %d handles open", fn.name, liveBefore, abiMaxHandles)
 	}
@@ -632,7 +632,7 @@ func (s *session) call(fn *hostFn, args ...uint32) abi.Errno {
 		s.checkWrites(fn, s.outputs(fn, args))
 		s.apply(fn, args)
 	case e == rangeErr && fn.name == "private_key_export_public":
-		// CONTRACT §7: the one failure that writes, the needed length.
+		// docs/semantics.md#key-extension: the one failure that writes, the needed length.
 		out := args[fn.paramIndex("out_len")]
 		s.checkWrites(fn, []span{{out, 4}})
 		bufLen := args[fn.paramIndex("buf_len")]
@@ -741,7 +741,7 @@ func (s *session) apply(fn *hostFn, args []uint32) {
 		case v == 0:
 			s.fatalf("%s returned handle 0", fn.name)
 		case s.seen[v]:
-			s.fatalf("%s returned handle %d, a value it gave before (CONTRACT §2: never reused)", fn.name, v)
+			s.fatalf("%s returned handle %d, a value it gave before (docs/semantics.md#handles: never reused)", fn.name, v)
 		}
 		s.seen[v] = true
 		s.live[v] = p.typ
@@ -955,12 +955,12 @@ func (fx *fixture) base(fn *hostFn) []uint32 {
 	return b(fx)
 }
 
-// TestABIHostFunctions checks the harness against the host: CONTRACT §1 and
+// TestABIHostFunctions checks the harness against the host: docs/semantics.md#abi and
 // §7 lower to 32 + 3 functions, and every table of this file describes
 // exactly the host's functions and parameters, no stale entry.
 func TestABIHostFunctions(t *testing.T) {
 	h := newABIHarness(t)
-	require.Len(t, h.funcs, 35, "CONTRACT §1 (32) and §7 (3)")
+	require.Len(t, h.funcs, 35, "docs/semantics.md: #abi (32) and #key-extension (3)")
 	known := map[string]bool{}
 	for _, fn := range h.funcs {
 		assert.Contains(t, baseCalls, fn.name)
@@ -1108,7 +1108,7 @@ func TestABISuccessWritesOnlyOutputs(t *testing.T) {
 			fx := newFixture(s)
 			want := success
 			if fn.name == "sign_set_nonce" {
-				want = inval // CONTRACT §4: for every built-in algorithm
+				want = inval // docs/semantics.md#algorithms: for every built-in algorithm
 			}
 			assert.Equal(t, want, s.call(fn, fx.base(fn)...))
 		})
@@ -1224,7 +1224,7 @@ func TestABIErrnos(t *testing.T) {
 	}
 }
 
-// TestABIOverlappingBuffers: CONTRACT §3, ciphertext over plaintext (in
+// TestABIOverlappingBuffers: docs/semantics.md#memory, ciphertext over plaintext (in
 // place, shifted either way) gives the bytes that separate buffers give.
 func TestABIOverlappingBuffers(t *testing.T) {
 	h := newABIHarness(t)

@@ -16,7 +16,7 @@ import (
 
 // BenchmarkHostCall measures one host call from wasm, side by side with
 // its baseline in the same run: a bare api.GoModuleFunc that does nothing
-// (issue 6: the cheapest call may cost at most 1.5× the bare import). Both
+// (its goal in bench/RESULTS.md: at most 1.5× the bare import). Both
 // go through the same trampoline, so the difference is the host's own cost:
 // finding the instance, its lock, the handle lookup and the bounds checks.
 func BenchmarkHostCall(b *testing.B) {

@@ -342,7 +342,7 @@ func cipherDecrypt(in *instance, ctx context.Context, mem api.Memory, p args) ab
 }
 
 // cipherDecryptEnd implements cipher_decrypt_end(state, out_state). It takes
-// the handle cipher_decrypt_begin returned (CONTRACT §2), consumes it and
+// the handle cipher_decrypt_begin returned (docs/semantics.md#handles), consumes it and
 // returns an initial state, also after a failed (badmsg) or missing
 // cipher_decrypt, so that the guest can close the state. The tag is
 // cleared: the next decryption needs its own.

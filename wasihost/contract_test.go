@@ -28,7 +28,7 @@ var contractOptions = wasihost.Options{MaxHandles: 64, MaxBufferedBytes: 4096}
 // managedKeys is the operator's key store of the contract test: one real
 // managed key for the guest named "contract", and names that make the
 // provider fail with each backend error, so that every errno row of
-// CONTRACT §5 reaches a real guest. The faults stand in for a token that
+// docs/semantics.md#errors reaches a real guest. The faults stand in for a token that
 // fails, which the software backend cannot do on demand.
 type managedKeys struct {
 	key provider.Key

@@ -1,6 +1,6 @@
 // Package wasihost implements the wazero host modules `wasi_ephemeral_crypto`
 // (the 32 functions of the spec) and `wasi_ephemeral_crypto_keys` (the key
-// extension of CONTRACT §7) on top of a [provider.Provider].
+// extension of docs/semantics.md#key-extension) on top of a [provider.Provider].
 //
 // # Use
 //

@@ -1,7 +1,7 @@
 package wasihost
 
-// cryptoFuncs is the module wasi_ephemeral_crypto, in the order of CONTRACT
-// §1. Parameter names follow the spec; a string or buffer is two
+// cryptoFuncs is the module wasi_ephemeral_crypto, in the order of docs/semantics.md#abi.
+// Parameter names follow the spec; a string or buffer is two
 // parameters, and every result after errno is a trailing out pointer.
 var cryptoFuncs = []hostFunc{
 	{"cipher_open", []string{"private_key", "out_state"}, cipherOpen},
@@ -38,7 +38,7 @@ var cryptoFuncs = []hostFunc{
 	{"derive_key", []string{"state", "output", "output_len"}, deriveKey},
 }
 
-// keysFuncs is the module wasi_ephemeral_crypto_keys (CONTRACT §7).
+// keysFuncs is the module wasi_ephemeral_crypto_keys (docs/semantics.md#key-extension).
 var keysFuncs = []hostFunc{
 	{"private_key_close", []string{"private_key"}, privateKeyClose},
 	{"private_key_export_public", []string{"private_key", "buf", "buf_len", "out_len"}, privateKeyExportPublic},

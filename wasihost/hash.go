@@ -21,7 +21,7 @@ func (s *hashState) close(context.Context) error { return s.h.Close() }
 // hashOpen implements hash_open(algorithm, algorithm_len, out_state).
 //
 //   - fault: the name or the out pointer is outside memory.
-//   - notsup: not a hash or XOF of CONTRACT §4, or no backend may serve it.
+//   - notsup: not a hash or XOF of docs/semantics.md#algorithms, or no backend may serve it.
 //   - mfile: the instance's handle limit is reached.
 func hashOpen(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
 	name, out := p.rng(0), guestmem.HandleOut(p.u32(2))

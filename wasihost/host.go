@@ -88,7 +88,7 @@ type Host struct {
 	// last is the instance the latest lookup found. A guest makes its
 	// calls in runs, and comparing one interface value is cheaper than the
 	// read lock and a map lookup keyed on an interface (a third of the
-	// cheapest call's cost, issue 6). It is set under mu's read lock and
+	// cheapest call's cost). It is set under mu's read lock and
 	// cleared under its write lock, so no instance that release or Close
 	// dropped stays in it.
 	last atomic.Pointer[instance]

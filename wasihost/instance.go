@@ -13,7 +13,7 @@ import (
 	"github.com/wasihsm/wasihsm/wasihost/internal/handles"
 )
 
-// The handle types of CONTRACT §2. cipher_state_encrypted and
+// The handle types of docs/semantics.md#handles. cipher_state_encrypted and
 // cipher_state_decrypted have no handles of their own: no function returns
 // them, and cipher_decrypt_end takes the decrypting handle.
 const (
@@ -56,7 +56,7 @@ func newInstance(h *Host, mod api.Module, guest provider.Guest) *instance {
 }
 
 // staging returns ctx carrying the instance's budget, for a call whose
-// backend may stage memory of its own (docs/semantics.md §6).
+// backend may stage memory of its own (docs/semantics.md#limits).
 func (in *instance) staging(ctx context.Context) context.Context {
 	return provider.WithBudget(ctx, in.budget)
 }
@@ -133,11 +133,11 @@ func (in *instance) giveScratch(b []byte) {
 }
 
 // keyRef is a key with the references to it: its handle, if still open, and
-// each state that uses it (CONTRACT §2: a state keeps its key alive).
+// each state that uses it (docs/semantics.md#handles: a state keeps its key alive).
 type keyRef struct {
 	key  provider.Key
 	refs int
-	// The nonce this key last encrypted with (CONTRACT §4).
+	// The nonce this key last encrypted with (docs/semantics.md#algorithms).
 	lastNonce    [12]byte
 	hasLastNonce bool
 }
@@ -165,7 +165,7 @@ func (a args) rng(i int) guestmem.Range {
 }
 
 // hostFunc is one host function: its name, parameter names (for logs and
-// traces), and its body. Bodies check in the order of CONTRACT §1: handles
+// traces), and its body. Bodies check in the order of docs/semantics.md#abi: handles
 // (badf), then memory ranges (fault), then the algorithm (notsup), then the
 // rest; they write guest memory only once nothing can fail any more.
 type hostFunc struct {

@@ -48,7 +48,7 @@ func TestKnownAnswersThroughGuest(t *testing.T) {
 }
 
 func TestGuestImportsAllFunctions(t *testing.T) {
-	// A guest that imports all 35 functions instantiates (issue 2, Done).
+	// A guest that imports all 35 functions instantiates.
 	hr := newHarness(t, contractGuest(t), contractOptions, provider.RouterConfig{})
 	imported := map[string]bool{}
 	for _, f := range hr.Compiled.ImportedFunctions() {

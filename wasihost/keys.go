@@ -30,7 +30,7 @@ func (s *generateState) close(context.Context) error {
 // algorithm_len, out_state).
 //
 //   - fault: the name or the out pointer is outside memory.
-//   - notsup: not a key algorithm of CONTRACT §4.
+//   - notsup: not a key algorithm of docs/semantics.md#algorithms.
 //   - mfile: the instance's handle limit is reached.
 func generateKeyPrepare(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
 	name, out := p.rng(0), guestmem.HandleOut(p.u32(2))
@@ -130,7 +130,7 @@ func generateKeySetHash(in *instance, ctx context.Context, mem api.Memory, p arg
 //   - fault: the out pointer is outside memory.
 //   - notsup: no backend may hold a key of this algorithm under the policy.
 //   - inval: HKDF without input or hash; input that is not a valid key of
-//     the algorithm (CONTRACT §4).
+//     the algorithm (docs/semantics.md#algorithms).
 //   - mfile, nfile, timedout, io: no room for the key.
 func generateKey(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
 	v, err := in.handles.Get(p.u32(0), typeGenerateKey)
@@ -189,7 +189,7 @@ func privateKeyClose(in *instance, ctx context.Context, mem api.Memory, p args) 
 //   - fault: buf or out_len is outside memory.
 //   - inval: the key is symmetric.
 //   - range: buf_len is shorter than the DER; the needed length is written
-//     to out_len (the one failure that writes, CONTRACT §1).
+//     to out_len (the one failure that writes, docs/semantics.md#abi).
 func privateKeyExportPublic(in *instance, ctx context.Context, mem api.Memory, p args) abi.Errno {
 	v, err := in.handles.Get(p.u32(0), typeKey)
 	if err != nil {
@@ -222,7 +222,7 @@ func privateKeyExportPublic(in *instance, ctx context.Context, mem api.Memory, p
 }
 
 // privateKeyOpen implements private_key_open(name, name_len,
-// out_private_key): a managed key (CONTRACT §7).
+// out_private_key): a managed key (docs/semantics.md#key-extension).
 //
 //   - fault: the name or the out pointer is outside memory.
 //   - mfile: the instance's handle limit is reached.

@@ -57,7 +57,7 @@ type Event struct {
 	Duration time.Duration
 }
 
-// Errno is an errno a host call answers (docs/semantics.md §5); the values
+// Errno is an errno a host call answers (docs/semantics.md#errors); the values
 // and names are package spec's.
 type Errno uint32
 
@@ -274,6 +274,6 @@ func (h *Host) hashBackend(hash provider.Hash) string {
 }
 
 // peek walks the handle types from typeHash to typeDeriveKey. This fails to
-// compile when that range no longer holds the nine types of CONTRACT §2 (a
+// compile when that range no longer holds the nine types of docs/semantics.md#handles (a
 // type added or moved), so that peek is looked at again.
 var _ = [1]struct{}{}[typeDeriveKey-typeHash-handles.Type(8)]

@@ -30,7 +30,7 @@ func (s *signState) close(ctx context.Context) error {
 //
 //   - badf: private_key is not an open key.
 //   - fault: the name or the out pointer is outside memory.
-//   - notsup: not a signature or MAC algorithm of CONTRACT §4.
+//   - notsup: not a signature or MAC algorithm of docs/semantics.md#algorithms.
 //   - inval: the algorithm is not the key's.
 //   - mfile: the instance's handle limit is reached.
 //   - msgsize, nfile, timedout, io: the backend could not start the state.
@@ -65,7 +65,7 @@ func signOpen(in *instance, ctx context.Context, mem api.Memory, p args) abi.Err
 
 // signSetNonce implements sign_set_nonce(state, nonce, nonce_len). No
 // built-in algorithm takes a nonce: a guest never chooses an ECDSA nonce
-// (CONTRACT §4).
+// (docs/semantics.md#algorithms).
 //
 //   - badf: state is not an initial sign state.
 //   - fault: the nonce is outside memory.

@@ -13,8 +13,8 @@ import (
 
 // newProvider wires the backend that settings choose to a router, and
 // returns the token backend too (nil on software), for its metrics. This
-// is the only place where backends meet the host (STYLE: shape of the
-// house).
+// is the only place where backends meet the host (docs/design.md,
+// "Packages and the one direction").
 //
 // The PKCS#11 backend is deliberately never closed by the CLI: its session
 // objects vanish with the process, and C_Finalize at process exit is where

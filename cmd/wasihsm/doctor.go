@@ -434,7 +434,7 @@ func checkFallback(r *doctorReport, s config.Settings, slot hsm.SlotInfo) {
 }
 
 // checkManagedKey checks one managed key: on the token once, with the
-// attributes of CONTRACT §6, of the configured algorithm, and it opens for
+// attributes of docs/semantics.md#where-keys-live, of the configured algorithm, and it opens for
 // a guest it is granted to.
 // loggedIn says whether the configuration logs in, which makes CKA_PRIVATE
 // required.

@@ -106,7 +106,7 @@ func (b *builder) vectors() {
 		tag := hex.EncodeToString(v.Tag)
 		switch {
 		case len(v.Key) < alg.OutputSize:
-			// Rule: keys shorter than the hash length are refused (RFC 7518 §3.2, CONTRACT §4).
+			// Rule: keys shorter than the hash length are refused (RFC 7518 §3.2, docs/semantics.md#algorithms).
 			c.name += " [rule: key shorter than the hash: inval]"
 			c.want = "err inval"
 		case v.Result == vectors.Valid:
@@ -135,7 +135,7 @@ func (b *builder) vectors() {
 		if v.Result == vectors.Valid {
 			c.want = "ok " + hex.EncodeToString(v.OKM)
 		} else {
-			// Rule: output longer than 255 hash lengths is inval (CONTRACT §4).
+			// Rule: output longer than 255 hash lengths is inval (docs/semantics.md#algorithms).
 			c.name += " [rule: output too long: inval]"
 			c.want = "err inval"
 		}
@@ -149,7 +149,7 @@ func (b *builder) vectors() {
 			request: fmt.Sprintf("open %s %s %s %s %s %s", name, hx(v.Key), hx(v.IV), hx(v.AAD), hx(v.CT), hx(v.Tag))}
 		switch {
 		case v.IVBits != 96:
-			// Rule: the nonce is exactly 12 bytes; other lengths are inval (CONTRACT §4).
+			// Rule: the nonce is exactly 12 bytes; other lengths are inval (docs/semantics.md#algorithms).
 			open.name += " [rule: IV not 12 bytes: inval]"
 			open.want = "err inval"
 		case v.Result == vectors.Valid:
@@ -165,7 +165,7 @@ func (b *builder) vectors() {
 	}
 	for _, v := range vectors.RSASigGen(t) {
 		if v.Alg == "" {
-			continue // Rule: SHA-1 and SHA-224 have no JWS name (CONTRACT §4): nothing to ask for.
+			continue // Rule: SHA-1 and SHA-224 have no JWS name (docs/semantics.md#algorithms): nothing to ask for.
 		}
 		b.add(check{name: v.Case.String(), alg: provider.MustLookup(v.Alg), create: provider.OpImport, ops: opImpSign, vector: true,
 			request: fmt.Sprintf("sign %s %s %s %d", v.Alg, hx(v.PrivateKeyPKCS8), hx(v.Msg), len(v.Sig)),
@@ -189,7 +189,7 @@ func (b *builder) vectors() {
 		if !wellFormed {
 			// Rule: the peer SPKI is not a well-formed P-256 key, so it has no
 			// SEC1 point to pass; passed as it is (DER, not a point), the
-			// contract answers inval (CONTRACT §4: the peer's public key is a
+			// contract answers inval (docs/semantics.md#algorithms: the peer's public key is a
 			// SEC1 uncompressed point).
 			peer = v.Public
 		}
@@ -361,7 +361,7 @@ func (b *builder) signatureProbes(alg provider.Algorithm, rsaKey *rsa.PrivateKey
 	return nil
 }
 
-// sigSize is the signature length of CONTRACT §4 (RSA: the modulus).
+// sigSize is the signature length of docs/semantics.md#algorithms (RSA: the modulus).
 func sigSize(alg provider.Algorithm) int {
 	if alg.IsRSA() {
 		return alg.KeySize / 8
@@ -370,7 +370,7 @@ func sigSize(alg provider.Algorithm) int {
 }
 
 // VerifySignature checks sig over msg with the standard library, as
-// CONTRACT §4 defines alg's output: r‖s of fixed width for ES*, PKCS#1
+// docs/semantics.md#algorithms defines alg's output: r‖s of fixed width for ES*, PKCS#1
 // v1.5 for RS*, PSS with the salt as long as the hash for PS*, and pure
 // Ed25519. Tests of other packages that check a guest's signatures use it.
 func VerifySignature(alg provider.Algorithm, pub crypto.PublicKey, msg, sig []byte) error {

@@ -7,7 +7,7 @@
 // the package embeds ([Guest]; regenerate it with `make generate`):
 //
 //   - every scenario of the guest, each in a fresh instance: the rules of
-//     CONTRACT §1–§5 and §7, with signatures the guest makes verified on
+//     docs/semantics.md, #abi, #handles, #memory, #algorithms, #errors and #key-extension, with signatures the guest makes verified on
 //     the host;
 //   - every known-answer vector of internal/vectors (NIST CAVP, Wycheproof,
 //     RFC 8032), each passing or excluded by a rule written next to it

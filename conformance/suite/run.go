@@ -47,7 +47,7 @@ type Options struct {
 var scenarioOptions = wasihost.Options{MaxHandles: 64, MaxBufferedBytes: 4096}
 
 // katOptions let the known-answer run keep its refused imports open
-// until the instance closes (CONTRACT §2), thousands of them.
+// until the instance closes (docs/semantics.md#handles), thousands of them.
 var katOptions = wasihost.Options{MaxHandles: 1 << 16}
 
 // NotRun are the contract guest's scenarios that need a host made for

@@ -9,7 +9,7 @@ import (
 	"github.com/wasihsm/wasihsm/guest/wasicrypto/internal/abi"
 )
 
-// The AES-GCM parameters of the contract (CONTRACT §4).
+// The AES-GCM parameters of the contract (docs/semantics.md#algorithms).
 const (
 	// NonceSize is the nonce length of every AEAD key, in bytes.
 	NonceSize = 12
@@ -61,7 +61,7 @@ func (a *AEAD) Encrypt(nonce, plaintext, additionalData []byte) (ciphertext, tag
 }
 
 // encrypt writes the ciphertext of plaintext into ct (which may overlap
-// plaintext, CONTRACT §3) and the tag into tag.
+// plaintext, docs/semantics.md#memory) and the tag into tag.
 func (a *AEAD) encrypt(ct, tag, nonce, plaintext, additionalData []byte) error {
 	if err := a.setup(nonce, additionalData); err != nil {
 		return err

@@ -28,7 +28,7 @@
 //
 // # Algorithms
 //
-// Names are exact and case-sensitive (CONTRACT §4):
+// Names are exact and case-sensitive (docs/semantics.md#algorithms):
 //
 //   - hashes ([Hash], [NewHasher]): SHA-1, SHA-224, SHA-256, SHA-384,
 //     SHA-512, SHA3-224, SHA3-256, SHA3-384, SHA3-512; extendable-output

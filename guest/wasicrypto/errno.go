@@ -22,7 +22,7 @@ import (
 // [errors.ErrUnsupported] (notsup).
 type Errno uint16
 
-// The errno values that the wasihsm contract names (docs/semantics.md §5).
+// The errno values that the wasihsm contract names (docs/semantics.md#errors).
 const (
 	// ErrnoSuccess is not an error; no function of this package returns it.
 	ErrnoSuccess = Errno(spec.ErrnoSuccess)

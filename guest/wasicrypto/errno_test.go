@@ -39,7 +39,7 @@ func TestErrnoError(t *testing.T) {
 	}
 }
 
-// The numbers are the wire values of CONTRACT §1; a typo here would make
+// The numbers are the wire values of docs/semantics.md#abi; a typo here would make
 // every guest misreport errors.
 func TestErrnoValues(t *testing.T) {
 	want := map[Errno]uint16{

@@ -49,7 +49,7 @@ type keyParams struct {
 
 // newKey runs generate_key_prepare, the setters p asks for, and
 // generate_key. A failure after prepare leaves the state open: the API has
-// no call to close it (CONTRACT §2).
+// no call to close it (docs/semantics.md#handles).
 func newKey(alg string, p keyParams) (*Key, error) {
 	var state uint32
 	if err := check("generate_key_prepare", abi.GenerateKeyPrepare(stringPtr(alg), size(alg), &state)); err != nil {

@@ -1,5 +1,5 @@
 // Package archtest holds tests of the project's shape: which package may
-// import which (STYLE.md "Shape of the house").
+// import which (docs/design.md, "Packages and the one direction").
 package archtest
 
 import (
@@ -27,6 +27,7 @@ func TestDependencyDirection(t *testing.T) {
 	tests := []struct {
 		pkg       string
 		forbidden []string // module-relative prefixes
+		external  []string // import paths of other modules, as prefixes
 		stdOnly   bool     // only the standard library, the package itself and allowed
 		allowed   []string // module-relative packages a stdOnly package may import
 	}{
@@ -43,8 +44,10 @@ func TestDependencyDirection(t *testing.T) {
 		// cmd/wasihsm wires it (the host above does not import it).
 		{pkg: "internal/rootfs", forbidden: []string{"provider", "wasihost", "softfallback", "hsm", "cmd", "internal/config"}},
 		// The configuration is the ground floor of the CLI: it knows the
-		// contract's defaults (spec), not the host or a backend.
-		{pkg: "internal/config", forbidden: []string{"wasihost", "softfallback", "cmd"}},
+		// contract's defaults (spec), not the host, a backend or wazero.
+		{pkg: "internal/config", forbidden: []string{"wasihost", "hsm", "softfallback", "cmd"}, external: []string{"github.com/tetratelabs/wazero"}},
+		// PKCS#11 URIs are parsed with the standard library alone.
+		{pkg: "internal/pkcs11uri", stdOnly: true},
 		// The guest SDK is independent of the host side.
 		{pkg: "guest/wasicrypto", forbidden: []string{"provider", "wasihost", "softfallback", "hsm"}},
 	}
@@ -60,6 +63,10 @@ func TestDependencyDirection(t *testing.T) {
 				}
 				for _, f := range tt.forbidden {
 					assert.False(t, d == module+"/"+f || strings.HasPrefix(d, module+"/"+f+"/"),
+						"%s must not depend on %s", tt.pkg, d)
+				}
+				for _, f := range tt.external {
+					assert.False(t, d == f || strings.HasPrefix(d, f+"/"),
 						"%s must not depend on %s", tt.pkg, d)
 				}
 			}

@@ -58,7 +58,7 @@ const (
 	FieldMetricsAddr      = "metrics.addr"
 )
 
-// Environment variables (CONTRACT §8).
+// Environment variables (docs/configuration.md, "Where settings come from").
 const (
 	EnvConfig       = "WASIHSM_CONFIG"
 	EnvBackend      = "WASIHSM_BACKEND"
@@ -89,7 +89,7 @@ type Settings struct {
 	// Backend holds the guests' keys.
 	Backend Backend
 	// Fallback governs what may run in the software backend when the
-	// primary backend cannot do it (CONTRACT §6).
+	// primary backend cannot do it (docs/semantics.md#where-keys-live).
 	Fallback provider.Policy
 	// PKCS11 says how to reach the token. Load does not require it to be
 	// complete; see [Settings.CheckPKCS11].
@@ -100,7 +100,7 @@ type Settings struct {
 	// system has no user cache directory and none was configured.
 	CacheDir string
 	// Keys are the managed keys: token objects that guests may open by
-	// name (CONTRACT §7), in the order of the file. Load guarantees that
+	// name (docs/semantics.md#key-extension), in the order of the file. Load guarantees that
 	// the backend is pkcs11 when there are any.
 	Keys []ManagedKey
 	// Log says what run logs, and how.

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasihsm/wasihsm/provider"
-	"github.com/wasihsm/wasihsm/wasihost"
+	"github.com/wasihsm/wasihsm/spec"
 )
 
 // env makes a LookupEnv over a fixed map, so that tests never see the
@@ -54,7 +54,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, PKCS11{SessionWait: 5 * time.Second, CallTimeout: 5 * time.Second}, s.PKCS11)
 	assert.False(t, s.PKCS11.Selector.IsSet())
 	assert.Nil(t, s.Keys)
-	assert.Equal(t, Limits{wasihost.DefaultMaxHandles, wasihost.DefaultMaxBufferedBytes, DefaultMaxMemoryBytes, wasihost.DefaultMaxInstanceBytes}, s.Limits)
+	assert.Equal(t, Limits{spec.DefaultMaxHandles, spec.DefaultMaxBufferedBytes, DefaultMaxMemoryBytes, spec.DefaultMaxInstanceBytes}, s.Limits)
 	assert.Equal(t, filepath.Join("/home/u/.cache", "wasihsm", "wazero"), s.CacheDir)
 	for _, st := range settings {
 		assert.Equal(t, Origin{}, s.Origin(st.field), st.field)

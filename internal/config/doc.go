@@ -1,6 +1,6 @@
 // Package config resolves the settings of the wasihsm command from its
 // flags, its environment, a YAML configuration file and defaults, in that
-// order of precedence (CONTRACT §8).
+// order of precedence (docs/configuration.md, "Where settings come from").
 //
 // # Use
 //

@@ -14,7 +14,7 @@ import (
 
 // ManagedKey is a key that the operator provisioned on the token and named
 // in the configuration file's keys: guests open it by name with
-// private_key_open (CONTRACT §7), if one of Guests is theirs, for
+// private_key_open (docs/semantics.md#key-extension), if one of Guests is theirs, for
 // Operations only. It stays on the token.
 type ManagedKey struct {
 	// Name is what guests pass to private_key_open; unique among the keys.

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/wasihsm/wasihsm/hsm/pkcs11uri"
+	"github.com/wasihsm/wasihsm/internal/pkcs11uri"
 	"github.com/wasihsm/wasihsm/internal/trusted"
 	"github.com/wasihsm/wasihsm/provider"
 )

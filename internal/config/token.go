@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/wasihsm/wasihsm/hsm/pkcs11uri"
+	"github.com/wasihsm/wasihsm/internal/pkcs11uri"
 )
 
 // TokenSelector says which token the PKCS#11 backend uses: the one whose

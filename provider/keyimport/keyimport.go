@@ -1,5 +1,5 @@
 // Package keyimport holds the one set of rules for importing private keys
-// (CONTRACT §4): which PKCS#8 keys an algorithm accepts. Both backends use
+// (docs/semantics.md#algorithms): which PKCS#8 keys an algorithm accepts. Both backends use
 // it, so that a key imports on both or on neither.
 //
 // # Rules

@@ -100,7 +100,7 @@ func TestOperations(t *testing.T) {
 }
 
 // TestImports: the suite is backend-neutral. It must not depend on any
-// backend, nor on the host (STYLE.md, "Shape of the house").
+// backend, nor on the host (docs/design.md, "Packages and the one direction").
 func TestImports(t *testing.T) {
 	const module = "github.com/wasihsm/wasihsm"
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", module+"/provider/providertest").CombinedOutput()

@@ -1,5 +1,5 @@
-// Package tokenfaults holds the token-fault tests of wasihsm (issue 5,
-// docs/reliability.md "Token faults"): a SoftHSM2 token behind `p11-kit
+// Package tokenfaults holds the token-fault tests of wasihsm
+// (docs/reliability.md "Token faults"): a SoftHSM2 token behind `p11-kit
 // server` is killed and started again, or stopped with SIGSTOP, while
 // guests and goroutines sign with a managed key; and a small session pool
 // is stormed by hundreds of callers. The tests measure what a guest sees —

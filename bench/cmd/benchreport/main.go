@@ -1,5 +1,5 @@
 // Command benchreport reads the output of `go test -bench` for package
-// bench, prints the table of issue 6 (work, goal, measured ratio of
+// bench, prints the benchmark table (work, goal, measured ratio of
 // medians, pass or FAIL) and writes it, with the analysis notes and an SVG
 // chart, to bench/RESULTS.md and bench/ratios.svg. `make bench` runs it.
 //

@@ -1,5 +1,5 @@
 // Package benchreport turns the output of `go test -bench` for package
-// bench into the table of issue 6: for each row, the median of the
+// bench into the benchmark table: for each row, the median of the
 // product's and the baseline's samples, their ratio, and whether it meets
 // the goal; as Markdown (bench/RESULTS.md) and as an SVG chart
 // (bench/ratios.svg).

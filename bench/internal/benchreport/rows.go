@@ -42,7 +42,7 @@ type Row struct {
 	Bound string
 }
 
-// Rows are the rows of issue 6, in its order. Each token row in the
+// Rows are the rows of the benchmark table, in its order. Each token row in the
 // process has a twin "inline_calls" row: the same work with
 // pkcs11.inline_calls (hsm.Config.InlineCalls), the configuration for a
 // token that does not hang, measured against the same baseline.

@@ -7,7 +7,7 @@ import (
 	"github.com/wasihsm/wasihsm/guest/wasicrypto/raw"
 )
 
-// CONTRACT §1: check order, failed calls write nothing; §2: handles.
+// docs/semantics.md#abi: check order, failed calls write nothing; #handles.
 
 func init() {
 	scenarios = append(scenarios,

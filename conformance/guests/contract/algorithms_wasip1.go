@@ -23,7 +23,7 @@ import (
 	"github.com/wasihsm/wasihsm/guest/wasicrypto/raw"
 )
 
-// CONTRACT §4: algorithms.
+// docs/semantics.md#algorithms: algorithms.
 
 //go:embed testdata/rsa2048.pk8
 var rsa2048 []byte

@@ -1,5 +1,5 @@
-// Command contract is a test guest that checks every rule of CONTRACT §1–§5
-// (and §7) from inside a real wasm instance, through the raw imports, with
+// Command contract is a test guest that checks every rule of docs/semantics.md
+// (#abi to #errors, and #key-extension) from inside a real wasm instance, through the raw imports, with
 // handles and addresses of its own choosing — wrong ones included.
 //
 // It prints one line per scenario, "ok NAME" or "FAIL NAME: why", and for

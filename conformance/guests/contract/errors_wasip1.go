@@ -12,7 +12,7 @@ import (
 	"github.com/wasihsm/wasihsm/guest/wasicrypto/raw"
 )
 
-// CONTRACT §5 (every errno row) and §7 (the keys module).
+// docs/semantics.md#errors (every errno row) and #key-extension (keys).
 
 func init() {
 	scenarios = append(scenarios,
@@ -160,7 +160,7 @@ func testNoent(t *T) {
 
 // testProviderFaults: the host under test serves managed keys whose names
 // make the provider fail with each backend error, so that every errno row
-// of CONTRACT §5 is answered to a real guest.
+// of docs/semantics.md#errors is answered to a real guest.
 func testProviderFaults(t *T) {
 	out := newSlot()
 	for _, c := range []struct {

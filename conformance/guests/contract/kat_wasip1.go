@@ -241,7 +241,7 @@ func katOp(t *T, f []string) (string, uint32) {
 		oa, ob := alloc(l)
 		e := raw.DeriveKey(d, oa, uint32(l))
 		if e != 0 {
-			// A failed derivation leaves its state open (CONTRACT §2).
+			// A failed derivation leaves its state open (docs/semantics.md#handles).
 			lastErrno = e
 			panic(fatal{})
 		}
@@ -289,7 +289,7 @@ func importKey(alg string, key []byte) uint32 {
 	o := newSlot()
 	e := raw.GenerateKey(g, o.addr)
 	if e != 0 {
-		// A refused import leaves the state open (CONTRACT §2): it counts
+		// A refused import leaves the state open (docs/semantics.md#handles): it counts
 		// toward the handle limit until the instance closes, so the host
 		// runs this mode with a high limit.
 		lastErrno = e

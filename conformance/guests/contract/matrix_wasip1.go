@@ -10,7 +10,7 @@ import (
 	"github.com/wasihsm/wasihsm/guest/wasicrypto/raw"
 )
 
-// The matrix scenario tries every algorithm of CONTRACT §4 end to end and
+// The matrix scenario tries every algorithm of docs/semantics.md#algorithms end to end and
 // reports, one line each, "matrix ALG ERRNO": the errno of the first call
 // that failed, or success. The host compares the lines with what its
 // backends and policy can serve (e.g. fallback deny on a token).

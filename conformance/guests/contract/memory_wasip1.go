@@ -9,7 +9,7 @@ import (
 	"github.com/wasihsm/wasihsm/guest/wasicrypto/raw"
 )
 
-// CONTRACT §3: guest memory.
+// docs/semantics.md#memory: guest memory.
 
 func init() {
 	scenarios = append(scenarios,

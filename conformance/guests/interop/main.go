@@ -138,7 +138,7 @@ func importAEAD(alg string, raw []byte) (*wasicrypto.AEAD, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The cipher state keeps the key alive (CONTRACT §2).
+	// The cipher state keeps the key alive (docs/semantics.md#handles).
 	defer key.Close()
 	return wasicrypto.NewAEAD(key)
 }

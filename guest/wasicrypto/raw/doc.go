@@ -1,6 +1,6 @@
 // Package raw exposes the 35 imports of wasi_ephemeral_crypto and
 // wasi_ephemeral_crypto_keys one to one, with every parameter a uint32, as
-// CONTRACT §1 and §7 lower them. It exists for tests of the host, which must
+// docs/semantics.md, #abi and #key-extension lower them. It exists for tests of the host, which must
 // be able to pass any handle and any address, also wrong ones; programs
 // should use the typed package [github.com/wasihsm/wasihsm/guest/wasicrypto].
 //

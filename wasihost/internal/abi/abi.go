@@ -1,4 +1,4 @@
-// Package abi holds the wasm ABI of wasi_ephemeral_crypto as CONTRACT §1
+// Package abi holds the wasm ABI of wasi_ephemeral_crypto as docs/semantics.md#abi
 // lowers it: the module and function names, the errno enum, and the one
 // mapping from Go errors to errnos.
 //
@@ -29,7 +29,7 @@ const (
 // it (an i32). The values and names are package spec's.
 type Errno uint32
 
-// The errnos this host answers (docs/semantics.md §5).
+// The errnos this host answers (docs/semantics.md#errors).
 const (
 	ErrnoSuccess        = Errno(spec.ErrnoSuccess)
 	ErrnoAccess         = Errno(spec.ErrnoAccess)
@@ -68,7 +68,7 @@ func Errnos() []Errno {
 	return out
 }
 
-// errnoTable is the one mapping from errors to errnos (CONTRACT §5). Order
+// errnoTable is the one mapping from errors to errnos (docs/semantics.md#errors). Order
 // matters only if an error wraps several sentinels; the first match wins.
 var errnoTable = []struct {
 	err   error

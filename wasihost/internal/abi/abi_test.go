@@ -43,7 +43,7 @@ func TestToErrno(t *testing.T) {
 }
 
 func TestErrnoNumbersMatchContract(t *testing.T) {
-	// CONTRACT §1: "errno numbers are the spec's enum order (the same as WASI preview1)".
+	// docs/semantics.md#abi: the numbers are WASI preview1's.
 	want := map[string]Errno{
 		"success": 0, "access": 2, "badf": 8, "badmsg": 9, "fault": 21, "inval": 28, "io": 29,
 		"mfile": 33, "msgsize": 35, "nfile": 41, "noent": 44, "nomem": 48, "notrecoverable": 56,

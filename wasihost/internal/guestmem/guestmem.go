@@ -1,5 +1,5 @@
 // Package guestmem checks and accesses guest linear memory by the rules of
-// CONTRACT §3: every (ptr, len) must lie wholly inside memory, including
+// docs/semantics.md#memory: every (ptr, len) must lie wholly inside memory, including
 // when ptr+len overflows 2^32, and nothing is written unless the whole call
 // succeeds.
 //

@@ -1,5 +1,5 @@
 // Package handles implements the per-instance handle table with type-state
-// (CONTRACT §2).
+// (docs/semantics.md#handles).
 //
 // # Promises
 //

@@ -1,5 +1,5 @@
 // Package abi declares the wasm imports of the wasi_ephemeral_crypto and
-// wasi_ephemeral_crypto_keys host modules, lowered as CONTRACT §1 and §7
+// wasi_ephemeral_crypto_keys host modules, lowered as docs/semantics.md, #abi and #key-extension
 // say. It is the one place in the guest SDK that says //go:wasmimport; the
 // typed package wasicrypto and the uint32 package raw both call it.
 //

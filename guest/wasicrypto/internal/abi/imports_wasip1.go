@@ -4,8 +4,8 @@ package abi
 
 import "unsafe"
 
-// The 32 functions of wasi_ephemeral_crypto (CONTRACT §1), then the 3 of
-// wasi_ephemeral_crypto_keys (CONTRACT §7), in the contract's order.
+// The 32 functions of wasi_ephemeral_crypto (docs/semantics.md#abi), then the 3 of
+// wasi_ephemeral_crypto_keys (docs/semantics.md#key-extension), in the contract's order.
 
 //go:wasmimport wasi_ephemeral_crypto cipher_open
 //go:noescape
