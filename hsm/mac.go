@@ -58,7 +58,7 @@ func hmacBlockSize(hash string) int {
 // token's minimum for the mechanism (SoftHSM2: the hash length) is padded
 // with zeros, which HMAC does too, up to the block size. The result is a
 // new slice, for the caller to zero.
-func (b *Backend) hmacKey(hash string, key []byte) []byte {
+func (t *token) hmacKey(hash string, key []byte) []byte {
 	block := hmacBlockSize(hash)
 	var k []byte
 	if len(key) > block {
@@ -70,7 +70,7 @@ func (b *Backend) hmacKey(hash string, key []byte) []byte {
 		k = key
 	}
 	size := len(k)
-	if info, ok := b.caps.mechanism(hmacMechanism(hash)); ok && int(info.MinKeySize) > size {
+	if info, ok := t.caps.mechanism(hmacMechanism(hash)); ok && int(info.MinKeySize) > size {
 		size = min(int(info.MinKeySize), block)
 	}
 	out := make([]byte, size)

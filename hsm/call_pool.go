@@ -24,6 +24,10 @@ type sessionPool struct {
 	close func(pkcs11.SessionHandle)
 	wait  time.Duration
 	size  int
+	// slot is the token's slot, which the pool's sessions open on. It is
+	// set before the pool is published (Backend.pool) and not changed
+	// after, so calls read it without a lock.
+	slot uint
 
 	// slots holds one token per session that exists (idle or in use):
 	// get sends, put receives.
