@@ -69,7 +69,7 @@ type Backend struct {
 	// closing is closed by Close, to end the recovery's backoff.
 	closing chan struct{}
 
-	// Health (see health.go). modEpoch is the module epoch that the
+	// Health (see call_recover.go). modEpoch is the module epoch that the
 	// backend's sessions belong to.
 	modEpoch   atomic.Uint64
 	healthy    atomic.Bool

@@ -83,28 +83,15 @@
 //
 // Every operation on the token has a deadline, Config.CallTimeout
 // ([DefaultCallTimeout]; Open and key creation get six times as long): the
-// wait for a session and the PKCS#11 calls together. A cgo call cannot be
-// interrupted, so the calls run on a goroutine of their own, which the
-// caller stops waiting for at the deadline or when its context ends
-// ([provider.ErrTimeout]); the goroutine runs on, holding its session (or
-// the persistent session) until the token answers, and takes back what it
-// created. A hung token thus holds at most as many OS threads as the
-// backend has sessions, plus one for the recovery, however many callers
-// come.
-//
-// A call that timed out, and a return value that says the token, its slot
-// or the module is gone (trait fatal in errors.go: CKR_DEVICE_ERROR, which
-// p11-kit-client.so answers once its server has gone, CKR_DEVICE_REMOVED,
-// CKR_TOKEN_NOT_PRESENT, …), mark the token unhealthy: operations fail at
-// once with [provider.ErrDevice], and a goroutine recovers the token with
-// backoff (50 ms doubling to 1 s). After a timeout it waits for the token to
-// answer (C_GetTokenInfo), and nothing is lost. After a fatal return value
-// it waits for the calls still in the module, calls C_Finalize and
-// C_Initialize (once for all the backends that share the module: the others
-// open new sessions when they see that it was initialised again), finds
-// the token again, opens new sessions and logs in. Managed keys find their
-// objects again by label and id on their next use; keys the backend
-// created died with their session and answer [provider.ErrKeyLost].
+// wait for a session and the PKCS#11 calls together. A call that misses
+// it answers [provider.ErrTimeout] (the calls run on, on a goroutine of
+// their own, until the token answers); a timeout, or a return value that
+// says the token or the module is gone (trait fatal in errors.go), marks
+// the token unhealthy, and operations fail at once with
+// [provider.ErrDevice] until a recovery brings it back. Managed keys find
+// their objects again; keys the backend created may answer
+// [provider.ErrKeyLost]. How, and what keeps it safe: docs/design.md,
+// "Token calls", and the top of call.go.
 //
 // A token that forgot the login hides private objects; SoftHSM2 moreover
 // drops their handles and answers CKR_OBJECT_HANDLE_INVALID. When the

@@ -3,6 +3,7 @@
 package hsm
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -89,24 +90,21 @@ func (t *token) findObjects(s pkcs11.SessionHandle, tmpl []*pkcs11.Attribute, ma
 	if err := t.p.FindObjectsInit(s, tmpl); err != nil {
 		return nil, err
 	}
-	if max > 0 {
-		found, _, err := t.p.FindObjects(s, max)
-		if ferr := t.p.FindObjectsFinal(s); err == nil {
-			err = ferr
-		}
-		return found, err
+	n := max
+	if n == 0 {
+		n = 64
 	}
 	var all []pkcs11.ObjectHandle
 	for {
-		objs, _, err := t.p.FindObjects(s, 64)
+		objs, _, err := t.p.FindObjects(s, n)
 		if err != nil {
 			_ = t.p.FindObjectsFinal(s)
 			return nil, err
 		}
-		if len(objs) == 0 {
+		all = append(all, objs...)
+		if len(objs) == 0 || max > 0 {
 			break
 		}
-		all = append(all, objs...)
 	}
 	return all, t.p.FindObjectsFinal(s)
 }
@@ -147,11 +145,8 @@ const anyClass = ^uint(0)
 // attr reads attribute typ of obj on session s.
 func (t *token) attr(s pkcs11.SessionHandle, obj pkcs11.ObjectHandle, typ uint) ([]byte, error) {
 	got, err := t.p.GetAttributeValue(s, obj, []*pkcs11.Attribute{pkcs11.NewAttribute(typ, nil)})
-	if err != nil {
-		return nil, err
-	}
-	if len(got) != 1 {
-		return nil, fmt.Errorf("hsm: attribute 0x%x: %d values: %w", typ, len(got), provider.ErrDevice)
+	if err != nil || len(got) != 1 {
+		return nil, cmp.Or(err, fmt.Errorf("hsm: attribute 0x%x: no value: %w", typ, provider.ErrDevice))
 	}
 	return got[0].Value, nil
 }
