@@ -83,6 +83,7 @@ func (a *Admin) open(mod *module) error {
 		return err
 	}
 	a.token = t
+	a.persistent = true
 	flags := uint(pkcs11.CKF_SERIAL_SESSION)
 	if !a.opts.ReadOnly {
 		flags |= pkcs11.CKF_RW_SESSION
@@ -173,11 +174,6 @@ func (a *Admin) begin(ctx context.Context) error {
 func (a *Admin) end() {
 	a.mod.leave()
 	a.mu.Unlock()
-}
-
-// find returns the token objects that match tmpl.
-func (a *Admin) find(tmpl []*pkcs11.Attribute) ([]pkcs11.ObjectHandle, error) {
-	return a.findObjects(a.s, tmpl, 0)
 }
 
 // attr reads one attribute; ok is false when the object has none (or the
@@ -325,7 +321,7 @@ func (a *Admin) List(ctx context.Context) ([]TokenKey, error) {
 	if err != nil {
 		return nil, ckrError("admin: list keys", err)
 	}
-	pubs, err := a.find(selector(pkcs11.CKO_PUBLIC_KEY, "", nil))
+	pubs, err := a.findObjects(a.s, selector(pkcs11.CKO_PUBLIC_KEY, "", nil), 0)
 	if err != nil {
 		return nil, ckrError("admin: list keys", err)
 	}
@@ -369,7 +365,7 @@ func (a *Admin) Find(ctx context.Context, label string, id []byte) ([]TokenKey, 
 func (a *Admin) keys(label string, id []byte, paired map[pkcs11.ObjectHandle]bool) ([]TokenKey, error) {
 	var keys []TokenKey
 	for _, class := range []uint{pkcs11.CKO_PRIVATE_KEY, pkcs11.CKO_SECRET_KEY} {
-		objs, err := a.find(selector(class, label, id))
+		objs, err := a.findObjects(a.s, selector(class, label, id), 0)
 		if err != nil {
 			return nil, err
 		}
@@ -482,7 +478,7 @@ func (a *Admin) Create(ctx context.Context, spec KeySpec) (TokenKey, error) {
 		return TokenKey{}, fmt.Errorf("hsm: admin: create: the token cannot %s %s keys: %w", what, alg.Name, provider.ErrNotSupported)
 	}
 	for _, t := range [][]*pkcs11.Attribute{selector(anyClass, spec.Label, nil), selector(anyClass, "", spec.ID)} {
-		found, err := a.find(t)
+		found, err := a.findObjects(a.s, t, 0)
 		if err != nil {
 			return TokenKey{}, ckrError("admin: create: look for the label and id", err)
 		}
@@ -491,10 +487,11 @@ func (a *Admin) Create(ctx context.Context, spec KeySpec) (TokenKey, error) {
 				spec.Label, spec.ID, provider.ErrInvalidArgument)
 		}
 	}
-	priv, pub, err := a.createObjects(alg, spec)
+	o, err := a.createObjects(alg, spec)
 	if err != nil {
 		return TokenKey{}, err
 	}
+	priv, pub := o.priv, o.pub
 	k := a.describe(priv, pub)
 	bad := k.Compliant(a.login)
 	if spec.Material == nil && (!k.AlwaysSensitive || !k.NeverExtractable) {
@@ -530,107 +527,33 @@ func adminAlgorithm(name string) (provider.Algorithm, error) {
 	return alg, nil
 }
 
-// createObjects makes the objects of a key: the private or secret key and,
-// for a pair, the public key. The caller holds mu.
-func (a *Admin) createObjects(alg provider.Algorithm, spec KeySpec) (priv, pub pkcs11.ObjectHandle, err error) {
-	common := func(class uint) []*pkcs11.Attribute {
-		return []*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_CLASS, class),
-			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
-			pkcs11.NewAttribute(pkcs11.CKA_LABEL, spec.Label),
-			pkcs11.NewAttribute(pkcs11.CKA_ID, spec.ID),
-		}
-	}
-	// The key can do what alg needs and nothing else, as the backend's
-	// keys (see capabilities.policy).
-	use := usageOf(alg)
-	secretT := func(class uint, extra ...*pkcs11.Attribute) []*pkcs11.Attribute {
-		t := append(common(class),
-			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
-			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
-			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, a.login),
-		)
-		t = append(t, extra...)
-		return append(t, a.caps.policy(class, use.key)...)
-	}
-	fail := func(err error) (pkcs11.ObjectHandle, pkcs11.ObjectHandle, error) {
-		return 0, 0, ckrError(fmt.Sprintf("admin: create %s key %q", alg.Name, spec.Label), err)
-	}
-	input := spec.Material
-
-	switch alg.Kind {
-	case provider.KindAEAD, provider.KindMAC:
-		keyType, mech := uint(pkcs11.CKK_AES), uint(pkcs11.CKM_AES_KEY_GEN)
-		var value []byte
-		if alg.Kind == provider.KindMAC {
-			keyType, mech = pkcs11.CKK_GENERIC_SECRET, pkcs11.CKM_GENERIC_SECRET_KEY_GEN
-			if input != nil {
-				if len(input) < alg.OutputSize {
-					return 0, 0, errorf(alg, provider.ErrInvalidArgument, "import: key of %d bytes, want at least %d", len(input), alg.OutputSize)
-				}
-				value = a.hmacKey(alg.Hash, input)
-			}
-		} else if input != nil {
-			if len(input) != alg.KeySize {
-				return 0, 0, errorf(alg, provider.ErrInvalidArgument, "import: key of %d bytes, want %d", len(input), alg.KeySize)
-			}
-			value = bytes.Clone(input)
+// createObjects makes the objects of a key as token objects with spec's
+// label and id, from the templates a Backend's keys are made from: the
+// private or secret key and, for a pair, the public key. The caller holds
+// mu.
+func (a *Admin) createObjects(alg provider.Algorithm, spec KeySpec) (objects, error) {
+	named := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_LABEL, spec.Label), pkcs11.NewAttribute(pkcs11.CKA_ID, spec.ID)}
+	var mk func(pkcs11.SessionHandle) (objects, error)
+	if alg.Kind == provider.KindAEAD || alg.Kind == provider.KindMAC {
+		m, value, err := a.secretKey(alg, spec.Material, named...)
+		if err != nil {
+			return objects{}, err
 		}
 		defer clear(value)
-		t := secretT(pkcs11.CKO_SECRET_KEY, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType))
-		if value != nil {
-			obj, err := a.caps.createObject(a.p, a.s, append(t, pkcs11.NewAttribute(pkcs11.CKA_VALUE, value)))
-			if err != nil {
-				return fail(err)
-			}
-			return obj, 0, nil
-		}
-		obj, err := a.caps.generateKey(a.p, a.s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)},
-			append(t, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, alg.KeySize)))
-		if err != nil {
-			return fail(err)
-		}
-		return obj, 0, nil
-	}
-
-	// A signature or key-agreement pair.
-	mech, keyType := pairMechanism(alg)
-	var pubT, privT []*pkcs11.Attribute
-	if input == nil {
-		if alg.IsRSA() {
-			pubT = []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, alg.KeySize),
-				pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1})}
-		} else {
-			params, _ := ecParams(alg.Curve)
-			pubT = []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, params)}
-		}
+		mk = m
 	} else {
-		m, err := importMaterial(alg, input)
+		m, wipe, err := a.pairKey(alg, spec.Material, named...)
 		if err != nil {
-			return 0, 0, err
+			return objects{}, err
 		}
-		defer m.wipe()
-		keyType, pubT, privT = m.keyType, m.pub, m.priv
+		defer wipe()
+		mk = m
 	}
-	privT = secretT(pkcs11.CKO_PRIVATE_KEY, append([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType)}, privT...)...)
-	pubT = append(append(append(common(pkcs11.CKO_PUBLIC_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType), pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false)), pubT...),
-		a.caps.policy(pkcs11.CKO_PUBLIC_KEY, use.pub)...)
-	if input == nil {
-		pub, priv, err := a.caps.generateKeyPair(a.p, a.s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, pubT, privT)
-		if err != nil {
-			return fail(err)
-		}
-		return priv, pub, nil
+	o, err := mk(a.s)
+	if err != nil {
+		return objects{}, ckrError(fmt.Sprintf("admin: create %s key %q", alg.Name, spec.Label), err)
 	}
-	if priv, err = a.caps.createObject(a.p, a.s, privT); err != nil {
-		return fail(err)
-	}
-	if pub, err = a.caps.createObject(a.p, a.s, pubT); err != nil {
-		_ = destroyObjects(a.p, a.s, priv)
-		return fail(err)
-	}
-	return priv, pub, nil
+	return o, nil
 }
 
 // Delete destroys every key object on the token (private, secret and
@@ -647,7 +570,7 @@ func (a *Admin) Delete(ctx context.Context, label string, id []byte) (int, error
 	defer a.end()
 	var objs []pkcs11.ObjectHandle
 	for _, class := range []uint{pkcs11.CKO_PRIVATE_KEY, pkcs11.CKO_SECRET_KEY, pkcs11.CKO_PUBLIC_KEY} {
-		found, err := a.find(selector(class, label, id))
+		found, err := a.findObjects(a.s, selector(class, label, id), 0)
 		if err != nil {
 			return 0, ckrError("admin: delete: find the objects", err)
 		}

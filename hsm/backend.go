@@ -124,7 +124,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	b.pool.Store(b.newPool(0, 0))
 	// The opening calls into the token too: it runs where its deadline
 	// can abandon it, and cleans up after itself when it was abandoned.
-	octx, cancel := b.callContext(ctx, true)
+	octx, cancel := context.WithTimeoutCause(ctx, slowCalls*b.callTimeout, errCallDeadline)
 	defer cancel()
 	if !mod.enter() {
 		_ = mod.release()

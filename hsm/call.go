@@ -17,24 +17,11 @@ import (
 
 // The call layer: how a Backend calls into its token. It is this file,
 // call_pool.go (the pooled sessions), call_recover.go (health and
-// recovery) and the module's gate (module.go). One call goes so:
+// recovery) and the module's gate (module.go). One call goes so
+// (docs/design.md, "Token calls", pictures it):
 //
-//	caller's goroutine                       body's goroutine
-//	──────────────────                       ────────────────
-//	ready             fail fast while the token is unhealthy
-//	pool.get          a pooled session (withSession), or
-//	lockMain          mainLock, the persistent session's (withMain):
-//	                  both within the session wait and the call deadline
-//	begin             enter the module's gate: the lease
-//	tokenCall ─────────────────────────────► body: f on the session,
-//	  waits until body returns, ctx              reopening, logging in again
-//	  ends or the call deadline fires            │
-//	  (then ErrTimeout, and fault)               ▼
-//	                                         lease.end: undo (only when the
-//	                                           caller gave up on a body that
-//	                                           succeeded), the body's hold on
-//	                                           staged memory, leave the gate,
-//	                                           unlock mainLock
+//	caller: ready → pool.get or lockMain → begin (the lease) → tokenCall ─┐
+//	body:   f on the session (a new session, a new login), then lease.end ◄┘
 //
 // With Config.InlineCalls the body runs on the caller's goroutine and is
 // never abandoned; everything else is the same. What holds:
@@ -223,16 +210,6 @@ var errCallDeadline = errors.New("hsm: no answer within the call deadline")
 // (which asks the token for every mechanism) and key creation (RSA key
 // generation takes seconds on a busy token).
 const slowCalls = 6
-
-// callContext bounds ctx by the call deadline, or by slowCalls of them for
-// a slow operation.
-func (b *Backend) callContext(ctx context.Context, slow bool) (context.Context, context.CancelFunc) {
-	d := b.callTimeout
-	if slow {
-		d *= slowCalls
-	}
-	return context.WithTimeoutCause(ctx, d, errCallDeadline)
-}
 
 // callTimers holds stopped timers for the call deadlines of token
 // operations (see callTimer).

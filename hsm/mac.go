@@ -5,8 +5,6 @@ package hsm
 import (
 	"context"
 
-	"github.com/miekg/pkcs11"
-
 	"github.com/wasihsm/wasihsm/provider"
 )
 
@@ -23,19 +21,12 @@ type macKey struct {
 var _ provider.Signer = (*macKey)(nil)
 
 func (b *Backend) newMACKey(ctx context.Context, alg provider.Algorithm, input []byte) (*macKey, error) {
-	tmpl := b.keyTemplate(alg, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET))
-	var value []byte
-	if input == nil {
-		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, alg.KeySize))
-	} else {
-		// RFC 7518 §3.2: a key as long as the hash at least.
-		if len(input) < alg.OutputSize {
-			return nil, errorf(alg, provider.ErrInvalidArgument, "import: key of %d bytes, want at least %d", len(input), alg.OutputSize)
-		}
-		value = b.hmacKey(alg.Hash, input)
-		defer clear(value)
+	mk, value, err := b.secretKey(alg, input)
+	if err != nil {
+		return nil, err
 	}
-	o, err := b.create(ctx, alg, input == nil, b.secretObject(pkcs11.CKM_GENERIC_SECRET_KEY_GEN, tmpl, value), nil)
+	defer clear(value)
+	o, err := b.create(ctx, alg, input == nil, mk, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,9 @@ type token struct {
 	// login says whether the user is logged in (an Admin) or logs in (a
 	// Backend with a PIN source); objects made then are private.
 	login bool
+	// persistent says that the keys made are token objects (an Admin's),
+	// not session objects (a Backend's).
+	persistent bool
 }
 
 // errReinit is the answer of every call that finds the module's gate
