@@ -50,8 +50,9 @@ type Backend struct {
 	main     pkcs11.SessionHandle
 	// gen counts the openings of main. A key remembers the generation its
 	// objects were created in; when main has been reopened since, they
-	// are gone with the old session.
-	gen    atomic.Uint64
+	// are gone with the old session. Atomic: keys read it without mainLock.
+	gen atomic.Uint64
+	// closed is set once, by Close; atomic, read by every call.
 	closed atomic.Bool
 	// kept records, per algorithm and origin, the generation of main in
 	// which a created key passed checkKeyAttributes (see checkKept).
@@ -70,7 +71,8 @@ type Backend struct {
 	closing chan struct{}
 
 	// Health (see call_recover.go). modEpoch is the module epoch that the
-	// backend's sessions belong to.
+	// backend's sessions belong to. The three atomics are read by every
+	// call without a lock and written by the recovery.
 	modEpoch   atomic.Uint64
 	healthy    atomic.Bool
 	recoveries atomic.Uint64
@@ -126,12 +128,13 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	// can abandon it, and cleans up after itself when it was abandoned.
 	octx, cancel := context.WithTimeoutCause(ctx, slowCalls*b.callTimeout, errCallDeadline)
 	defer cancel()
-	if !mod.enter() {
+	l, ok := b.begin(nil, nil, nil)
+	if !ok {
 		_ = mod.release()
 		return nil, errReinit
 	}
-	abandoned, err := abandonable(octx, nil, b.open, func(err error, abandoned bool) {
-		mod.leave()
+	// The lease leaves the module before closeLocked enters it again.
+	abandoned, err := abandonable(octx, nil, b.open, l, func(err error, abandoned bool) {
 		switch {
 		case err != nil:
 			_ = mod.release()
@@ -168,15 +171,14 @@ func (b *Backend) open() error {
 	}
 	t.login = b.login
 	b.token = t
-	info := t.info
 	if t.loginRequired() && !b.login {
 		return t.noPIN()
 	}
-	size := sessionLimit(info.MaxSessionCount, b.cfg.MaxSessions)
+	size := sessionLimit(t.info.MaxSessionCount, b.cfg.MaxSessions)
 	if size < 2 {
-		return fmt.Errorf("hsm: token %q allows %d session(s); the backend needs 2 or more: %w", info.Label, size, provider.ErrNoResources)
+		return fmt.Errorf("hsm: token %q allows %d session(s); the backend needs 2 or more: %w", t.info.Label, size, provider.ErrNoResources)
 	}
-	b.pool.Store(b.newPool(t.slot, b.poolSize(info)))
+	b.pool.Store(b.newPool(t.slot, b.poolSize(t.info)))
 	b.mainLock <- struct{}{}
 	defer func() { <-b.mainLock }()
 	return b.openMain()

@@ -116,7 +116,7 @@ func (b *Backend) tokenCall(ctx context.Context, expire <-chan time.Time, op str
 		l.end(err, false)
 		return err
 	}
-	abandoned, err := runAbandonable(ctx, expire, body, l, nil)
+	abandoned, err := abandonable(ctx, expire, body, l, nil)
 	if !abandoned {
 		return err
 	}
@@ -133,16 +133,11 @@ func (b *Backend) tokenCall(ctx context.Context, expire <-chan time.Time, op str
 
 // abandonable runs body on a goroutine of its own and waits for it until
 // ctx ends or expire (when not nil) fires. It reports whether it gave up
-// waiting, or else body's error. Either way finish runs on body's
-// goroutine once body has returned, with body's error and whether the
-// caller had given up; a body that finishes as the wait ends counts as
-// finished, never as both.
-func abandonable(ctx context.Context, expire <-chan time.Time, body func() error, finish func(err error, abandoned bool)) (bool, error) {
-	return runAbandonable(ctx, expire, body, lease{}, finish)
-}
-
-// runAbandonable is abandonable that ends l, before finish (when not nil).
-func runAbandonable(ctx context.Context, expire <-chan time.Time, body func() error, l lease, finish func(err error, abandoned bool)) (bool, error) {
+// waiting, or else body's error. Either way, once body has returned, its
+// goroutine ends l and then calls finish (when not nil), with body's error
+// and whether the caller had given up; a body that finishes as the wait
+// ends counts as finished, never as both.
+func abandonable(ctx context.Context, expire <-chan time.Time, body func() error, l lease, finish func(err error, abandoned bool)) (bool, error) {
 	h := handoffs.Get().(*handoff)
 	h.body, h.lease, h.finish = body, l, finish
 	go h.run()
@@ -162,7 +157,7 @@ func runAbandonable(ctx context.Context, expire <-chan time.Time, body func() er
 	return true, nil
 }
 
-// handoff is what runAbandonable shares with the goroutine that runs
+// handoff is what abandonable shares with the goroutine that runs
 // body. Handoffs are pooled: whoever is last to use one, the caller that
 // took the result or the goroutine of an abandoned call, frees it. body,
 // lease and finish are written before the goroutine starts and cleared by
@@ -179,7 +174,7 @@ type handoff struct {
 
 var handoffs = sync.Pool{New: func() any { return &handoff{done: make(chan error, 1)} }}
 
-// run is the goroutine of runAbandonable.
+// run is the goroutine of abandonable.
 func (h *handoff) run() {
 	err := h.body()
 	abandoned := !h.state.CompareAndSwap(0, 1)

@@ -21,6 +21,7 @@ import (
 // sessions exist at once; get waits for one to be put back, up to the
 // pool's wait or the context's deadline, whichever comes first.
 type sessionPool struct {
+	// close, wait and size are set by newSessionPool and not changed after.
 	close func(pkcs11.SessionHandle)
 	wait  time.Duration
 	size  int
@@ -33,7 +34,7 @@ type sessionPool struct {
 	// get sends, put receives.
 	slots chan struct{}
 
-	mu        sync.Mutex
+	mu        sync.Mutex // guards the fields below
 	idle      []pkcs11.SessionHandle
 	closed    bool
 	discarded bool

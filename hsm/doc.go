@@ -93,11 +93,9 @@
 // [provider.ErrKeyLost]. How, and what keeps it safe: docs/design.md,
 // "Token calls", and the top of call.go.
 //
-// A token that forgot the login hides private objects; SoftHSM2 moreover
-// drops their handles and answers CKR_OBJECT_HANDLE_INVALID. When the
-// session is no longer logged in, that counts as CKR_USER_NOT_LOGGED_IN:
-// the backend logs in again and retries (up to three times for one
-// operation), and a managed key finds its object again.
+// A token that forgot the login hides private objects (SoftHSM2 answers
+// CKR_OBJECT_HANDLE_INVALID): the backend logs in again and retries, up
+// to three times for one operation; a managed key finds its object again.
 //
 // # Keys
 //

@@ -51,6 +51,8 @@ type keyBase struct {
 	objMu sync.Mutex
 	epoch uint64
 
+	// mu guards destroyed: operations hold it for reading (acquire),
+	// Destroy for writing.
 	mu        sync.RWMutex
 	destroyed bool
 
