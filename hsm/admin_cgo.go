@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/miekg/pkcs11"
 
@@ -35,18 +34,15 @@ import (
 // attributes back and removes the key again when the token did not keep
 // them.
 type Admin struct {
+	// token is set by OpenAdmin; its login field says whether Login
+	// succeeded, and is guarded by mu.
+	token
 	cfg  Config
 	opts AdminOptions
-	mod  *module
-	p    *pkcs11.Ctx
-	slot uint
-	info pkcs11.TokenInfo
-	caps *capabilities
 
-	mu       sync.Mutex // guards s, loggedIn and closed, and serialises the session
-	s        pkcs11.SessionHandle
-	loggedIn bool
-	closed   bool
+	mu     sync.Mutex // guards s, token.login and closed, and serialises the session
+	s      pkcs11.SessionHandle
+	closed bool
 }
 
 // OpenAdmin loads cfg.Module (as [Open] does, checked against the
@@ -69,35 +65,30 @@ func OpenAdmin(ctx context.Context, cfg Config, opts AdminOptions) (*Admin, erro
 	if err != nil {
 		return nil, err
 	}
-	a := &Admin{cfg: cfg, opts: opts, mod: mod, p: mod.ctx}
-	if err := a.open(); err != nil {
+	a := &Admin{cfg: cfg, opts: opts}
+	if err := a.open(mod); err != nil {
 		_ = mod.release()
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *Admin) open() error {
-	if !a.mod.enter() {
+func (a *Admin) open(mod *module) error {
+	if !mod.enter() {
 		return errReinit
 	}
-	defer a.mod.leave()
-	slot, info, err := selectToken(a.p, a.cfg.Token)
+	defer mod.leave()
+	t, err := openToken(mod, a.cfg.Token)
 	if err != nil {
 		return err
 	}
-	a.slot, a.info = slot, info
-	if info.Flags&pkcs11.CKF_TOKEN_INITIALIZED == 0 {
-		return fmt.Errorf("hsm: token %q in slot %d is not initialised: %w", info.Label, slot, provider.ErrDevice)
-	}
-	if a.caps, err = discover(a.p, slot); err != nil {
-		return err
-	}
+	a.token = t
+	a.persistent = true
 	flags := uint(pkcs11.CKF_SERIAL_SESSION)
 	if !a.opts.ReadOnly {
 		flags |= pkcs11.CKF_RW_SESSION
 	}
-	if a.s, err = a.p.OpenSession(slot, flags); err != nil {
+	if a.s, err = a.p.OpenSession(a.slot, flags); err != nil {
 		return ckrError("admin: open a session", err)
 	}
 	return nil
@@ -111,7 +102,7 @@ func (a *Admin) Label() string { return a.info.Label }
 
 // LoginRequired reports whether the token wants a login
 // (CKF_LOGIN_REQUIRED) to use private objects.
-func (a *Admin) LoginRequired() bool { return a.info.Flags&pkcs11.CKF_LOGIN_REQUIRED != 0 }
+func (a *Admin) LoginRequired() bool { return a.loginRequired() }
 
 // Supports says how the token serves op on alg, as [Backend.Supports].
 func (a *Admin) Supports(alg provider.Algorithm, op provider.Operation) provider.Support {
@@ -132,22 +123,13 @@ func (a *Admin) Login(ctx context.Context) error {
 		return err
 	}
 	defer a.end()
-	if a.cfg.PIN == nil {
-		if a.LoginRequired() {
-			return fmt.Errorf("hsm: login: token %q requires a login and no PIN source is configured: %w", a.info.Label, provider.ErrAccessDenied)
-		}
+	if a.cfg.PIN == nil && !a.loginRequired() {
 		return nil
 	}
-	pin, err := a.cfg.PIN()
-	if err != nil {
-		return fmt.Errorf("hsm: login: read the PIN: %w: %w", provider.ErrAccessDenied, err)
+	if err := a.logIn(a.s, a.cfg.PIN); err != nil {
+		return err
 	}
-	defer clear(pin)
-	err = a.p.Login(a.s, pkcs11.CKU_USER, unsafe.String(unsafe.SliceData(pin), len(pin)))
-	if err != nil && !hasTrait(err, done) {
-		return ckrError("login", err)
-	}
-	a.loggedIn = true
+	a.login = true
 	return nil
 }
 
@@ -167,10 +149,7 @@ func (a *Admin) Close() error {
 	return a.mod.release()
 }
 
-var (
-	errAdminClosed = fmt.Errorf("hsm: admin: closed: %w", provider.ErrInvalidArgument)
-	errReinit      = fmt.Errorf("hsm: admin: the module is being initialised again after a token failure; retry: %w", provider.ErrDevice)
-)
+var errAdminClosed = fmt.Errorf("hsm: admin: closed: %w", provider.ErrInvalidArgument)
 
 // begin takes the session for one call, and a place in the module's gate
 // (see module.enter): a backend of the same process that recovers from a
@@ -197,61 +176,11 @@ func (a *Admin) end() {
 	a.mu.Unlock()
 }
 
-// view is a Backend that shares the Admin's module and capabilities, for
-// the backend's helpers that read only p, caps and login (readPublic,
-// checkManagedType, hmacKey, importMaterial's callers): the key rules stay
-// in one place.
-func (a *Admin) view() *Backend {
-	return &Backend{p: a.p, caps: a.caps, login: a.loggedIn}
-}
-
-// find returns the token objects that match tmpl.
-func (a *Admin) find(tmpl []*pkcs11.Attribute) ([]pkcs11.ObjectHandle, error) {
-	if err := a.p.FindObjectsInit(a.s, tmpl); err != nil {
-		return nil, err
-	}
-	var all []pkcs11.ObjectHandle
-	for {
-		objs, _, err := a.p.FindObjects(a.s, 64)
-		if err != nil {
-			_ = a.p.FindObjectsFinal(a.s)
-			return nil, err
-		}
-		if len(objs) == 0 {
-			break
-		}
-		all = append(all, objs...)
-	}
-	return all, a.p.FindObjectsFinal(a.s)
-}
-
-// selector is a template for token objects of a class with a label and an
-// id (each only when set).
-func selector(class uint, label string, id []byte) []*pkcs11.Attribute {
-	t := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true)}
-	if class != anyClass {
-		t = append(t, pkcs11.NewAttribute(pkcs11.CKA_CLASS, class))
-	}
-	if label != "" {
-		t = append(t, pkcs11.NewAttribute(pkcs11.CKA_LABEL, label))
-	}
-	if len(id) > 0 {
-		t = append(t, pkcs11.NewAttribute(pkcs11.CKA_ID, id))
-	}
-	return t
-}
-
-// anyClass makes selector match objects of every class.
-const anyClass = ^uint(0)
-
 // attr reads one attribute; ok is false when the object has none (or the
 // token will not say, as for a sensitive value).
 func (a *Admin) attr(obj pkcs11.ObjectHandle, t uint) ([]byte, bool) {
-	got, err := a.p.GetAttributeValue(a.s, obj, []*pkcs11.Attribute{pkcs11.NewAttribute(t, nil)})
-	if err != nil || len(got) != 1 {
-		return nil, false
-	}
-	return got[0].Value, true
+	v, err := a.token.attr(a.s, obj, t)
+	return v, err == nil
 }
 
 func (a *Admin) boolAttr(obj pkcs11.ObjectHandle, t uint) bool {
@@ -372,25 +301,11 @@ func (a *Admin) describe(obj, pub pkcs11.ObjectHandle) TokenKey {
 		if k.Class == "public" {
 			priv, pub = 0, obj
 		}
-		if spki, _, err := a.view().readPublic(a.s, alg, priv, pub); err == nil {
+		if spki, _, err := a.readPublic(a.s, alg, priv, pub); err == nil {
 			k.PublicKey = spki
 		}
 	}
 	return k
-}
-
-// publicHalf finds the public key object of a private key: the one with
-// its id, or without an id its label.
-func (a *Admin) publicHalf(label string, id []byte) (pkcs11.ObjectHandle, error) {
-	t := selector(pkcs11.CKO_PUBLIC_KEY, "", id)
-	if len(id) == 0 {
-		t = selector(pkcs11.CKO_PUBLIC_KEY, label, nil)
-	}
-	found, err := a.find(t)
-	if err != nil || len(found) != 1 {
-		return 0, err
-	}
-	return found[0], nil
 }
 
 // List returns every key on the token that the session can see (private
@@ -401,27 +316,12 @@ func (a *Admin) List(ctx context.Context) ([]TokenKey, error) {
 		return nil, err
 	}
 	defer a.end()
-	var keys []TokenKey
 	paired := map[pkcs11.ObjectHandle]bool{}
-	for _, class := range []uint{pkcs11.CKO_PRIVATE_KEY, pkcs11.CKO_SECRET_KEY} {
-		objs, err := a.find(selector(class, "", nil))
-		if err != nil {
-			return nil, ckrError("admin: list keys", err)
-		}
-		for _, obj := range objs {
-			var pub pkcs11.ObjectHandle
-			if class == pkcs11.CKO_PRIVATE_KEY {
-				label, _ := a.attr(obj, pkcs11.CKA_LABEL)
-				id, _ := a.attr(obj, pkcs11.CKA_ID)
-				if pub, err = a.publicHalf(string(label), id); err != nil {
-					return nil, ckrError("admin: list keys", err)
-				}
-				paired[pub] = true
-			}
-			keys = append(keys, a.describe(obj, pub))
-		}
+	keys, err := a.keys("", nil, paired)
+	if err != nil {
+		return nil, ckrError("admin: list keys", err)
 	}
-	pubs, err := a.find(selector(pkcs11.CKO_PUBLIC_KEY, "", nil))
+	pubs, err := a.findObjects(a.s, selector(pkcs11.CKO_PUBLIC_KEY, "", nil), 0)
 	if err != nil {
 		return nil, ckrError("admin: list keys", err)
 	}
@@ -451,25 +351,37 @@ func (a *Admin) Find(ctx context.Context, label string, id []byte) ([]TokenKey, 
 		return nil, err
 	}
 	defer a.end()
+	keys, err := a.keys(label, id, map[pkcs11.ObjectHandle]bool{})
+	if err != nil {
+		return nil, ckrError("admin: find keys", err)
+	}
+	sortKeys(keys)
+	return keys, nil
+}
+
+// keys describes the private and secret keys with the label and id given
+// (an empty label or nil id matches any), each with its public half, which
+// it adds to paired.
+func (a *Admin) keys(label string, id []byte, paired map[pkcs11.ObjectHandle]bool) ([]TokenKey, error) {
 	var keys []TokenKey
 	for _, class := range []uint{pkcs11.CKO_PRIVATE_KEY, pkcs11.CKO_SECRET_KEY} {
-		objs, err := a.find(selector(class, label, id))
+		objs, err := a.findObjects(a.s, selector(class, label, id), 0)
 		if err != nil {
-			return nil, ckrError("admin: find keys", err)
+			return nil, err
 		}
 		for _, obj := range objs {
 			var pub pkcs11.ObjectHandle
 			if class == pkcs11.CKO_PRIVATE_KEY {
 				l, _ := a.attr(obj, pkcs11.CKA_LABEL)
 				i, _ := a.attr(obj, pkcs11.CKA_ID)
-				if pub, err = a.publicHalf(string(l), i); err != nil {
-					return nil, ckrError("admin: find keys", err)
+				if pub, err = a.publicHalf(a.s, string(l), i); err != nil {
+					return nil, err
 				}
+				paired[pub] = true
 			}
 			keys = append(keys, a.describe(obj, pub))
 		}
 	}
-	sortKeys(keys)
 	return keys, nil
 }
 
@@ -493,7 +405,7 @@ func (a *Admin) Fits(ctx context.Context, k TokenKey, algName string) error {
 		return err
 	}
 	defer a.end()
-	if err := a.view().checkManagedType(a.s, alg, pkcs11.ObjectHandle(k.obj), k.keyType); err != nil {
+	if err := a.checkManagedType(a.s, alg, pkcs11.ObjectHandle(k.obj), k.keyType); err != nil {
 		return fmt.Errorf("hsm: admin: %s: %v: %w", alg.Name, err, provider.ErrInvalidArgument)
 	}
 	if !slices.Contains(k.Algorithms, alg.Name) {
@@ -566,7 +478,7 @@ func (a *Admin) Create(ctx context.Context, spec KeySpec) (TokenKey, error) {
 		return TokenKey{}, fmt.Errorf("hsm: admin: create: the token cannot %s %s keys: %w", what, alg.Name, provider.ErrNotSupported)
 	}
 	for _, t := range [][]*pkcs11.Attribute{selector(anyClass, spec.Label, nil), selector(anyClass, "", spec.ID)} {
-		found, err := a.find(t)
+		found, err := a.findObjects(a.s, t, 0)
 		if err != nil {
 			return TokenKey{}, ckrError("admin: create: look for the label and id", err)
 		}
@@ -575,12 +487,13 @@ func (a *Admin) Create(ctx context.Context, spec KeySpec) (TokenKey, error) {
 				spec.Label, spec.ID, provider.ErrInvalidArgument)
 		}
 	}
-	priv, pub, err := a.createObjects(alg, spec)
+	o, err := a.createObjects(alg, spec)
 	if err != nil {
 		return TokenKey{}, err
 	}
+	priv, pub := o.priv, o.pub
 	k := a.describe(priv, pub)
-	bad := k.Compliant(a.loggedIn)
+	bad := k.Compliant(a.login)
 	if spec.Material == nil && (!k.AlwaysSensitive || !k.NeverExtractable) {
 		bad = append(bad, "CKA_ALWAYS_SENSITIVE or CKA_NEVER_EXTRACTABLE is false for a key generated on the token")
 	}
@@ -614,107 +527,33 @@ func adminAlgorithm(name string) (provider.Algorithm, error) {
 	return alg, nil
 }
 
-// createObjects makes the objects of a key: the private or secret key and,
-// for a pair, the public key. The caller holds mu.
-func (a *Admin) createObjects(alg provider.Algorithm, spec KeySpec) (priv, pub pkcs11.ObjectHandle, err error) {
-	common := func(class uint) []*pkcs11.Attribute {
-		return []*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_CLASS, class),
-			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
-			pkcs11.NewAttribute(pkcs11.CKA_LABEL, spec.Label),
-			pkcs11.NewAttribute(pkcs11.CKA_ID, spec.ID),
-		}
-	}
-	// The key can do what alg needs and nothing else, as the backend's
-	// keys (see capabilities.policy).
-	use := usageOf(alg)
-	secretT := func(class uint, extra ...*pkcs11.Attribute) []*pkcs11.Attribute {
-		t := append(common(class),
-			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
-			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
-			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, a.loggedIn),
-		)
-		t = append(t, extra...)
-		return append(t, a.caps.policy(class, use.key)...)
-	}
-	fail := func(err error) (pkcs11.ObjectHandle, pkcs11.ObjectHandle, error) {
-		return 0, 0, ckrError(fmt.Sprintf("admin: create %s key %q", alg.Name, spec.Label), err)
-	}
-	input := spec.Material
-
-	switch alg.Kind {
-	case provider.KindAEAD, provider.KindMAC:
-		keyType, mech := uint(pkcs11.CKK_AES), uint(pkcs11.CKM_AES_KEY_GEN)
-		var value []byte
-		if alg.Kind == provider.KindMAC {
-			keyType, mech = pkcs11.CKK_GENERIC_SECRET, pkcs11.CKM_GENERIC_SECRET_KEY_GEN
-			if input != nil {
-				if len(input) < alg.OutputSize {
-					return 0, 0, errorf(alg, provider.ErrInvalidArgument, "import: key of %d bytes, want at least %d", len(input), alg.OutputSize)
-				}
-				value = a.view().hmacKey(alg.Hash, input)
-			}
-		} else if input != nil {
-			if len(input) != alg.KeySize {
-				return 0, 0, errorf(alg, provider.ErrInvalidArgument, "import: key of %d bytes, want %d", len(input), alg.KeySize)
-			}
-			value = bytes.Clone(input)
+// createObjects makes the objects of a key as token objects with spec's
+// label and id, from the templates a Backend's keys are made from: the
+// private or secret key and, for a pair, the public key. The caller holds
+// mu.
+func (a *Admin) createObjects(alg provider.Algorithm, spec KeySpec) (objects, error) {
+	named := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_LABEL, spec.Label), pkcs11.NewAttribute(pkcs11.CKA_ID, spec.ID)}
+	var mk func(pkcs11.SessionHandle) (objects, error)
+	if alg.Kind == provider.KindAEAD || alg.Kind == provider.KindMAC {
+		m, value, err := a.secretKey(alg, spec.Material, named...)
+		if err != nil {
+			return objects{}, err
 		}
 		defer clear(value)
-		t := secretT(pkcs11.CKO_SECRET_KEY, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType))
-		if value != nil {
-			obj, err := a.caps.createObject(a.p, a.s, append(t, pkcs11.NewAttribute(pkcs11.CKA_VALUE, value)))
-			if err != nil {
-				return fail(err)
-			}
-			return obj, 0, nil
-		}
-		obj, err := a.caps.generateKey(a.p, a.s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)},
-			append(t, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, alg.KeySize)))
-		if err != nil {
-			return fail(err)
-		}
-		return obj, 0, nil
-	}
-
-	// A signature or key-agreement pair.
-	mech, keyType := pairMechanism(alg)
-	var pubT, privT []*pkcs11.Attribute
-	if input == nil {
-		if alg.IsRSA() {
-			pubT = []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, alg.KeySize),
-				pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1})}
-		} else {
-			params, _ := ecParams(alg.Curve)
-			pubT = []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, params)}
-		}
+		mk = m
 	} else {
-		m, err := importMaterial(alg, input)
+		m, wipe, err := a.pairKey(alg, spec.Material, named...)
 		if err != nil {
-			return 0, 0, err
+			return objects{}, err
 		}
-		defer m.wipe()
-		keyType, pubT, privT = m.keyType, m.pub, m.priv
+		defer wipe()
+		mk = m
 	}
-	privT = secretT(pkcs11.CKO_PRIVATE_KEY, append([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType)}, privT...)...)
-	pubT = append(append(append(common(pkcs11.CKO_PUBLIC_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType), pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false)), pubT...),
-		a.caps.policy(pkcs11.CKO_PUBLIC_KEY, use.pub)...)
-	if input == nil {
-		pub, priv, err := a.caps.generateKeyPair(a.p, a.s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, pubT, privT)
-		if err != nil {
-			return fail(err)
-		}
-		return priv, pub, nil
+	o, err := mk(a.s)
+	if err != nil {
+		return objects{}, ckrError(fmt.Sprintf("admin: create %s key %q", alg.Name, spec.Label), err)
 	}
-	if priv, err = a.caps.createObject(a.p, a.s, privT); err != nil {
-		return fail(err)
-	}
-	if pub, err = a.caps.createObject(a.p, a.s, pubT); err != nil {
-		_ = destroyObjects(a.p, a.s, priv)
-		return fail(err)
-	}
-	return priv, pub, nil
+	return o, nil
 }
 
 // Delete destroys every key object on the token (private, secret and
@@ -731,7 +570,7 @@ func (a *Admin) Delete(ctx context.Context, label string, id []byte) (int, error
 	defer a.end()
 	var objs []pkcs11.ObjectHandle
 	for _, class := range []uint{pkcs11.CKO_PRIVATE_KEY, pkcs11.CKO_SECRET_KEY, pkcs11.CKO_PUBLIC_KEY} {
-		found, err := a.find(selector(class, label, id))
+		found, err := a.findObjects(a.s, selector(class, label, id), 0)
 		if err != nil {
 			return 0, ckrError("admin: delete: find the objects", err)
 		}

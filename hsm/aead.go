@@ -3,11 +3,8 @@
 package hsm
 
 import (
-	"bytes"
 	"context"
 	"errors"
-
-	"github.com/miekg/pkcs11"
 
 	"github.com/wasihsm/wasihsm/provider"
 )
@@ -25,19 +22,12 @@ type aeadKey struct {
 var _ provider.AEADKey = (*aeadKey)(nil)
 
 func (b *Backend) newAEADKey(ctx context.Context, alg provider.Algorithm, input []byte) (*aeadKey, error) {
-	tmpl := b.keyTemplate(alg, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES))
-	var value []byte
-	if input == nil {
-		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, alg.KeySize))
-	} else {
-		// Exactly the algorithm's size: the token would take any AES size.
-		if len(input) != alg.KeySize {
-			return nil, errorf(alg, provider.ErrInvalidArgument, "import: key of %d bytes, want %d", len(input), alg.KeySize)
-		}
-		value = bytes.Clone(input)
-		defer clear(value)
+	mk, value, err := b.secretKey(alg, input)
+	if err != nil {
+		return nil, err
 	}
-	o, err := b.create(ctx, alg, input == nil, b.secretObject(pkcs11.CKM_AES_KEY_GEN, tmpl, value), nil)
+	defer clear(value)
+	o, err := b.create(ctx, alg, input == nil, mk, nil)
 	if err != nil {
 		return nil, err
 	}

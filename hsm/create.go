@@ -124,17 +124,17 @@ func (b *Backend) create(ctx context.Context, alg provider.Algorithm, generated 
 
 // secretObject returns the mk of create for a secret key: generated with
 // mech from tmpl, or, when value is not nil, created from tmpl and value.
-func (b *Backend) secretObject(mech uint, tmpl []*pkcs11.Attribute, value []byte) func(pkcs11.SessionHandle) (objects, error) {
+func (t *token) secretObject(mech uint, tmpl []*pkcs11.Attribute, value []byte) func(pkcs11.SessionHandle) (objects, error) {
 	if value != nil {
 		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE, value))
 		return func(s pkcs11.SessionHandle) (objects, error) {
-			o, err := b.caps.createObject(b.p, s, tmpl)
+			o, err := t.caps.createObject(t.p, s, tmpl)
 			return objects{priv: o}, err
 		}
 	}
 	m := []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}
 	return func(s pkcs11.SessionHandle) (objects, error) {
-		o, err := b.caps.generateKey(b.p, s, m, tmpl)
+		o, err := t.caps.generateKey(t.p, s, m, tmpl)
 		return objects{priv: o}, err
 	}
 }
@@ -142,16 +142,16 @@ func (b *Backend) secretObject(mech uint, tmpl []*pkcs11.Attribute, value []byte
 // pairObjects returns the mk of create for a key pair: generated with
 // mech, or, when imported, created from the two templates (which then
 // hold the key material).
-func (b *Backend) pairObjects(mech uint, imported bool, pubT, privT []*pkcs11.Attribute) func(pkcs11.SessionHandle) (objects, error) {
+func (t *token) pairObjects(mech uint, imported bool, pubT, privT []*pkcs11.Attribute) func(pkcs11.SessionHandle) (objects, error) {
 	if imported {
 		return func(s pkcs11.SessionHandle) (objects, error) {
-			priv, err := b.caps.createObject(b.p, s, privT)
+			priv, err := t.caps.createObject(t.p, s, privT)
 			if err != nil {
 				return objects{}, err
 			}
-			pub, err := b.caps.createObject(b.p, s, pubT)
+			pub, err := t.caps.createObject(t.p, s, pubT)
 			if err != nil {
-				_ = destroyObjects(b.p, s, priv)
+				_ = destroyObjects(t.p, s, priv)
 				return objects{}, err
 			}
 			return objects{priv: priv, pub: pub}, nil
@@ -159,7 +159,7 @@ func (b *Backend) pairObjects(mech uint, imported bool, pubT, privT []*pkcs11.At
 	}
 	m := []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}
 	return func(s pkcs11.SessionHandle) (objects, error) {
-		pub, priv, err := b.caps.generateKeyPair(b.p, s, m, pubT, privT)
+		pub, priv, err := t.caps.generateKeyPair(t.p, s, m, pubT, privT)
 		return objects{priv: priv, pub: pub}, err
 	}
 }
@@ -249,8 +249,34 @@ func importMaterial(alg provider.Algorithm, der []byte) (*material, error) {
 // and the public key read back from the token (SubjectPublicKeyInfo DER)
 // with the signature length.
 func (b *Backend) newPair(ctx context.Context, alg provider.Algorithm, input []byte) (objects, []byte, int, error) {
+	mk, wipe, err := b.pairKey(alg, input)
+	if err != nil {
+		return objects{}, nil, 0, err
+	}
+	defer wipe()
+	var (
+		spki []byte
+		size int
+	)
+	o, err := b.create(ctx, alg, input == nil, mk,
+		func(s pkcs11.SessionHandle, o objects) error {
+			var err error
+			spki, size, err = b.readPublic(s, alg, o.priv, o.pub)
+			return err
+		})
+	if err != nil {
+		return objects{}, nil, 0, err
+	}
+	return o, spki, size, nil
+}
+
+// pairKey returns the mk of create for a key pair of alg: generated, or
+// imported from input (PKCS#8) when it is not nil. Its templates hold
+// extra too. The caller calls wipe once mk has run.
+func (t *token) pairKey(alg provider.Algorithm, input []byte, extra ...*pkcs11.Attribute) (mk func(pkcs11.SessionHandle) (objects, error), wipe func(), err error) {
 	mech, keyType := pairMechanism(alg)
 	var pubT, privT []*pkcs11.Attribute
+	wipe = func() {}
 	if input == nil {
 		if alg.IsRSA() {
 			pubT = append(pubT, pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, alg.KeySize),
@@ -262,27 +288,42 @@ func (b *Backend) newPair(ctx context.Context, alg provider.Algorithm, input []b
 	} else {
 		m, err := importMaterial(alg, input)
 		if err != nil {
-			return objects{}, nil, 0, err
+			return nil, nil, err
 		}
-		defer m.wipe()
-		keyType, pubT, privT = m.keyType, m.pub, m.priv
+		keyType, pubT, privT, wipe = m.keyType, m.pub, m.priv, m.wipe
 	}
-	privT = b.keyTemplate(alg, append([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType)}, privT...)...)
-	pubT = b.publicTemplate(alg, append([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType)}, pubT...)...)
-	var (
-		spki []byte
-		size int
-	)
-	o, err := b.create(ctx, alg, input == nil, b.pairObjects(mech, input != nil, pubT, privT),
-		func(s pkcs11.SessionHandle, o objects) error {
-			var err error
-			spki, size, err = b.readPublic(s, alg, o.priv, o.pub)
-			return err
-		})
-	if err != nil {
-		return objects{}, nil, 0, err
+	kt := pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType)
+	privT = t.keyTemplate(alg, append(append([]*pkcs11.Attribute{kt}, extra...), privT...)...)
+	pubT = t.publicTemplate(alg, append(append([]*pkcs11.Attribute{kt}, extra...), pubT...)...)
+	return t.pairObjects(mech, input != nil, pubT, privT), wipe, nil
+}
+
+// secretKey returns the mk of create for a secret key of alg (AES-GCM or
+// HMAC): generated, or imported from input when it is not nil, as value,
+// which the caller zeroes once mk has run. Its template holds extra too.
+func (t *token) secretKey(alg provider.Algorithm, input []byte, extra ...*pkcs11.Attribute) (mk func(pkcs11.SessionHandle) (objects, error), value []byte, err error) {
+	keyType, mech := uint(pkcs11.CKK_AES), uint(pkcs11.CKM_AES_KEY_GEN)
+	if alg.Kind == provider.KindMAC {
+		keyType, mech = pkcs11.CKK_GENERIC_SECRET, pkcs11.CKM_GENERIC_SECRET_KEY_GEN
 	}
-	return o, spki, size, nil
+	tmpl := t.keyTemplate(alg, append([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType)}, extra...)...)
+	switch {
+	case input == nil:
+		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, alg.KeySize))
+	case alg.Kind == provider.KindMAC:
+		// RFC 7518 §3.2: a key as long as the hash at least.
+		if len(input) < alg.OutputSize {
+			return nil, nil, errorf(alg, provider.ErrInvalidArgument, "import: key of %d bytes, want at least %d", len(input), alg.OutputSize)
+		}
+		value = t.hmacKey(alg.Hash, input)
+	default:
+		// Exactly the algorithm's size: the token would take any AES size.
+		if len(input) != alg.KeySize {
+			return nil, nil, errorf(alg, provider.ErrInvalidArgument, "import: key of %d bytes, want %d", len(input), alg.KeySize)
+		}
+		value = bytes.Clone(input)
+	}
+	return t.secretObject(mech, tmpl, value), value, nil
 }
 
 // pairMechanism is the key-pair generation mechanism and the key type of

@@ -30,7 +30,7 @@ const (
 	transient
 	// fatal: the token, its slot or the module (through p11-kit remoting:
 	// the connection to the server) is gone. The backend marks the token
-	// unhealthy and recovers (see health.go): C_Finalize, C_Initialize,
+	// unhealthy and recovers (see call_recover.go): C_Finalize, C_Initialize,
 	// new sessions, a new login. p11-kit-client.so answers every call with
 	// CKR_DEVICE_ERROR once its server has gone, until it is finalized and
 	// initialised again. CKR_GENERAL_ERROR is not fatal: SoftHSM2 answers

@@ -44,7 +44,7 @@ func TestAbandonable(t *testing.T) {
 			abandoned, err := abandonable(ctx, nil, func() error {
 				time.Sleep(tt.bodyTakes)
 				return errBody
-			}, func(err error, abandoned bool) { fin <- finished{err, abandoned} })
+			}, lease{}, func(err error, abandoned bool) { fin <- finished{err, abandoned} })
 			waited := time.Since(start)
 			assert.Equal(t, tt.wantAbandoned, abandoned)
 			assert.Equal(t, tt.wantErr, err)
@@ -74,7 +74,7 @@ func TestAbandonableExpire(t *testing.T) {
 	abandoned, err := abandonable(context.Background(), timer.C, func() error {
 		<-release
 		return nil
-	}, func(_ error, abandoned bool) { finished <- abandoned })
+	}, lease{}, func(_ error, abandoned bool) { finished <- abandoned })
 	stopCallTimer(timer)
 	require.True(t, abandoned)
 	require.NoError(t, err)
@@ -86,7 +86,7 @@ func TestAbandonableExpire(t *testing.T) {
 			want = nil
 		}
 		timer := b.startCallTimer()
-		abandoned, err := abandonable(context.Background(), timer.C, func() error { return want }, func(error, bool) {})
+		abandoned, err := abandonable(context.Background(), timer.C, func() error { return want }, lease{}, func(error, bool) {})
 		stopCallTimer(timer)
 		require.False(t, abandoned, "call %d", i)
 		require.Equal(t, want, err, "call %d", i)

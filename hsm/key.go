@@ -51,6 +51,8 @@ type keyBase struct {
 	objMu sync.Mutex
 	epoch uint64
 
+	// mu guards destroyed: operations hold it for reading (acquire),
+	// Destroy for writing.
 	mu        sync.RWMutex
 	destroyed bool
 
@@ -284,34 +286,34 @@ func ulongAttr(a *pkcs11.Attribute) (uint, bool) {
 
 // keyTemplate is what every private or secret key the backend creates
 // for alg says about itself (docs/semantics.md, "Where keys live"): an
-// object of its class, a session object, sensitive, never extractable,
+// object of its class, a session object (a token object for an Admin), sensitive, never extractable,
 // private when the backend is logged in, able to do what alg needs and
 // nothing else, and not modifiable or copyable (see capabilities.policy).
-func (b *Backend) keyTemplate(alg provider.Algorithm, extra ...*pkcs11.Attribute) []*pkcs11.Attribute {
+func (t *token) keyTemplate(alg provider.Algorithm, extra ...*pkcs11.Attribute) []*pkcs11.Attribute {
 	class := keyClass(alg)
-	t := []*pkcs11.Attribute{
+	tmpl := []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, class),
-		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, t.persistent),
 		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
-		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, b.login),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, t.login),
 	}
-	t = append(t, extra...)
-	return append(t, b.caps.policy(class, usageOf(alg).key)...)
+	tmpl = append(tmpl, extra...)
+	return append(tmpl, t.caps.policy(class, usageOf(alg).key)...)
 }
 
 // publicTemplate is what the public halves of alg's pairs say about
-// themselves: public session objects, able to do what alg needs of a
+// themselves: public session objects (token objects for an Admin), able to do what alg needs of a
 // public key (verify, for a signature) and nothing else, and not
 // modifiable or copyable.
-func (b *Backend) publicTemplate(alg provider.Algorithm, extra ...*pkcs11.Attribute) []*pkcs11.Attribute {
-	t := []*pkcs11.Attribute{
+func (t *token) publicTemplate(alg provider.Algorithm, extra ...*pkcs11.Attribute) []*pkcs11.Attribute {
+	tmpl := []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, t.persistent),
 		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
 	}
-	t = append(t, extra...)
-	return append(t, b.caps.policy(pkcs11.CKO_PUBLIC_KEY, usageOf(alg).pub)...)
+	tmpl = append(tmpl, extra...)
+	return append(tmpl, t.caps.policy(pkcs11.CKO_PUBLIC_KEY, usageOf(alg).pub)...)
 }
 
 // keptCheck is a kind of key the backend creates: its algorithm and

@@ -5,8 +5,6 @@ package hsm
 import (
 	"context"
 
-	"github.com/miekg/pkcs11"
-
 	"github.com/wasihsm/wasihsm/provider"
 )
 
@@ -23,19 +21,12 @@ type macKey struct {
 var _ provider.Signer = (*macKey)(nil)
 
 func (b *Backend) newMACKey(ctx context.Context, alg provider.Algorithm, input []byte) (*macKey, error) {
-	tmpl := b.keyTemplate(alg, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET))
-	var value []byte
-	if input == nil {
-		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, alg.KeySize))
-	} else {
-		// RFC 7518 §3.2: a key as long as the hash at least.
-		if len(input) < alg.OutputSize {
-			return nil, errorf(alg, provider.ErrInvalidArgument, "import: key of %d bytes, want at least %d", len(input), alg.OutputSize)
-		}
-		value = b.hmacKey(alg.Hash, input)
-		defer clear(value)
+	mk, value, err := b.secretKey(alg, input)
+	if err != nil {
+		return nil, err
 	}
-	o, err := b.create(ctx, alg, input == nil, b.secretObject(pkcs11.CKM_GENERIC_SECRET_KEY_GEN, tmpl, value), nil)
+	defer clear(value)
+	o, err := b.create(ctx, alg, input == nil, mk, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +49,7 @@ func hmacBlockSize(hash string) int {
 // token's minimum for the mechanism (SoftHSM2: the hash length) is padded
 // with zeros, which HMAC does too, up to the block size. The result is a
 // new slice, for the caller to zero.
-func (b *Backend) hmacKey(hash string, key []byte) []byte {
+func (t *token) hmacKey(hash string, key []byte) []byte {
 	block := hmacBlockSize(hash)
 	var k []byte
 	if len(key) > block {
@@ -70,7 +61,7 @@ func (b *Backend) hmacKey(hash string, key []byte) []byte {
 		k = key
 	}
 	size := len(k)
-	if info, ok := b.caps.mechanism(hmacMechanism(hash)); ok && int(info.MinKeySize) > size {
+	if info, ok := t.caps.mechanism(hmacMechanism(hash)); ok && int(info.MinKeySize) > size {
 		size = min(int(info.MinKeySize), block)
 	}
 	out := make([]byte, size)

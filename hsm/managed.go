@@ -124,18 +124,6 @@ type managedKey interface{ base() *keyBase }
 
 func (k *keyBase) base() *keyBase { return k }
 
-// findObjects returns the token objects that match tmpl (at most max).
-func (b *Backend) findObjects(s pkcs11.SessionHandle, tmpl []*pkcs11.Attribute, max int) ([]pkcs11.ObjectHandle, error) {
-	if err := b.p.FindObjectsInit(s, tmpl); err != nil {
-		return nil, err
-	}
-	found, _, err := b.p.FindObjects(s, max)
-	if ferr := b.p.FindObjectsFinal(s); err == nil {
-		err = ferr
-	}
-	return found, err
-}
-
 // findManaged finds and checks the objects of a managed key.
 func (b *Backend) findManaged(s pkcs11.SessionHandle, e *managedEntry) (provider.Key, error) {
 	alg, name := e.alg, e.cfg.Name
@@ -145,16 +133,6 @@ func (b *Backend) findManaged(s pkcs11.SessionHandle, e *managedEntry) (provider
 	class := uint(pkcs11.CKO_PRIVATE_KEY)
 	if alg.Kind.Symmetric() {
 		class = pkcs11.CKO_SECRET_KEY
-	}
-	selector := func(class uint, label string, id []byte) []*pkcs11.Attribute {
-		t := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_CLASS, class), pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true)}
-		if label != "" {
-			t = append(t, pkcs11.NewAttribute(pkcs11.CKA_LABEL, label))
-		}
-		if len(id) > 0 {
-			t = append(t, pkcs11.NewAttribute(pkcs11.CKA_ID, id))
-		}
-		return t
 	}
 	found, err := b.findObjects(s, selector(class, e.cfg.Label, e.cfg.ID), 2)
 	switch {
@@ -185,18 +163,8 @@ func (b *Backend) findManaged(s pkcs11.SessionHandle, e *managedEntry) (provider
 
 	var pub pkcs11.ObjectHandle
 	if !alg.Kind.Symmetric() {
-		// The public half: the public-key object with the same id, or
-		// without an id the same label.
-		var t []*pkcs11.Attribute
-		if len(id) > 0 {
-			t = selector(pkcs11.CKO_PUBLIC_KEY, "", id)
-		} else {
-			t = selector(pkcs11.CKO_PUBLIC_KEY, label, nil)
-		}
-		if pubs, err := b.findObjects(s, t, 2); err != nil {
+		if pub, err = b.publicHalf(s, label, id); err != nil {
 			return nil, err
-		} else if len(pubs) == 1 {
-			pub = pubs[0]
 		}
 	}
 	epoch := b.modEpoch.Load()
@@ -244,14 +212,8 @@ func (b *Backend) findManaged(s pkcs11.SessionHandle, e *managedEntry) (provider
 
 // checkManagedType checks that a token key fits alg: its key type, and
 // its curve or size.
-func (b *Backend) checkManagedType(s pkcs11.SessionHandle, alg provider.Algorithm, obj pkcs11.ObjectHandle, keyType uint) error {
-	read := func(t uint) ([]byte, error) {
-		a, err := b.p.GetAttributeValue(s, obj, []*pkcs11.Attribute{pkcs11.NewAttribute(t, nil)})
-		if err != nil {
-			return nil, err
-		}
-		return a[0].Value, nil
-	}
+func (t *token) checkManagedType(s pkcs11.SessionHandle, alg provider.Algorithm, obj pkcs11.ObjectHandle, keyType uint) error {
+	read := func(typ uint) ([]byte, error) { return t.attr(s, obj, typ) }
 	switch alg.Kind {
 	case provider.KindAEAD:
 		if keyType != pkcs11.CKK_AES {

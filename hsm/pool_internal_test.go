@@ -43,9 +43,10 @@ func openInternal(t *testing.T, edit func(*Config)) (*Backend, *atomic.Int32) {
 // gives room for one.
 func takeSession(t *testing.T, b *Backend) pkcs11.SessionHandle {
 	t.Helper()
-	s, err := b.pool.Load().get(context.Background(), nil)
+	pool := b.pool.Load()
+	s, err := pool.get(context.Background(), nil)
 	require.NoError(t, err)
-	require.NoError(t, b.openSessionIn(&s))
+	require.NoError(t, b.openSessionIn(pool, &s))
 	return s
 }
 

@@ -99,13 +99,13 @@ func wrapPoint(point []byte) []byte {
 // the modulus length; otherwise the algorithm's). pub is the public-key
 // object; for RSA it may be 0, and the private key's public attributes are
 // read instead.
-func (b *Backend) readPublic(s pkcs11.SessionHandle, alg provider.Algorithm, priv, pub pkcs11.ObjectHandle) ([]byte, int, error) {
+func (t *token) readPublic(s pkcs11.SessionHandle, alg provider.Algorithm, priv, pub pkcs11.ObjectHandle) ([]byte, int, error) {
 	get := func(obj pkcs11.ObjectHandle, types ...uint) ([]*pkcs11.Attribute, error) {
 		tmpl := make([]*pkcs11.Attribute, len(types))
 		for i, t := range types {
 			tmpl[i] = pkcs11.NewAttribute(t, nil)
 		}
-		return b.p.GetAttributeValue(s, obj, tmpl)
+		return t.p.GetAttributeValue(s, obj, tmpl)
 	}
 	var key any
 	size := alg.OutputSize

@@ -3,14 +3,156 @@
 package hsm
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/miekg/pkcs11"
 
 	"github.com/wasihsm/wasihsm/provider"
 )
+
+// token is one token of a loaded module, as both a [Backend] and an
+// [Admin] use it: the module, the token's slot and what it reported when
+// it was opened, its capabilities, and whether it is used with a login.
+// The fields are set before the token is shared and not changed after,
+// except login, which [Admin.Login] sets under Admin.mu.
+type token struct {
+	mod *module
+	p   *pkcs11.Ctx
+	// slot is the token's slot when it was opened. A Backend's sessions
+	// open on their pool's slot instead, which a recovery finds again.
+	slot uint
+	info pkcs11.TokenInfo
+	caps *capabilities
+	// login says whether the user is logged in (an Admin) or logs in (a
+	// Backend with a PIN source); objects made then are private.
+	login bool
+	// persistent says that the keys made are token objects (an Admin's),
+	// not session objects (a Backend's).
+	persistent bool
+}
+
+// errReinit is the answer of every call that finds the module's gate
+// closed (see module.enter): a recovery is initialising it again.
+var errReinit = fmt.Errorf("hsm: the module is being initialised again after a token failure; retry: %w", provider.ErrDevice)
+
+// openToken finds the token that sel selects on mod, checks that it is
+// initialised, and discovers its mechanisms. The caller is in mod's gate.
+func openToken(mod *module, sel TokenSelector) (token, error) {
+	slot, info, err := selectToken(mod.ctx, sel)
+	if err != nil {
+		return token{}, err
+	}
+	if info.Flags&pkcs11.CKF_TOKEN_INITIALIZED == 0 {
+		return token{}, fmt.Errorf("hsm: token %q in slot %d is not initialised: %w", info.Label, slot, provider.ErrDevice)
+	}
+	caps, err := discover(mod.ctx, slot)
+	if err != nil {
+		return token{}, err
+	}
+	return token{mod: mod, p: mod.ctx, slot: slot, info: info, caps: caps}, nil
+}
+
+// loginRequired reports whether the token wants a login
+// (CKF_LOGIN_REQUIRED) to use private objects.
+func (t *token) loginRequired() bool { return t.info.Flags&pkcs11.CKF_LOGIN_REQUIRED != 0 }
+
+// noPIN is the answer of a login without a PIN source.
+func (t *token) noPIN() error {
+	return fmt.Errorf("hsm: login: token %q requires a login and no PIN source is configured: %w", t.info.Label, provider.ErrAccessDenied)
+}
+
+// logIn logs the user in through session s with the PIN that pin returns
+// (nil: noPIN). The PIN is asked for now and zeroed as soon as C_Login
+// returns. A login the token already has counts as done.
+func (t *token) logIn(s pkcs11.SessionHandle, pin func() ([]byte, error)) error {
+	if pin == nil {
+		return t.noPIN()
+	}
+	secret, err := pin()
+	if err != nil {
+		return fmt.Errorf("hsm: login: read the PIN: %w: %w", provider.ErrAccessDenied, err)
+	}
+	defer clear(secret)
+	// A string view of the PIN, not a copy: only the bytes above exist
+	// in Go memory, and they are zeroed. (pkcs11.Ctx.Login copies the PIN
+	// into C memory, which it frees without zeroing.)
+	err = t.p.Login(s, pkcs11.CKU_USER, unsafe.String(unsafe.SliceData(secret), len(secret)))
+	if err != nil && !hasTrait(err, done) {
+		return ckrError("login", err)
+	}
+	return nil
+}
+
+// findObjects returns the objects that match tmpl on session s: at most
+// max, or all of them when max is 0.
+func (t *token) findObjects(s pkcs11.SessionHandle, tmpl []*pkcs11.Attribute, max int) ([]pkcs11.ObjectHandle, error) {
+	if err := t.p.FindObjectsInit(s, tmpl); err != nil {
+		return nil, err
+	}
+	n := max
+	if n == 0 {
+		n = 64
+	}
+	var all []pkcs11.ObjectHandle
+	for {
+		objs, _, err := t.p.FindObjects(s, n)
+		if err != nil {
+			_ = t.p.FindObjectsFinal(s)
+			return nil, err
+		}
+		all = append(all, objs...)
+		if len(objs) == 0 || max > 0 {
+			break
+		}
+	}
+	return all, t.p.FindObjectsFinal(s)
+}
+
+// publicHalf finds the public-key object of a key pair: the one with its
+// id, or without an id its label; 0 when there is not exactly one.
+func (t *token) publicHalf(s pkcs11.SessionHandle, label string, id []byte) (pkcs11.ObjectHandle, error) {
+	tmpl := selector(pkcs11.CKO_PUBLIC_KEY, "", id)
+	if len(id) == 0 {
+		tmpl = selector(pkcs11.CKO_PUBLIC_KEY, label, nil)
+	}
+	found, err := t.findObjects(s, tmpl, 2)
+	if err != nil || len(found) != 1 {
+		return 0, err
+	}
+	return found[0], nil
+}
+
+// selector is a template for token objects of a class with a label and an
+// id (each only when set).
+func selector(class uint, label string, id []byte) []*pkcs11.Attribute {
+	t := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true)}
+	if class != anyClass {
+		t = append(t, pkcs11.NewAttribute(pkcs11.CKA_CLASS, class))
+	}
+	if label != "" {
+		t = append(t, pkcs11.NewAttribute(pkcs11.CKA_LABEL, label))
+	}
+	if len(id) > 0 {
+		t = append(t, pkcs11.NewAttribute(pkcs11.CKA_ID, id))
+	}
+	return t
+}
+
+// anyClass makes selector match objects of every class.
+const anyClass = ^uint(0)
+
+// attr reads attribute typ of obj on session s.
+func (t *token) attr(s pkcs11.SessionHandle, obj pkcs11.ObjectHandle, typ uint) ([]byte, error) {
+	got, err := t.p.GetAttributeValue(s, obj, []*pkcs11.Attribute{pkcs11.NewAttribute(typ, nil)})
+	if err != nil || len(got) != 1 {
+		return nil, cmp.Or(err, fmt.Errorf("hsm: attribute 0x%x: no value: %w", typ, provider.ErrDevice))
+	}
+	return got[0].Value, nil
+}
 
 // trimPadding removes the blank (and, from careless modules, NUL) padding
 // of CK_TOKEN_INFO and CK_SLOT_INFO strings.

@@ -21,15 +21,20 @@ import (
 // sessions exist at once; get waits for one to be put back, up to the
 // pool's wait or the context's deadline, whichever comes first.
 type sessionPool struct {
+	// close, wait and size are set by newSessionPool and not changed after.
 	close func(pkcs11.SessionHandle)
 	wait  time.Duration
 	size  int
+	// slot is the token's slot, which the pool's sessions open on. It is
+	// set before the pool is published (Backend.pool) and not changed
+	// after, so calls read it without a lock.
+	slot uint
 
 	// slots holds one token per session that exists (idle or in use):
 	// get sends, put receives.
 	slots chan struct{}
 
-	mu        sync.Mutex
+	mu        sync.Mutex // guards the fields below
 	idle      []pkcs11.SessionHandle
 	closed    bool
 	discarded bool
