@@ -270,17 +270,25 @@ func (c *cli) openAdmin(ctx context.Context, settings config.Settings, cfg hsm.C
 	return admin, exitOK
 }
 
+// keysAdmin loads the configuration of a keys subcommand and opens the
+// token it names (keysToken, then openAdmin), for the subcommands that need
+// nothing in between.
+func (c *cli) keysAdmin(ctx context.Context, f *keysFlags, readOnly bool) (*hsm.Admin, config.Settings, int) {
+	settings, cfg, code := c.keysToken(f)
+	if code != exitOK {
+		return nil, settings, code
+	}
+	admin, code := c.openAdmin(ctx, settings, cfg, readOnly)
+	return admin, settings, code
+}
+
 // keysList implements `wasihsm keys list`.
 func (c *cli) keysList(ctx context.Context, args []string) int {
 	f := newKeysFlags("list")
 	if code, done := c.parseKeysFlags(f, args, false); done {
 		return code
 	}
-	settings, cfg, code := c.keysToken(f)
-	if code != exitOK {
-		return code
-	}
-	admin, code := c.openAdmin(ctx, settings, cfg, true)
+	admin, settings, code := c.keysAdmin(ctx, f, true)
 	if code != exitOK {
 		return code
 	}
@@ -298,11 +306,7 @@ func (c *cli) keysShow(ctx context.Context, args []string) int {
 	if done {
 		return code
 	}
-	settings, cfg, code := c.keysToken(f)
-	if code != exitOK {
-		return code
-	}
-	admin, code := c.openAdmin(ctx, settings, cfg, true)
+	admin, _, code := c.keysAdmin(ctx, f, true)
 	if code != exitOK {
 		return code
 	}
@@ -380,11 +384,7 @@ func (c *cli) keysDelete(ctx context.Context, args []string) int {
 	if done {
 		return code
 	}
-	settings, cfg, code := c.keysToken(f)
-	if code != exitOK {
-		return code
-	}
-	admin, code := c.openAdmin(ctx, settings, cfg, false)
+	admin, _, code := c.keysAdmin(ctx, f, false)
 	if code != exitOK {
 		return code
 	}
