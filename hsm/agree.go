@@ -45,7 +45,7 @@ func (k *agreeKey) setCurve(alg provider.Algorithm) error {
 	if curve == nil {
 		return errorf(alg, provider.ErrNotSupported, "no curve %q", alg.Curve)
 	}
-	k.curve, k.peerSize = curve, 1+2*int((curveBits(alg.Curve)+7)/8)
+	k.curve, k.peerSize = curve, 1+2*int((curveBits[alg.Curve]+7)/8)
 	return nil
 }
 

@@ -27,7 +27,7 @@ func (b *Backend) NewHash(ctx context.Context, alg provider.Algorithm) (provider
 	if b.Supports(alg, provider.OpHash) == provider.Unsupported {
 		return nil, errorf(alg, provider.ErrNotSupported, "the token has no such digest")
 	}
-	return &hashState{b: b, alg: alg, mech: hashMechanism(alg.Name), max: b.maxBuffered, budget: provider.BudgetFrom(ctx)}, nil
+	return &hashState{b: b, alg: alg, mech: hashMechanisms[alg.Name], max: b.maxBuffered, budget: provider.BudgetFrom(ctx)}, nil
 }
 
 // hashState is an open hash on the token. The buffer's capacity is charged

@@ -30,7 +30,7 @@ func (b *Backend) newMACKey(ctx context.Context, alg provider.Algorithm, input [
 	if err != nil {
 		return nil, err
 	}
-	k := &macKey{mech: hmacMechanism(alg.Hash)}
+	k := &macKey{mech: hmacMechanisms[alg.Hash]}
 	k.init(b, alg, o)
 	return k, nil
 }
@@ -61,7 +61,7 @@ func (t *token) hmacKey(hash string, key []byte) []byte {
 		k = key
 	}
 	size := len(k)
-	if info, ok := t.caps.mechanism(hmacMechanism(hash)); ok && int(info.MinKeySize) > size {
+	if info, ok := t.caps.mechanism(hmacMechanisms[hash]); ok && int(info.MinKeySize) > size {
 		size = min(int(info.MinKeySize), block)
 	}
 	out := make([]byte, size)

@@ -178,7 +178,7 @@ func (b *Backend) findManaged(s pkcs11.SessionHandle, e *managedEntry) (provider
 		setup(&k.keyBase)
 		return k, nil
 	case provider.KindMAC:
-		k := &macKey{mech: hmacMechanism(alg.Hash)}
+		k := &macKey{mech: hmacMechanisms[alg.Hash]}
 		setup(&k.keyBase)
 		return k, nil
 	}

@@ -143,7 +143,7 @@ func (t *token) readPublic(s pkcs11.SessionHandle, alg provider.Algorithm, priv,
 			return nil, 0, err
 		}
 		_, curve := ecParams(alg.Curve)
-		width := (curveBits(alg.Curve) + 7) / 8
+		width := (curveBits[alg.Curve] + 7) / 8
 		point, ok := ecPoint(a[1].Value, 1+2*int(width))
 		if !ok || curve == nil || !sameCurve(a[0].Value, alg.Curve) {
 			return nil, 0, errorf(alg, provider.ErrDevice, "the token's %s public key is malformed", alg.Curve)
