@@ -21,17 +21,10 @@ type macKey struct {
 var _ provider.Signer = (*macKey)(nil)
 
 func (b *Backend) newMACKey(ctx context.Context, alg provider.Algorithm, input []byte) (*macKey, error) {
-	mk, value, err := b.secretKey(alg, input)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(value)
-	o, err := b.create(ctx, alg, input == nil, mk, nil)
-	if err != nil {
-		return nil, err
-	}
 	k := &macKey{mech: hmacMechanisms[alg.Hash]}
-	k.init(b, alg, o)
+	if err := b.newSecret(ctx, &k.keyBase, alg, input); err != nil {
+		return nil, err
+	}
 	return k, nil
 }
 
@@ -81,7 +74,7 @@ func (k *macKey) NewSignState(ctx context.Context, maxBuffered int) (provider.Si
 	if maxBuffered < 0 {
 		return nil, k.errorf(provider.ErrInvalidArgument, "negative buffer limit")
 	}
-	return &bufferState{key: k, max: maxBuffered, budget: provider.BudgetFrom(ctx)}, nil
+	return &bufferState{key: k, chargedBuffer: chargedBuffer{max: maxBuffered, budget: provider.BudgetFrom(ctx)}}, nil
 }
 
 func (k *macKey) signatureSize() int { return k.alg.OutputSize }
