@@ -104,14 +104,6 @@ func (a *Admin) Label() string { return a.info.Label }
 // (CKF_LOGIN_REQUIRED) to use private objects.
 func (a *Admin) LoginRequired() bool { return a.loginRequired() }
 
-// Supports says how the token serves op on alg, as [Backend.Supports].
-func (a *Admin) Supports(alg provider.Algorithm, op provider.Operation) provider.Support {
-	if !registered(alg) {
-		return provider.Unsupported
-	}
-	return a.caps.supports(alg, op)
-}
-
 // Login logs the user in with cfg.PIN, zeroing the PIN right after
 // C_Login. Without a PIN source it does nothing on a token that needs no
 // login, and fails (provider.ErrAccessDenied) on one that does. A wrong

@@ -22,17 +22,10 @@ type aeadKey struct {
 var _ provider.AEADKey = (*aeadKey)(nil)
 
 func (b *Backend) newAEADKey(ctx context.Context, alg provider.Algorithm, input []byte) (*aeadKey, error) {
-	mk, value, err := b.secretKey(alg, input)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(value)
-	o, err := b.create(ctx, alg, input == nil, mk, nil)
-	if err != nil {
-		return nil, err
-	}
 	k := &aeadKey{}
-	k.init(b, alg, o)
+	if err := b.newSecret(ctx, &k.keyBase, alg, input); err != nil {
+		return nil, err
+	}
 	return k, nil
 }
 

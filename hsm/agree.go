@@ -49,16 +49,8 @@ func (k *agreeKey) setCurve(alg provider.Algorithm) error {
 	return nil
 }
 
-// PublicKeyDER implements provider.PublicKeyExporter.
-func (k *agreeKey) PublicKeyDER(context.Context) ([]byte, error) {
-	if err := k.alive(provider.OpExportPublic); err != nil {
-		return nil, err
-	}
-	if k.spki == nil {
-		return nil, k.errorf(provider.ErrNotFound, "managed key %q has no public key object on the token", k.managed)
-	}
-	return bytes.Clone(k.spki), nil
-}
+// PublicKeyDER implements provider.PublicKeyExporter, as signKey's does.
+func (k *agreeKey) PublicKeyDER(context.Context) ([]byte, error) { return k.publicKeyDER(k.spki) }
 
 // SharedSecret implements provider.KeyAgreementKey. The peer's point is
 // checked on the host first (uncompressed, on the curve, not the identity:

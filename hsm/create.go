@@ -244,6 +244,22 @@ func importMaterial(alg provider.Algorithm, der []byte) (*material, error) {
 	}, nil
 }
 
+// newSecret generates or imports the secret key of an AEAD or MAC key and
+// sets up k with it.
+func (b *Backend) newSecret(ctx context.Context, k *keyBase, alg provider.Algorithm, input []byte) error {
+	mk, value, err := b.secretKey(alg, input)
+	if err != nil {
+		return err
+	}
+	defer clear(value)
+	o, err := b.create(ctx, alg, input == nil, mk, nil)
+	if err != nil {
+		return err
+	}
+	k.init(b, alg, o)
+	return nil
+}
+
 // newPair generates or imports the key pair of a signature or
 // key-agreement key, with the usage of kindUsage. It returns the objects
 // and the public key read back from the token (SubjectPublicKeyInfo DER)

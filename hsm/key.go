@@ -3,6 +3,7 @@
 package hsm
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -193,6 +194,18 @@ func (k *keyBase) alive(op provider.Operation) error {
 	}
 	k.release()
 	return nil
+}
+
+// publicKeyDER is PublicKeyDER of a key pair whose public key (nil when a
+// managed key has none) is spki.
+func (k *keyBase) publicKeyDER(spki []byte) ([]byte, error) {
+	if err := k.alive(provider.OpExportPublic); err != nil {
+		return nil, err
+	}
+	if spki == nil {
+		return nil, k.errorf(provider.ErrNotFound, "managed key %q has no public key object on the token", k.managed)
+	}
+	return bytes.Clone(spki), nil
 }
 
 // Destroy implements provider.Key. It destroys the key's objects on the

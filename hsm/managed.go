@@ -130,11 +130,7 @@ func (b *Backend) findManaged(s pkcs11.SessionHandle, e *managedEntry) (provider
 	bad := func(sentinel error, format string, args ...any) error {
 		return fmt.Errorf("hsm: managed key %q: %s: %w", name, fmt.Sprintf(format, args...), sentinel)
 	}
-	class := uint(pkcs11.CKO_PRIVATE_KEY)
-	if alg.Kind.Symmetric() {
-		class = pkcs11.CKO_SECRET_KEY
-	}
-	found, err := b.findObjects(s, selector(class, e.cfg.Label, e.cfg.ID), 2)
+	found, err := b.findObjects(s, selector(keyClass(alg), e.cfg.Label, e.cfg.ID), 2)
 	switch {
 	case err != nil:
 		return nil, err

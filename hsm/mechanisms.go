@@ -261,16 +261,17 @@ func (c *capabilities) list() []Capability {
 	return out
 }
 
-// Supports implements provider.Backend: provider.Native where the token
-// lists the mechanisms (with the flags and key sizes) that op on alg
-// needs, provider.Composed for HKDF when the token has HMAC with SHA-256,
+// Supports implements provider.Backend for a [Backend], and answers the
+// same for an [Admin]: provider.Native where the token lists the
+// mechanisms (with the flags and key sizes) that op on alg needs,
+// provider.Composed for HKDF when the token has HMAC with SHA-256,
 // SHA-384 and SHA-512, and provider.Unsupported otherwise (SHAKE always;
 // X25519 always, see the package documentation).
-func (b *Backend) Supports(alg provider.Algorithm, op provider.Operation) provider.Support {
+func (t *token) Supports(alg provider.Algorithm, op provider.Operation) provider.Support {
 	if !registered(alg) {
 		return provider.Unsupported
 	}
-	return b.caps.supports(alg, op)
+	return t.caps.supports(alg, op)
 }
 
 // Capabilities lists, for every algorithm of docs/semantics.md#algorithms and each
