@@ -86,14 +86,7 @@ func (k *macKey) signData(ctx context.Context, budget *provider.Budget, dst, dat
 		return nil, err
 	}
 	defer k.release()
-	st, err := stage(budget, tokenStaging(len(data), k.alg.OutputSize), k.names.sign)
-	if err != nil {
-		return nil, err
-	}
-	c := k.ops.get(&k.keyBase)
-	c.kind, c.name, c.mechs, c.data = opSign, k.names.sign, mechanismList(k.mech, nil), data
-	err = k.b.withSessionHeld(ctx, c.name, c.run, st)
-	mac := k.ops.finish(c, err)
+	mac, err := k.runOp(ctx, budget, opSign, k.names.sign, mechanismList(k.mech, nil), data, k.alg.OutputSize, nil, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -124,14 +124,7 @@ func (k *signKey) signData(ctx context.Context, budget *provider.Budget, dst, da
 		return nil, err
 	}
 	defer k.release()
-	st, err := stage(budget, tokenStaging(len(data), k.size), k.names.sign)
-	if err != nil {
-		return nil, err
-	}
-	c := k.ops.get(&k.keyBase)
-	c.kind, c.name, c.mechs, c.data = opSign, k.names.sign, mechanismList(k.mech, k.params), data
-	err = k.b.withSessionHeld(ctx, c.name, c.run, st)
-	sig := k.ops.finish(c, err)
+	sig, err := k.runOp(ctx, budget, opSign, k.names.sign, mechanismList(k.mech, k.params), data, k.size, nil, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -96,6 +96,10 @@ func (c *capabilities) policy(class uint, allowed []uint) []*pkcs11.Attribute {
 	return append(t, pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false))
 }
 
+// fitFunc fits a template to the token: as given, or stripped of
+// CKA_COPYABLE (see tolerant).
+type fitFunc = func([]*pkcs11.Attribute) []*pkcs11.Attribute
+
 // tolerant runs call with the templates as given; when the token answers
 // that it does not know an attribute, and the templates asked for
 // CKA_COPYABLE, it runs call once more with the templates stripped of it
@@ -103,65 +107,47 @@ func (c *capabilities) policy(class uint, allowed []uint) []*pkcs11.Attribute {
 // as one without the attribute; when it does not, the first error stands.
 // On a token known to lack it, the templates are stripped from the start:
 // one built before another call found out may still carry it.
-func (c *capabilities) tolerant(call func(fit func([]*pkcs11.Attribute) []*pkcs11.Attribute) error) error {
+func tolerant[T any](c *capabilities, call func(fit fitFunc) (T, error)) (T, error) {
 	strip := func(t []*pkcs11.Attribute) []*pkcs11.Attribute {
 		return slices.DeleteFunc(slices.Clone(t), func(a *pkcs11.Attribute) bool { return a.Type == c.copyable })
 	}
 	if c.dev.noCopyable.Load() {
 		return call(strip)
 	}
-	err := call(func(t []*pkcs11.Attribute) []*pkcs11.Attribute { return t })
+	out, err := call(func(t []*pkcs11.Attribute) []*pkcs11.Attribute { return t })
 	if err == nil || !hasTrait(err, unknownAttribute) {
-		return err
+		return out, err
 	}
-	if call(strip) != nil {
-		return err
+	out, err2 := call(strip)
+	if err2 != nil {
+		return out, err
 	}
 	c.dev.noCopyable.Store(true)
-	return nil
+	return out, nil
 }
 
 // createObject is C_CreateObject through tolerant.
 func (c *capabilities) createObject(p *pkcs11.Ctx, s pkcs11.SessionHandle, t []*pkcs11.Attribute) (pkcs11.ObjectHandle, error) {
-	var o pkcs11.ObjectHandle
-	err := c.tolerant(func(fit func([]*pkcs11.Attribute) []*pkcs11.Attribute) error {
-		var err error
-		o, err = p.CreateObject(s, fit(t))
-		return err
-	})
-	return o, err
+	return tolerant(c, func(fit fitFunc) (pkcs11.ObjectHandle, error) { return p.CreateObject(s, fit(t)) })
 }
 
 // generateKey is C_GenerateKey through tolerant.
 func (c *capabilities) generateKey(p *pkcs11.Ctx, s pkcs11.SessionHandle, m []*pkcs11.Mechanism, t []*pkcs11.Attribute) (pkcs11.ObjectHandle, error) {
-	var o pkcs11.ObjectHandle
-	err := c.tolerant(func(fit func([]*pkcs11.Attribute) []*pkcs11.Attribute) error {
-		var err error
-		o, err = p.GenerateKey(s, m, fit(t))
-		return err
-	})
-	return o, err
+	return tolerant(c, func(fit fitFunc) (pkcs11.ObjectHandle, error) { return p.GenerateKey(s, m, fit(t)) })
 }
 
 // generateKeyPair is C_GenerateKeyPair through tolerant.
 func (c *capabilities) generateKeyPair(p *pkcs11.Ctx, s pkcs11.SessionHandle, m []*pkcs11.Mechanism, pubT, privT []*pkcs11.Attribute) (pub, priv pkcs11.ObjectHandle, err error) {
-	err = c.tolerant(func(fit func([]*pkcs11.Attribute) []*pkcs11.Attribute) error {
-		var err error
-		pub, priv, err = p.GenerateKeyPair(s, m, fit(pubT), fit(privT))
-		return err
+	o, err := tolerant(c, func(fit fitFunc) (objects, error) {
+		pub, priv, err := p.GenerateKeyPair(s, m, fit(pubT), fit(privT))
+		return objects{priv: priv, pub: pub}, err
 	})
-	return pub, priv, err
+	return o.pub, o.priv, err
 }
 
 // deriveKey is C_DeriveKey through tolerant.
 func (c *capabilities) deriveKey(p *pkcs11.Ctx, s pkcs11.SessionHandle, m []*pkcs11.Mechanism, base pkcs11.ObjectHandle, t []*pkcs11.Attribute) (pkcs11.ObjectHandle, error) {
-	var o pkcs11.ObjectHandle
-	err := c.tolerant(func(fit func([]*pkcs11.Attribute) []*pkcs11.Attribute) error {
-		var err error
-		o, err = p.DeriveKey(s, m, base, fit(t))
-		return err
-	})
-	return o, err
+	return tolerant(c, func(fit fitFunc) (pkcs11.ObjectHandle, error) { return p.DeriveKey(s, m, base, fit(t)) })
 }
 
 // grants reads which of the policy's attributes are true on obj, an
