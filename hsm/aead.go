@@ -21,14 +21,6 @@ type aeadKey struct {
 
 var _ provider.AEADKey = (*aeadKey)(nil)
 
-func (b *Backend) newAEADKey(ctx context.Context, alg provider.Algorithm, input []byte) (*aeadKey, error) {
-	k := &aeadKey{}
-	if err := b.newSecret(ctx, &k.keyBase, alg, input); err != nil {
-		return nil, err
-	}
-	return k, nil
-}
-
 // Seal implements provider.AEADKey: one C_Encrypt, whose output is
 // ciphertext‖tag. What the call stages is charged to the budget in ctx
 // until its body ends (see tokenStaging). The output is built in memory of its own and appended to

@@ -26,20 +26,6 @@ var (
 	_ provider.PublicKeyExporter = (*agreeKey)(nil)
 )
 
-func (b *Backend) newAgreeKey(ctx context.Context, alg provider.Algorithm, input []byte) (*agreeKey, error) {
-	k := &agreeKey{}
-	if err := k.setCurve(alg); err != nil {
-		return nil, err
-	}
-	o, spki, _, err := b.newPair(ctx, alg, input)
-	if err != nil {
-		return nil, err
-	}
-	k.init(b, alg, o)
-	k.spki = spki
-	return k, nil
-}
-
 func (k *agreeKey) setCurve(alg provider.Algorithm) error {
 	_, curve := ecParams(alg.Curve)
 	if curve == nil {

@@ -155,7 +155,7 @@ func (k *keyBase) object(s pkcs11.SessionHandle) (pkcs11.ObjectHandle, error) {
 	if err != nil {
 		return 0, err
 	}
-	k.obj, k.epoch = found.(managedKey).base().obj, epoch
+	k.obj, k.epoch = found.base().obj, epoch
 	return k.obj, nil
 }
 

@@ -20,14 +20,6 @@ type macKey struct {
 
 var _ provider.Signer = (*macKey)(nil)
 
-func (b *Backend) newMACKey(ctx context.Context, alg provider.Algorithm, input []byte) (*macKey, error) {
-	k := &macKey{mech: hmacMechanisms[alg.Hash]}
-	if err := b.newSecret(ctx, &k.keyBase, alg, input); err != nil {
-		return nil, err
-	}
-	return k, nil
-}
-
 // hmacBlockSize is the block size of the hash under an HMAC.
 func hmacBlockSize(hash string) int {
 	if hash == "SHA-256" {

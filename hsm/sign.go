@@ -82,20 +82,6 @@ func (k *signKey) setMechanism(alg provider.Algorithm) error {
 	return nil
 }
 
-func (b *Backend) newSignKey(ctx context.Context, alg provider.Algorithm, input []byte) (*signKey, error) {
-	k := &signKey{}
-	if err := k.setMechanism(alg); err != nil {
-		return nil, err
-	}
-	o, spki, size, err := b.newPair(ctx, alg, input)
-	if err != nil {
-		return nil, err
-	}
-	k.init(b, alg, o)
-	k.spki, k.size = spki, size
-	return k, nil
-}
-
 // PublicKeyDER implements provider.PublicKeyExporter with the public key
 // read from the token when the key was made or opened.
 func (k *signKey) PublicKeyDER(context.Context) ([]byte, error) { return k.publicKeyDER(k.spki) }
