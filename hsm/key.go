@@ -387,21 +387,8 @@ func (b *Backend) checkKeyAttributes(s pkcs11.SessionHandle, alg provider.Algori
 	}
 	for i, w := range want {
 		if v := boolAttr(got[i]); v != boolAttr(w) {
-			return errorf(alg, provider.ErrDevice, "the token did not keep the key as asked: %s is %t", boolAttrName(w.Type), v)
+			return errorf(alg, provider.ErrDevice, "the token did not keep the key as asked: %s is %t", attrNames[w.Type], v)
 		}
 	}
 	return nil
-}
-
-// boolAttrName names the CK_BBOOL attributes that the backend asks of its
-// keys.
-func boolAttrName(t uint) string {
-	if n, ok := attrNames[t]; ok {
-		return n
-	}
-	return map[uint]string{
-		pkcs11.CKA_TOKEN: "CKA_TOKEN", pkcs11.CKA_SENSITIVE: "CKA_SENSITIVE", pkcs11.CKA_EXTRACTABLE: "CKA_EXTRACTABLE",
-		pkcs11.CKA_PRIVATE: "CKA_PRIVATE", pkcs11.CKA_ALWAYS_SENSITIVE: "CKA_ALWAYS_SENSITIVE",
-		pkcs11.CKA_NEVER_EXTRACTABLE: "CKA_NEVER_EXTRACTABLE",
-	}[t]
 }
