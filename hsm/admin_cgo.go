@@ -188,17 +188,6 @@ func (a *Admin) ulongAttr(obj pkcs11.ObjectHandle, t uint) (uint, bool) {
 	return ulongAttr(&pkcs11.Attribute{Value: v})
 }
 
-// curves are the curves of docs/semantics.md#algorithms that a token key may be on, with
-// the signature and key-agreement algorithms of each.
-var curves = []struct {
-	name, sign, derive string
-}{
-	{"P-256", "ES256", "ECDH-P256"},
-	{"P-384", "ES384", "ECDH-P384"},
-	{"P-521", "ES512", ""},
-	{"Ed25519", "EdDSA", ""},
-}
-
 // describe reads what List and Find report of a private, secret or public
 // key object. pub is the public half of a pair, or 0.
 func (a *Admin) describe(obj, pub pkcs11.ObjectHandle) TokenKey {
@@ -237,7 +226,7 @@ func (a *Admin) describe(obj, pub pkcs11.ObjectHandle) TokenKey {
 	case pkcs11.CKK_EC, ckkECEdwards:
 		params, _ := a.attr(obj, pkcs11.CKA_EC_PARAMS)
 		k.Type = "EC (unknown curve)"
-		for _, c := range curves {
+		for _, c := range ecCurves {
 			if !sameCurve(params, c.name) {
 				continue
 			}

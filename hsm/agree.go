@@ -27,11 +27,11 @@ var (
 )
 
 func (k *agreeKey) setCurve(alg provider.Algorithm) error {
-	_, curve := ecParams(alg.Curve)
-	if curve == nil {
+	c := curveNamed(alg.Curve)
+	if c.ecdh == nil {
 		return errorf(alg, provider.ErrNotSupported, "no curve %q", alg.Curve)
 	}
-	k.curve, k.peerSize = curve, 1+2*int((curveBits[alg.Curve]+7)/8)
+	k.curve, k.peerSize = c.ecdh, c.point
 	return nil
 }
 

@@ -277,7 +277,7 @@ func importMaterial(alg provider.Algorithm, der []byte) (*material, error) {
 	default:
 		return nil, errorf(alg, provider.ErrInvalidArgument, "import: %T", parsed)
 	}
-	params, _ := ecParams(alg.Curve)
+	params := curveNamed(alg.Curve).params
 	d := ek.Bytes()
 	return &material{
 		keyType: pkcs11.CKK_EC,
@@ -336,7 +336,7 @@ func (t *token) pairKey(alg provider.Algorithm, input []byte, extra ...*pkcs11.A
 			pubT = append(pubT, pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, alg.KeySize),
 				pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}))
 		} else {
-			params, _ := ecParams(alg.Curve)
+			params := curveNamed(alg.Curve).params
 			pubT = append(pubT, pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, params))
 		}
 	} else {

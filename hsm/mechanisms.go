@@ -41,10 +41,6 @@ var hmacMechanisms = map[string]uint{
 	"SHA-256": pkcs11.CKM_SHA256_HMAC, "SHA-384": pkcs11.CKM_SHA384_HMAC, "SHA-512": pkcs11.CKM_SHA512_HMAC,
 }
 
-// curveBits is the EC key size of a curve, as CK_MECHANISM_INFO counts
-// it; 0 for curves it does not apply to.
-var curveBits = map[string]uint{"P-256": 256, "P-384": 384, "P-521": 521}
-
 // needs says what the token must list to serve op for alg, and how the
 // result counts: provider.Native, or provider.Composed for HKDF, built from
 // the token's HMAC. nil needs means the backend cannot do it on any token.
@@ -94,7 +90,7 @@ func needs(alg provider.Algorithm, op provider.Operation) ([]need, provider.Supp
 		case alg.IsRSA():
 			use = need{mech: pkcs11.CKM_RSA_PKCS, flag: pkcs11.CKF_SIGN, size: uint(alg.KeySize)}
 		default:
-			use = need{mech: pkcs11.CKM_ECDSA, flag: pkcs11.CKF_SIGN, size: curveBits[alg.Curve], ec: true}
+			use = need{mech: pkcs11.CKM_ECDSA, flag: pkcs11.CKF_SIGN, size: curveNamed(alg.Curve).bits, ec: true}
 		}
 		switch op {
 		case provider.OpGenerate:
@@ -104,7 +100,7 @@ func needs(alg provider.Algorithm, op provider.Operation) ([]need, provider.Supp
 			case alg.IsRSA():
 				return []need{{mech: pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN, flag: pkcs11.CKF_GENERATE_KEY_PAIR, size: uint(alg.KeySize)}}, native
 			}
-			return []need{{mech: pkcs11.CKM_EC_KEY_PAIR_GEN, flag: pkcs11.CKF_GENERATE_KEY_PAIR, size: curveBits[alg.Curve], ec: true}}, native
+			return []need{{mech: pkcs11.CKM_EC_KEY_PAIR_GEN, flag: pkcs11.CKF_GENERATE_KEY_PAIR, size: curveNamed(alg.Curve).bits, ec: true}}, native
 		case provider.OpImport, provider.OpSign, provider.OpExportPublic:
 			// An imported or exported key is only worth having where it
 			// can sign.
@@ -116,10 +112,10 @@ func needs(alg provider.Algorithm, op provider.Operation) ([]need, provider.Supp
 			// has no CKM_EC_MONTGOMERY_KEY_PAIR_GEN to test them on).
 			return nil, provider.Unsupported
 		}
-		derive := need{mech: pkcs11.CKM_ECDH1_DERIVE, flag: pkcs11.CKF_DERIVE, size: curveBits[alg.Curve], ec: true}
+		derive := need{mech: pkcs11.CKM_ECDH1_DERIVE, flag: pkcs11.CKF_DERIVE, size: curveNamed(alg.Curve).bits, ec: true}
 		switch op {
 		case provider.OpGenerate:
-			return []need{{mech: pkcs11.CKM_EC_KEY_PAIR_GEN, flag: pkcs11.CKF_GENERATE_KEY_PAIR, size: curveBits[alg.Curve], ec: true}}, native
+			return []need{{mech: pkcs11.CKM_EC_KEY_PAIR_GEN, flag: pkcs11.CKF_GENERATE_KEY_PAIR, size: curveNamed(alg.Curve).bits, ec: true}}, native
 		case provider.OpImport, provider.OpDerive, provider.OpExportPublic:
 			return []need{derive}, native
 		}
