@@ -112,22 +112,28 @@ type fitFunc = func([]*pkcs11.Attribute) []*pkcs11.Attribute
 // On a token known to lack it, the templates are stripped from the start:
 // one built before another call found out may still carry it.
 func tolerant[T any](c *capabilities, call func(fit fitFunc) (T, error)) (T, error) {
-	strip := func(t []*pkcs11.Attribute) []*pkcs11.Attribute {
-		return slices.DeleteFunc(slices.Clone(t), func(a *pkcs11.Attribute) bool { return a.Type == c.copyable })
-	}
 	if c.dev.noCopyable.Load() {
-		return call(strip)
+		return call(c.strip)
 	}
-	out, err := call(func(t []*pkcs11.Attribute) []*pkcs11.Attribute { return t })
+	out, err := call(asGiven)
 	if err == nil || !hasTrait(err, unknownAttribute) {
 		return out, err
 	}
-	out, err2 := call(strip)
+	out, err2 := call(c.strip)
 	if err2 != nil {
 		return out, err
 	}
 	c.dev.noCopyable.Store(true)
 	return out, nil
+}
+
+// asGiven and strip are the fits of tolerant. The method value c.strip
+// is made only when a token lacks CKA_COPYABLE: a closure made on every
+// call was an allocation of every key creation.
+func asGiven(t []*pkcs11.Attribute) []*pkcs11.Attribute { return t }
+
+func (c *capabilities) strip(t []*pkcs11.Attribute) []*pkcs11.Attribute {
+	return slices.DeleteFunc(slices.Clone(t), func(a *pkcs11.Attribute) bool { return a.Type == c.copyable })
 }
 
 // createObject is C_CreateObject through tolerant.
