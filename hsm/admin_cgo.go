@@ -188,6 +188,9 @@ func (a *Admin) ulongAttr(obj pkcs11.ObjectHandle, t uint) (uint, bool) {
 	return ulongAttr(&pkcs11.Attribute{Value: v})
 }
 
+// classNames are the classes of key objects as TokenKey.Class names them.
+var classNames = map[uint]string{pkcs11.CKO_PRIVATE_KEY: "private", pkcs11.CKO_SECRET_KEY: "secret", pkcs11.CKO_PUBLIC_KEY: "public"}
+
 // describe reads what List and Find report of a private, secret or public
 // key object. pub is the public half of a pair, or 0.
 func (a *Admin) describe(obj, pub pkcs11.ObjectHandle) TokenKey {
@@ -201,14 +204,7 @@ func (a *Admin) describe(obj, pub pkcs11.ObjectHandle) TokenKey {
 		HasPublic: pub != 0,
 		obj:       uint(obj), pub: uint(pub), keyType: keyType,
 	}
-	switch class {
-	case pkcs11.CKO_PRIVATE_KEY:
-		k.Class = "private"
-	case pkcs11.CKO_SECRET_KEY:
-		k.Class = "secret"
-	default:
-		k.Class = "public"
-	}
+	k.Class = cmp.Or(classNames[class], "public")
 	k.Grants = a.caps.grants(a.p, a.s, obj, class)
 	if pub != 0 {
 		k.PublicGrants = a.caps.grants(a.p, a.s, pub, pkcs11.CKO_PUBLIC_KEY)
@@ -375,11 +371,7 @@ func (a *Admin) Fits(ctx context.Context, k TokenKey, algName string) error {
 	if !ok || !alg.Kind.Keyed() {
 		return fmt.Errorf("hsm: admin: %q is not a key algorithm: %w", algName, provider.ErrInvalidArgument)
 	}
-	wantClass := "private"
-	if alg.Kind.Symmetric() {
-		wantClass = "secret"
-	}
-	if k.Class != wantClass {
+	if wantClass := classNames[keyClass(alg)]; k.Class != wantClass {
 		return fmt.Errorf("hsm: admin: %s: a %s key, want a %s key: %w", alg.Name, k.Class, wantClass, provider.ErrInvalidArgument)
 	}
 	if err := a.begin(ctx); err != nil {
