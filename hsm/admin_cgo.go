@@ -104,14 +104,6 @@ func (a *Admin) Label() string { return a.info.Label }
 // (CKF_LOGIN_REQUIRED) to use private objects.
 func (a *Admin) LoginRequired() bool { return a.loginRequired() }
 
-// Supports says how the token serves op on alg, as [Backend.Supports].
-func (a *Admin) Supports(alg provider.Algorithm, op provider.Operation) provider.Support {
-	if !registered(alg) {
-		return provider.Unsupported
-	}
-	return a.caps.supports(alg, op)
-}
-
 // Login logs the user in with cfg.PIN, zeroing the PIN right after
 // C_Login. Without a PIN source it does nothing on a token that needs no
 // login, and fails (provider.ErrAccessDenied) on one that does. A wrong
@@ -196,16 +188,8 @@ func (a *Admin) ulongAttr(obj pkcs11.ObjectHandle, t uint) (uint, bool) {
 	return ulongAttr(&pkcs11.Attribute{Value: v})
 }
 
-// curves are the curves of docs/semantics.md#algorithms that a token key may be on, with
-// the signature and key-agreement algorithms of each.
-var curves = []struct {
-	name, sign, derive string
-}{
-	{"P-256", "ES256", "ECDH-P256"},
-	{"P-384", "ES384", "ECDH-P384"},
-	{"P-521", "ES512", ""},
-	{"Ed25519", "EdDSA", ""},
-}
+// classNames are the classes of key objects as TokenKey.Class names them.
+var classNames = map[uint]string{pkcs11.CKO_PRIVATE_KEY: "private", pkcs11.CKO_SECRET_KEY: "secret", pkcs11.CKO_PUBLIC_KEY: "public"}
 
 // describe reads what List and Find report of a private, secret or public
 // key object. pub is the public half of a pair, or 0.
@@ -220,14 +204,7 @@ func (a *Admin) describe(obj, pub pkcs11.ObjectHandle) TokenKey {
 		HasPublic: pub != 0,
 		obj:       uint(obj), pub: uint(pub), keyType: keyType,
 	}
-	switch class {
-	case pkcs11.CKO_PRIVATE_KEY:
-		k.Class = "private"
-	case pkcs11.CKO_SECRET_KEY:
-		k.Class = "secret"
-	default:
-		k.Class = "public"
-	}
+	k.Class = cmp.Or(classNames[class], "public")
 	k.Grants = a.caps.grants(a.p, a.s, obj, class)
 	if pub != 0 {
 		k.PublicGrants = a.caps.grants(a.p, a.s, pub, pkcs11.CKO_PUBLIC_KEY)
@@ -245,7 +222,7 @@ func (a *Admin) describe(obj, pub pkcs11.ObjectHandle) TokenKey {
 	case pkcs11.CKK_EC, ckkECEdwards:
 		params, _ := a.attr(obj, pkcs11.CKA_EC_PARAMS)
 		k.Type = "EC (unknown curve)"
-		for _, c := range curves {
+		for _, c := range ecCurves {
 			if !sameCurve(params, c.name) {
 				continue
 			}
@@ -394,11 +371,7 @@ func (a *Admin) Fits(ctx context.Context, k TokenKey, algName string) error {
 	if !ok || !alg.Kind.Keyed() {
 		return fmt.Errorf("hsm: admin: %q is not a key algorithm: %w", algName, provider.ErrInvalidArgument)
 	}
-	wantClass := "private"
-	if alg.Kind.Symmetric() {
-		wantClass = "secret"
-	}
-	if k.Class != wantClass {
+	if wantClass := classNames[keyClass(alg)]; k.Class != wantClass {
 		return fmt.Errorf("hsm: admin: %s: a %s key, want a %s key: %w", alg.Name, k.Class, wantClass, provider.ErrInvalidArgument)
 	}
 	if err := a.begin(ctx); err != nil {

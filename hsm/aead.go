@@ -21,21 +21,6 @@ type aeadKey struct {
 
 var _ provider.AEADKey = (*aeadKey)(nil)
 
-func (b *Backend) newAEADKey(ctx context.Context, alg provider.Algorithm, input []byte) (*aeadKey, error) {
-	mk, value, err := b.secretKey(alg, input)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(value)
-	o, err := b.create(ctx, alg, input == nil, mk, nil)
-	if err != nil {
-		return nil, err
-	}
-	k := &aeadKey{}
-	k.init(b, alg, o)
-	return k, nil
-}
-
 // Seal implements provider.AEADKey: one C_Encrypt, whose output is
 // ciphertext‖tag. What the call stages is charged to the budget in ctx
 // until its body ends (see tokenStaging). The output is built in memory of its own and appended to
@@ -49,15 +34,7 @@ func (k *aeadKey) Seal(ctx context.Context, dst, nonce, plaintext, aad []byte) (
 	if len(nonce) != k.alg.NonceSize {
 		return nil, k.errorf(provider.ErrInvalidArgument, "nonce of %d bytes, want %d", len(nonce), k.alg.NonceSize)
 	}
-	st, err := stage(provider.BudgetFrom(ctx), tokenStaging(len(plaintext), len(plaintext)+k.alg.TagSize), k.names.encrypt)
-	if err != nil {
-		return nil, err
-	}
-	c := k.ops.get(&k.keyBase)
-	c.kind, c.name, c.data = opEncrypt, k.names.encrypt, plaintext
-	c.setGCM(nonce, aad)
-	err = k.b.withSessionHeld(ctx, c.name, c.run, st)
-	out := k.ops.finish(c, err)
+	out, err := k.runOp(ctx, provider.BudgetFrom(ctx), opEncrypt, k.names.encrypt, nil, plaintext, len(plaintext)+k.alg.TagSize, nonce, aad)
 	if err != nil {
 		return nil, err
 	}
@@ -98,15 +75,7 @@ func (k *aeadKey) Open(ctx context.Context, dst, nonce, ciphertextAndTag, aad []
 	if len(ciphertextAndTag) < k.alg.TagSize {
 		return dst, k.errOpen()
 	}
-	st, err := stage(provider.BudgetFrom(ctx), tokenStaging(len(ciphertextAndTag), len(ciphertextAndTag)-k.alg.TagSize), k.names.decrypt)
-	if err != nil {
-		return dst, err
-	}
-	c := k.ops.get(&k.keyBase)
-	c.kind, c.name, c.data = opDecrypt, k.names.decrypt, ciphertextAndTag
-	c.setGCM(nonce, aad)
-	err = k.b.withSessionHeld(ctx, c.name, c.run, st)
-	out := k.ops.finish(c, err)
+	out, err := k.runOp(ctx, provider.BudgetFrom(ctx), opDecrypt, k.names.decrypt, nil, ciphertextAndTag, len(ciphertextAndTag)-k.alg.TagSize, nonce, aad)
 	if errors.Is(err, provider.ErrAuthentication) {
 		return dst, k.errOpen()
 	}

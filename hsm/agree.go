@@ -26,39 +26,17 @@ var (
 	_ provider.PublicKeyExporter = (*agreeKey)(nil)
 )
 
-func (b *Backend) newAgreeKey(ctx context.Context, alg provider.Algorithm, input []byte) (*agreeKey, error) {
-	k := &agreeKey{}
-	if err := k.setCurve(alg); err != nil {
-		return nil, err
-	}
-	o, spki, _, err := b.newPair(ctx, alg, input)
-	if err != nil {
-		return nil, err
-	}
-	k.init(b, alg, o)
-	k.spki = spki
-	return k, nil
-}
-
 func (k *agreeKey) setCurve(alg provider.Algorithm) error {
-	_, curve := ecParams(alg.Curve)
-	if curve == nil {
+	c := curveNamed(alg.Curve)
+	if c.ecdh == nil {
 		return errorf(alg, provider.ErrNotSupported, "no curve %q", alg.Curve)
 	}
-	k.curve, k.peerSize = curve, 1+2*int((curveBits(alg.Curve)+7)/8)
+	k.curve, k.peerSize = c.ecdh, c.point
 	return nil
 }
 
-// PublicKeyDER implements provider.PublicKeyExporter.
-func (k *agreeKey) PublicKeyDER(context.Context) ([]byte, error) {
-	if err := k.alive(provider.OpExportPublic); err != nil {
-		return nil, err
-	}
-	if k.spki == nil {
-		return nil, k.errorf(provider.ErrNotFound, "managed key %q has no public key object on the token", k.managed)
-	}
-	return bytes.Clone(k.spki), nil
-}
+// PublicKeyDER implements provider.PublicKeyExporter, as signKey's does.
+func (k *agreeKey) PublicKeyDER(context.Context) ([]byte, error) { return k.publicKeyDER(k.spki) }
 
 // SharedSecret implements provider.KeyAgreementKey. The peer's point is
 // checked on the host first (uncompressed, on the curve, not the identity:

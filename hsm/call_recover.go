@@ -179,14 +179,3 @@ func (b *Backend) reopen() error {
 	b.modEpoch.Store(epoch)
 	return nil
 }
-
-// healthyNow reports whether the backend serves calls (for Stats).
-func (b *Backend) healthyNow() bool { return b.healthy.Load() }
-
-// recoveryCount is how often the backend came back from an unhealthy
-// token (for Stats).
-func (b *Backend) recoveryCount() uint64 { return b.recoveries.Load() }
-
-// sessionCounts returns the pooled sessions that exist and those in use
-// (for Stats); the persistent session is not counted.
-func (b *Backend) sessionCounts() (open, inUse int) { return b.pool.Load().counts() }

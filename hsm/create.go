@@ -51,17 +51,60 @@ func (b *Backend) GenerateKey(ctx context.Context, req provider.KeyRequest) (pro
 	if b.Supports(alg, op) == provider.Unsupported {
 		return nil, errorf(alg, provider.ErrNotSupported, "the token cannot %s such keys", op)
 	}
+	// The key is made first: what it cannot be fails before the token
+	// makes anything.
+	k, err := newKey(alg)
+	if err != nil {
+		return nil, err
+	}
+	var o objects
+	if alg.Kind.Symmetric() {
+		o, err = b.newSecret(ctx, alg, req.Input)
+	} else {
+		o, err = b.newPair(ctx, alg, req.Input, k)
+	}
+	if err != nil {
+		return nil, err
+	}
+	k.base().init(b, alg, o)
+	return k, nil
+}
+
+// backendKey is every kind of key the backend makes: a provider.Key around
+// the keyBase it shares.
+type backendKey interface {
+	provider.Key
+	base() *keyBase
+}
+
+func (k *keyBase) base() *keyBase { return k }
+
+// newKey makes the key value of alg (not HKDF), without objects yet.
+func newKey(alg provider.Algorithm) (backendKey, error) {
 	switch alg.Kind {
 	case provider.KindAEAD:
-		return b.newAEADKey(ctx, alg, req.Input)
+		return &aeadKey{}, nil
 	case provider.KindMAC:
-		return b.newMACKey(ctx, alg, req.Input)
-	case provider.KindSignature:
-		return b.newSignKey(ctx, alg, req.Input)
+		return &macKey{mech: hmacMechanisms[alg.Hash]}, nil
 	case provider.KindKeyAgreement:
-		return b.newAgreeKey(ctx, alg, req.Input)
+		k := &agreeKey{}
+		return k, k.setCurve(alg)
+	case provider.KindSignature:
+		k := &signKey{}
+		return k, k.setMechanism(alg)
 	}
 	return nil, fmt.Errorf("hsm: key algorithm %q: %w", alg.Name, provider.ErrNotSupported)
+}
+
+// setPublic gives a key pair k its public key spki (nil when a managed key
+// has none) and the length size of its signatures.
+func setPublic(k backendKey, spki []byte, size int) {
+	switch k := k.(type) {
+	case *signKey:
+		k.spki, k.size = spki, size
+	case *agreeKey:
+		k.spki = spki
+	}
 }
 
 // objects are the handles of a key the backend created, and the
@@ -234,7 +277,7 @@ func importMaterial(alg provider.Algorithm, der []byte) (*material, error) {
 	default:
 		return nil, errorf(alg, provider.ErrInvalidArgument, "import: %T", parsed)
 	}
-	params, _ := ecParams(alg.Curve)
+	params := curveNamed(alg.Curve).params
 	d := ek.Bytes()
 	return &material{
 		keyType: pkcs11.CKK_EC,
@@ -244,14 +287,24 @@ func importMaterial(alg provider.Algorithm, der []byte) (*material, error) {
 	}, nil
 }
 
+// newSecret generates or imports the secret key of an AEAD or MAC key.
+func (b *Backend) newSecret(ctx context.Context, alg provider.Algorithm, input []byte) (objects, error) {
+	mk, value, err := b.secretKey(alg, input)
+	if err != nil {
+		return objects{}, err
+	}
+	defer clear(value)
+	return b.create(ctx, alg, input == nil, mk, nil)
+}
+
 // newPair generates or imports the key pair of a signature or
-// key-agreement key, with the usage of kindUsage. It returns the objects
-// and the public key read back from the token (SubjectPublicKeyInfo DER)
-// with the signature length.
-func (b *Backend) newPair(ctx context.Context, alg provider.Algorithm, input []byte) (objects, []byte, int, error) {
+// key-agreement key k, with the usage of kindUsage, and gives k the public
+// key read back from the token (SubjectPublicKeyInfo DER) with the
+// signature length.
+func (b *Backend) newPair(ctx context.Context, alg provider.Algorithm, input []byte, k backendKey) (objects, error) {
 	mk, wipe, err := b.pairKey(alg, input)
 	if err != nil {
-		return objects{}, nil, 0, err
+		return objects{}, err
 	}
 	defer wipe()
 	var (
@@ -265,9 +318,10 @@ func (b *Backend) newPair(ctx context.Context, alg provider.Algorithm, input []b
 			return err
 		})
 	if err != nil {
-		return objects{}, nil, 0, err
+		return objects{}, err
 	}
-	return o, spki, size, nil
+	setPublic(k, spki, size)
+	return o, nil
 }
 
 // pairKey returns the mk of create for a key pair of alg: generated, or
@@ -282,7 +336,7 @@ func (t *token) pairKey(alg provider.Algorithm, input []byte, extra ...*pkcs11.A
 			pubT = append(pubT, pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, alg.KeySize),
 				pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}))
 		} else {
-			params, _ := ecParams(alg.Curve)
+			params := curveNamed(alg.Curve).params
 			pubT = append(pubT, pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, params))
 		}
 	} else {

@@ -168,24 +168,16 @@ var ckrTable = map[uint]ckr{
 	ckrOperationCancelFailed:                    {"CKR_OPERATION_CANCEL_FAILED", provider.ErrDevice, 0},
 }
 
-// decryptAEADTable overrides ckrTable for the C_Decrypt of an AEAD
-// mechanism, where a failure means that the input did not authenticate.
+// decryptAEADError is ckrError for the C_Decrypt of an AEAD mechanism,
+// where a failure means that the input did not authenticate.
 // SoftHSM2 2.6.1 answers a GCM tag that does not verify with
 // CKR_GENERAL_ERROR (what its OpenSSL wrapper reports), not with
 // CKR_ENCRYPTED_DATA_INVALID as PKCS#11 3.0 says; a device that really
 // broke down mid-decryption is thus reported as a failed authentication,
 // which is still a failure, and opaque as docs/semantics.md#errors wants.
-var decryptAEADTable = map[uint]ckr{
-	pkcs11.CKR_GENERAL_ERROR: {"CKR_GENERAL_ERROR", provider.ErrAuthentication, 0},
-}
-
-// decryptAEADError is ckrError for the C_Decrypt of an AEAD mechanism.
 func decryptAEADError(op string, err error) error {
-	var rv pkcs11.Error
-	if errors.As(err, &rv) {
-		if row, ok := decryptAEADTable[uint(rv)]; ok {
-			return row.tokenError(op, uint(rv))
-		}
+	if rv := pkcs11.Error(0); errors.As(err, &rv) && rv == pkcs11.CKR_GENERAL_ERROR {
+		return ckr{"CKR_GENERAL_ERROR", provider.ErrAuthentication, 0}.tokenError(op, uint(rv))
 	}
 	return ckrError(op, err)
 }

@@ -27,19 +27,16 @@ func (b *Backend) NewHash(ctx context.Context, alg provider.Algorithm) (provider
 	if b.Supports(alg, provider.OpHash) == provider.Unsupported {
 		return nil, errorf(alg, provider.ErrNotSupported, "the token has no such digest")
 	}
-	return &hashState{b: b, alg: alg, mech: hashMechanism(alg.Name), max: b.maxBuffered, budget: provider.BudgetFrom(ctx)}, nil
+	return &hashState{b: b, alg: alg, mech: hashMechanisms[alg.Name], chargedBuffer: chargedBuffer{max: b.maxBuffered, budget: provider.BudgetFrom(ctx)}}, nil
 }
 
-// hashState is an open hash on the token. The buffer's capacity is charged
-// to the budget of the context that opened it, from before it is allocated
-// until the state closes.
+// hashState is an open hash on the token. Its buffer is charged to the
+// budget of the context that opened it.
 type hashState struct {
-	b      *Backend
-	alg    provider.Algorithm
-	mech   uint
-	max    int
-	budget *provider.Budget
-	buf    []byte
+	b    *Backend
+	alg  provider.Algorithm
+	mech uint
+	chargedBuffer
 	closed bool
 }
 
@@ -52,20 +49,9 @@ func (h *hashState) Update(p []byte) error {
 	if len(p) > h.max-len(h.buf) {
 		return errorf(h.alg, provider.ErrMessageTooLarge, "more than %d bytes to hash", h.max)
 	}
-	if need := len(h.buf) + len(p); need > cap(h.buf) {
-		// Grow by hand, charging the new storage before making it and
-		// zeroing the old one.
-		c := min(max(need, 2*cap(h.buf), 256), h.max)
-		if err := h.budget.Charge(c); err != nil {
-			return errorf(h.alg, err, "hash buffer")
-		}
-		b := make([]byte, len(h.buf), c)
-		copy(b, h.buf)
-		clear(h.buf)
-		h.budget.Release(cap(h.buf))
-		h.buf = b
+	if err := h.add(p); err != nil {
+		return errorf(h.alg, err, "hash buffer")
 	}
-	h.buf = append(h.buf, p...)
 	return nil
 }
 
@@ -104,8 +90,7 @@ func (h *hashState) Digest(out []byte) error {
 }
 
 func (h *hashState) Close() error {
-	clear(h.buf)
-	h.budget.Release(cap(h.buf))
-	h.buf, h.closed = nil, true
+	h.drop()
+	h.closed = true
 	return nil
 }

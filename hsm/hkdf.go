@@ -42,7 +42,7 @@ func (b *Backend) newHKDFKey(ctx context.Context, req provider.KeyRequest) (*hkd
 	if b.Supports(alg, provider.OpImport) == provider.Unsupported {
 		return nil, errorf(alg, provider.ErrNotSupported, "the token has no HMAC to compose HKDF from")
 	}
-	mech := hmacMechanism(req.Hash.Name)
+	mech := hmacMechanisms[req.Hash.Name]
 	salt := req.Nonce
 	if len(salt) == 0 {
 		salt = make([]byte, req.Hash.OutputSize)

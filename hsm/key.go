@@ -3,6 +3,7 @@
 package hsm
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -154,7 +155,7 @@ func (k *keyBase) object(s pkcs11.SessionHandle) (pkcs11.ObjectHandle, error) {
 	if err != nil {
 		return 0, err
 	}
-	k.obj, k.epoch = found.(managedKey).base().obj, epoch
+	k.obj, k.epoch = found.base().obj, epoch
 	return k.obj, nil
 }
 
@@ -193,6 +194,18 @@ func (k *keyBase) alive(op provider.Operation) error {
 	}
 	k.release()
 	return nil
+}
+
+// publicKeyDER is PublicKeyDER of a key pair whose public key (nil when a
+// managed key has none) is spki.
+func (k *keyBase) publicKeyDER(spki []byte) ([]byte, error) {
+	if err := k.alive(provider.OpExportPublic); err != nil {
+		return nil, err
+	}
+	if spki == nil {
+		return nil, k.errorf(provider.ErrNotFound, "managed key %q has no public key object on the token", k.managed)
+	}
+	return bytes.Clone(spki), nil
 }
 
 // Destroy implements provider.Key. It destroys the key's objects on the
@@ -374,21 +387,8 @@ func (b *Backend) checkKeyAttributes(s pkcs11.SessionHandle, alg provider.Algori
 	}
 	for i, w := range want {
 		if v := boolAttr(got[i]); v != boolAttr(w) {
-			return errorf(alg, provider.ErrDevice, "the token did not keep the key as asked: %s is %t", boolAttrName(w.Type), v)
+			return errorf(alg, provider.ErrDevice, "the token did not keep the key as asked: %s is %t", attrNames[w.Type], v)
 		}
 	}
 	return nil
-}
-
-// boolAttrName names the CK_BBOOL attributes that the backend asks of its
-// keys.
-func boolAttrName(t uint) string {
-	if n, ok := attrNames[t]; ok {
-		return n
-	}
-	return map[uint]string{
-		pkcs11.CKA_TOKEN: "CKA_TOKEN", pkcs11.CKA_SENSITIVE: "CKA_SENSITIVE", pkcs11.CKA_EXTRACTABLE: "CKA_EXTRACTABLE",
-		pkcs11.CKA_PRIVATE: "CKA_PRIVATE", pkcs11.CKA_ALWAYS_SENSITIVE: "CKA_ALWAYS_SENSITIVE",
-		pkcs11.CKA_NEVER_EXTRACTABLE: "CKA_NEVER_EXTRACTABLE",
-	}[t]
 }

@@ -20,21 +20,6 @@ type macKey struct {
 
 var _ provider.Signer = (*macKey)(nil)
 
-func (b *Backend) newMACKey(ctx context.Context, alg provider.Algorithm, input []byte) (*macKey, error) {
-	mk, value, err := b.secretKey(alg, input)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(value)
-	o, err := b.create(ctx, alg, input == nil, mk, nil)
-	if err != nil {
-		return nil, err
-	}
-	k := &macKey{mech: hmacMechanism(alg.Hash)}
-	k.init(b, alg, o)
-	return k, nil
-}
-
 // hmacBlockSize is the block size of the hash under an HMAC.
 func hmacBlockSize(hash string) int {
 	if hash == "SHA-256" {
@@ -61,7 +46,7 @@ func (t *token) hmacKey(hash string, key []byte) []byte {
 		k = key
 	}
 	size := len(k)
-	if info, ok := t.caps.mechanism(hmacMechanism(hash)); ok && int(info.MinKeySize) > size {
+	if info, ok := t.caps.mechanism(hmacMechanisms[hash]); ok && int(info.MinKeySize) > size {
 		size = min(int(info.MinKeySize), block)
 	}
 	out := make([]byte, size)
@@ -81,7 +66,7 @@ func (k *macKey) NewSignState(ctx context.Context, maxBuffered int) (provider.Si
 	if maxBuffered < 0 {
 		return nil, k.errorf(provider.ErrInvalidArgument, "negative buffer limit")
 	}
-	return &bufferState{key: k, max: maxBuffered, budget: provider.BudgetFrom(ctx)}, nil
+	return &bufferState{key: k, chargedBuffer: chargedBuffer{max: maxBuffered, budget: provider.BudgetFrom(ctx)}}, nil
 }
 
 func (k *macKey) signatureSize() int { return k.alg.OutputSize }
@@ -93,14 +78,7 @@ func (k *macKey) signData(ctx context.Context, budget *provider.Budget, dst, dat
 		return nil, err
 	}
 	defer k.release()
-	st, err := stage(budget, tokenStaging(len(data), k.alg.OutputSize), k.names.sign)
-	if err != nil {
-		return nil, err
-	}
-	c := k.ops.get(&k.keyBase)
-	c.kind, c.name, c.mechs, c.data = opSign, k.names.sign, mechanismList(k.mech, nil), data
-	err = k.b.withSessionHeld(ctx, c.name, c.run, st)
-	mac := k.ops.finish(c, err)
+	mac, err := k.runOp(ctx, budget, opSign, k.names.sign, mechanismList(k.mech, nil), data, k.alg.OutputSize, nil, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -118,23 +118,13 @@ func (b *Backend) OpenManagedKey(ctx context.Context, name string, guest provide
 	return k, err
 }
 
-// managedKey is what every kind of key that findManaged makes has: the
-// keyBase it shares.
-type managedKey interface{ base() *keyBase }
-
-func (k *keyBase) base() *keyBase { return k }
-
 // findManaged finds and checks the objects of a managed key.
-func (b *Backend) findManaged(s pkcs11.SessionHandle, e *managedEntry) (provider.Key, error) {
+func (b *Backend) findManaged(s pkcs11.SessionHandle, e *managedEntry) (backendKey, error) {
 	alg, name := e.alg, e.cfg.Name
 	bad := func(sentinel error, format string, args ...any) error {
 		return fmt.Errorf("hsm: managed key %q: %s: %w", name, fmt.Sprintf(format, args...), sentinel)
 	}
-	class := uint(pkcs11.CKO_PRIVATE_KEY)
-	if alg.Kind.Symmetric() {
-		class = pkcs11.CKO_SECRET_KEY
-	}
-	found, err := b.findObjects(s, selector(class, e.cfg.Label, e.cfg.ID), 2)
+	found, err := b.findObjects(s, selector(keyClass(alg), e.cfg.Label, e.cfg.ID), 2)
 	switch {
 	case err != nil:
 		return nil, err
@@ -168,45 +158,28 @@ func (b *Backend) findManaged(s pkcs11.SessionHandle, e *managedEntry) (provider
 		}
 	}
 	epoch := b.modEpoch.Load()
-	setup := func(k *keyBase) {
-		k.b, k.alg, k.obj, k.pub, k.managed, k.allowed, k.epoch = b, alg, obj, pub, name, e.ops, epoch
-		k.names = opNamesOf(alg)
-	}
-	switch alg.Kind {
-	case provider.KindAEAD:
-		k := &aeadKey{}
-		setup(&k.keyBase)
-		return k, nil
-	case provider.KindMAC:
-		k := &macKey{mech: hmacMechanism(alg.Hash)}
-		setup(&k.keyBase)
-		return k, nil
-	}
-	// Signature and key-agreement keys: the public key, when there is one
-	// (RSA private keys carry it), and the signature length.
-	spki, size, err := b.readPublic(s, alg, obj, pub)
-	switch {
-	case err == nil:
-	case pub == 0 && !alg.IsRSA() && !e.ops.has(provider.OpExportPublic):
-		spki, size = nil, alg.OutputSize
-	case pub == 0 && !alg.IsRSA():
-		return nil, bad(provider.ErrNotFound, "its public key object is not on the token (needed for export-public)")
-	default:
+	k, err := newKey(alg)
+	if err != nil {
 		return nil, err
 	}
-	if alg.Kind == provider.KindKeyAgreement {
-		k := &agreeKey{spki: spki}
-		if err := k.setCurve(alg); err != nil {
+	if !alg.Kind.Symmetric() {
+		// Signature and key-agreement keys: the public key, when there is
+		// one (RSA private keys carry it), and the signature length.
+		spki, size, err := b.readPublic(s, alg, obj, pub)
+		switch {
+		case err == nil:
+		case pub == 0 && !alg.IsRSA() && !e.ops.has(provider.OpExportPublic):
+			spki, size = nil, alg.OutputSize
+		case pub == 0 && !alg.IsRSA():
+			return nil, bad(provider.ErrNotFound, "its public key object is not on the token (needed for export-public)")
+		default:
 			return nil, err
 		}
-		setup(&k.keyBase)
-		return k, nil
+		setPublic(k, spki, size)
 	}
-	k := &signKey{spki: spki, size: size}
-	if err := k.setMechanism(alg); err != nil {
-		return nil, err
-	}
-	setup(&k.keyBase)
+	base := k.base()
+	base.init(b, alg, objects{priv: obj, pub: pub})
+	base.managed, base.allowed, base.epoch = name, e.ops, epoch
 	return k, nil
 }
 

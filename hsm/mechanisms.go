@@ -21,62 +21,24 @@ type need struct {
 
 // The EC capability flags of CK_MECHANISM_INFO.
 const (
-	ecFlags     = pkcs11.CKF_EC_F_P | pkcs11.CKF_EC_F_2M | pkcs11.CKF_EC_ECPARAMETERS | pkcs11.CKF_EC_NAMEDCURVE | pkcs11.CKF_EC_UNCOMPRESS | pkcs11.CKF_EC_COMPRESS
-	ecWeNeed    = pkcs11.CKF_EC_F_P | pkcs11.CKF_EC_NAMEDCURVE | pkcs11.CKF_EC_UNCOMPRESS
-	anyKeySize  = 0
-	noMechanism = ^uint(0)
+	ecFlags    = pkcs11.CKF_EC_F_P | pkcs11.CKF_EC_F_2M | pkcs11.CKF_EC_ECPARAMETERS | pkcs11.CKF_EC_NAMEDCURVE | pkcs11.CKF_EC_UNCOMPRESS | pkcs11.CKF_EC_COMPRESS
+	ecWeNeed   = pkcs11.CKF_EC_F_P | pkcs11.CKF_EC_NAMEDCURVE | pkcs11.CKF_EC_UNCOMPRESS
+	anyKeySize = 0
 )
 
-// hashMechanism is the digest mechanism of a hash algorithm, or
-// noMechanism (SHAKE has no PKCS#11 digest mechanism).
-func hashMechanism(name string) uint {
-	switch name {
-	case "SHA-1":
-		return pkcs11.CKM_SHA_1
-	case "SHA-224":
-		return pkcs11.CKM_SHA224
-	case "SHA-256":
-		return pkcs11.CKM_SHA256
-	case "SHA-384":
-		return pkcs11.CKM_SHA384
-	case "SHA-512":
-		return pkcs11.CKM_SHA512
-	case "SHA3-224":
-		return pkcs11.CKM_SHA3_224
-	case "SHA3-256":
-		return pkcs11.CKM_SHA3_256
-	case "SHA3-384":
-		return pkcs11.CKM_SHA3_384
-	case "SHA3-512":
-		return pkcs11.CKM_SHA3_512
-	}
-	return noMechanism
+// hashMechanisms are the digest mechanisms of the hash algorithms (SHAKE
+// has no PKCS#11 digest mechanism).
+var hashMechanisms = map[string]uint{
+	"SHA-1": pkcs11.CKM_SHA_1, "SHA-224": pkcs11.CKM_SHA224, "SHA-256": pkcs11.CKM_SHA256,
+	"SHA-384": pkcs11.CKM_SHA384, "SHA-512": pkcs11.CKM_SHA512,
+	"SHA3-224": pkcs11.CKM_SHA3_224, "SHA3-256": pkcs11.CKM_SHA3_256,
+	"SHA3-384": pkcs11.CKM_SHA3_384, "SHA3-512": pkcs11.CKM_SHA3_512,
 }
 
-// hmacMechanism is the HMAC mechanism over a hash, or noMechanism.
-func hmacMechanism(hash string) uint {
-	switch hash {
-	case "SHA-256":
-		return pkcs11.CKM_SHA256_HMAC
-	case "SHA-384":
-		return pkcs11.CKM_SHA384_HMAC
-	case "SHA-512":
-		return pkcs11.CKM_SHA512_HMAC
-	}
-	return noMechanism
-}
-
-// curveBits is the EC key size of a curve, as CK_MECHANISM_INFO counts it.
-func curveBits(curve string) uint {
-	switch curve {
-	case "P-256":
-		return 256
-	case "P-384":
-		return 384
-	case "P-521":
-		return 521
-	}
-	return 0
+// hmacMechanisms are the HMAC mechanisms over the hashes of HS*, HKDF and
+// RFC 2104 key shortening (hmacKey); callers look up only those hashes.
+var hmacMechanisms = map[string]uint{
+	"SHA-256": pkcs11.CKM_SHA256_HMAC, "SHA-384": pkcs11.CKM_SHA384_HMAC, "SHA-512": pkcs11.CKM_SHA512_HMAC,
 }
 
 // needs says what the token must list to serve op for alg, and how the
@@ -86,7 +48,7 @@ func needs(alg provider.Algorithm, op provider.Operation) ([]need, provider.Supp
 	native := provider.Native
 	switch alg.Kind {
 	case provider.KindHash:
-		if m := hashMechanism(alg.Name); m != noMechanism && op == provider.OpHash {
+		if m, ok := hashMechanisms[alg.Name]; ok && op == provider.OpHash {
 			return []need{{mech: m, flag: pkcs11.CKF_DIGEST}}, native
 		}
 	case provider.KindAEAD:
@@ -100,7 +62,7 @@ func needs(alg provider.Algorithm, op provider.Operation) ([]need, provider.Supp
 			return []need{{mech: pkcs11.CKM_AES_GCM, flag: pkcs11.CKF_DECRYPT, size: size}}, native
 		}
 	case provider.KindMAC:
-		hmac := need{mech: hmacMechanism(alg.Hash), flag: pkcs11.CKF_SIGN}
+		hmac := need{mech: hmacMechanisms[alg.Hash], flag: pkcs11.CKF_SIGN}
 		switch op {
 		case provider.OpGenerate:
 			return []need{{mech: pkcs11.CKM_GENERIC_SECRET_KEY_GEN, flag: pkcs11.CKF_GENERATE}, hmac}, native
@@ -114,7 +76,7 @@ func needs(alg provider.Algorithm, op provider.Operation) ([]need, provider.Supp
 		if op == provider.OpImport || op == provider.OpDerive {
 			var ns []need
 			for _, h := range []string{"SHA-256", "SHA-384", "SHA-512"} {
-				ns = append(ns, need{mech: hmacMechanism(h), flag: pkcs11.CKF_SIGN})
+				ns = append(ns, need{mech: hmacMechanisms[h], flag: pkcs11.CKF_SIGN})
 			}
 			return ns, provider.Composed
 		}
@@ -128,7 +90,7 @@ func needs(alg provider.Algorithm, op provider.Operation) ([]need, provider.Supp
 		case alg.IsRSA():
 			use = need{mech: pkcs11.CKM_RSA_PKCS, flag: pkcs11.CKF_SIGN, size: uint(alg.KeySize)}
 		default:
-			use = need{mech: pkcs11.CKM_ECDSA, flag: pkcs11.CKF_SIGN, size: curveBits(alg.Curve), ec: true}
+			use = need{mech: pkcs11.CKM_ECDSA, flag: pkcs11.CKF_SIGN, size: curveNamed(alg.Curve).bits, ec: true}
 		}
 		switch op {
 		case provider.OpGenerate:
@@ -138,7 +100,7 @@ func needs(alg provider.Algorithm, op provider.Operation) ([]need, provider.Supp
 			case alg.IsRSA():
 				return []need{{mech: pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN, flag: pkcs11.CKF_GENERATE_KEY_PAIR, size: uint(alg.KeySize)}}, native
 			}
-			return []need{{mech: pkcs11.CKM_EC_KEY_PAIR_GEN, flag: pkcs11.CKF_GENERATE_KEY_PAIR, size: curveBits(alg.Curve), ec: true}}, native
+			return []need{{mech: pkcs11.CKM_EC_KEY_PAIR_GEN, flag: pkcs11.CKF_GENERATE_KEY_PAIR, size: curveNamed(alg.Curve).bits, ec: true}}, native
 		case provider.OpImport, provider.OpSign, provider.OpExportPublic:
 			// An imported or exported key is only worth having where it
 			// can sign.
@@ -150,10 +112,10 @@ func needs(alg provider.Algorithm, op provider.Operation) ([]need, provider.Supp
 			// has no CKM_EC_MONTGOMERY_KEY_PAIR_GEN to test them on).
 			return nil, provider.Unsupported
 		}
-		derive := need{mech: pkcs11.CKM_ECDH1_DERIVE, flag: pkcs11.CKF_DERIVE, size: curveBits(alg.Curve), ec: true}
+		derive := need{mech: pkcs11.CKM_ECDH1_DERIVE, flag: pkcs11.CKF_DERIVE, size: curveNamed(alg.Curve).bits, ec: true}
 		switch op {
 		case provider.OpGenerate:
-			return []need{{mech: pkcs11.CKM_EC_KEY_PAIR_GEN, flag: pkcs11.CKF_GENERATE_KEY_PAIR, size: curveBits(alg.Curve), ec: true}}, native
+			return []need{{mech: pkcs11.CKM_EC_KEY_PAIR_GEN, flag: pkcs11.CKF_GENERATE_KEY_PAIR, size: curveNamed(alg.Curve).bits, ec: true}}, native
 		case provider.OpImport, provider.OpDerive, provider.OpExportPublic:
 			return []need{derive}, native
 		}
@@ -295,16 +257,17 @@ func (c *capabilities) list() []Capability {
 	return out
 }
 
-// Supports implements provider.Backend: provider.Native where the token
-// lists the mechanisms (with the flags and key sizes) that op on alg
-// needs, provider.Composed for HKDF when the token has HMAC with SHA-256,
+// Supports implements provider.Backend for a [Backend], and answers the
+// same for an [Admin]: provider.Native where the token lists the
+// mechanisms (with the flags and key sizes) that op on alg needs,
+// provider.Composed for HKDF when the token has HMAC with SHA-256,
 // SHA-384 and SHA-512, and provider.Unsupported otherwise (SHAKE always;
 // X25519 always, see the package documentation).
-func (b *Backend) Supports(alg provider.Algorithm, op provider.Operation) provider.Support {
+func (t *token) Supports(alg provider.Algorithm, op provider.Operation) provider.Support {
 	if !registered(alg) {
 		return provider.Unsupported
 	}
-	return b.caps.supports(alg, op)
+	return t.caps.supports(alg, op)
 }
 
 // Capabilities lists, for every algorithm of docs/semantics.md#algorithms and each

@@ -44,28 +44,42 @@ func mustPrintable(s string) []byte {
 	return der
 }
 
-// ecParams is CKA_EC_PARAMS for a curve of docs/semantics.md#algorithms, and the crypto/ecdh
-// curve for the NIST ones.
-func ecParams(curve string) ([]byte, ecdh.Curve) {
-	switch curve {
-	case "P-256":
-		return oidP256, ecdh.P256()
-	case "P-384":
-		return oidP384, ecdh.P384()
-	case "P-521":
-		return oidP521, ecdh.P521()
-	case "Ed25519":
-		return oidEd25519, nil
+// ecCurve is a curve of docs/semantics.md#algorithms that a token key may
+// be on: the algorithms of its signature and key-agreement keys ("": none),
+// its CKA_EC_PARAMS, its crypto/ecdh curve (nil for Ed25519), its key size
+// as CK_MECHANISM_INFO counts it (0 for Ed25519), and the length of a bare
+// public point (uncompressed for the NIST curves).
+type ecCurve struct {
+	name, sign, derive string
+	params             []byte
+	ecdh               ecdh.Curve
+	bits               uint
+	point              int
+}
+
+var ecCurves = []ecCurve{
+	{"P-256", "ES256", "ECDH-P256", oidP256, ecdh.P256(), 256, 65},
+	{"P-384", "ES384", "ECDH-P384", oidP384, ecdh.P384(), 384, 97},
+	{"P-521", "ES512", "", oidP521, ecdh.P521(), 521, 133},
+	{"Ed25519", "EdDSA", "", oidEd25519, nil, 0, ed25519.PublicKeySize},
+}
+
+// curveNamed returns the curve called name, or the zero ecCurve.
+func curveNamed(name string) ecCurve {
+	for _, c := range ecCurves {
+		if c.name == name {
+			return c
+		}
 	}
-	return nil, nil
+	return ecCurve{}
 }
 
 // sameCurve reports whether CKA_EC_PARAMS read from a token names curve.
 func sameCurve(params []byte, curve string) bool {
-	want, _ := ecParams(curve)
 	if curve == "Ed25519" && bytes.Equal(params, nameEd25519) {
 		return true
 	}
+	want := curveNamed(curve).params
 	return want != nil && bytes.Equal(params, want)
 }
 
@@ -127,28 +141,21 @@ func (t *token) readPublic(s pkcs11.SessionHandle, alg provider.Algorithm, priv,
 		key, size = k, k.Size()
 	case pub == 0:
 		return nil, 0, errorf(alg, provider.ErrNotFound, "no public key object")
-	case alg.Curve == "Ed25519":
-		a, err := get(pub, pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT)
-		if err != nil {
-			return nil, 0, err
-		}
-		point, ok := ecPoint(a[1].Value, ed25519.PublicKeySize)
-		if !ok || !sameCurve(a[0].Value, alg.Curve) {
-			return nil, 0, errorf(alg, provider.ErrDevice, "the token's Ed25519 public key is malformed")
-		}
-		key = ed25519.PublicKey(point)
 	default:
 		a, err := get(pub, pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT)
 		if err != nil {
 			return nil, 0, err
 		}
-		_, curve := ecParams(alg.Curve)
-		width := (curveBits(alg.Curve) + 7) / 8
-		point, ok := ecPoint(a[1].Value, 1+2*int(width))
-		if !ok || curve == nil || !sameCurve(a[0].Value, alg.Curve) {
+		c := curveNamed(alg.Curve)
+		point, ok := ecPoint(a[1].Value, c.point)
+		if !ok || c.params == nil || !sameCurve(a[0].Value, alg.Curve) {
 			return nil, 0, errorf(alg, provider.ErrDevice, "the token's %s public key is malformed", alg.Curve)
 		}
-		k, err := curve.NewPublicKey(point)
+		if c.ecdh == nil {
+			key = ed25519.PublicKey(point)
+			break
+		}
+		k, err := c.ecdh.NewPublicKey(point)
 		if err != nil {
 			return nil, 0, errorf(alg, provider.ErrDevice, "the token's %s public key is not on the curve", alg.Curve)
 		}

@@ -3,7 +3,6 @@
 package hsm
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -83,31 +82,9 @@ func (k *signKey) setMechanism(alg provider.Algorithm) error {
 	return nil
 }
 
-func (b *Backend) newSignKey(ctx context.Context, alg provider.Algorithm, input []byte) (*signKey, error) {
-	k := &signKey{}
-	if err := k.setMechanism(alg); err != nil {
-		return nil, err
-	}
-	o, spki, size, err := b.newPair(ctx, alg, input)
-	if err != nil {
-		return nil, err
-	}
-	k.init(b, alg, o)
-	k.spki, k.size = spki, size
-	return k, nil
-}
-
 // PublicKeyDER implements provider.PublicKeyExporter with the public key
 // read from the token when the key was made or opened.
-func (k *signKey) PublicKeyDER(context.Context) ([]byte, error) {
-	if err := k.alive(provider.OpExportPublic); err != nil {
-		return nil, err
-	}
-	if k.spki == nil {
-		return nil, k.errorf(provider.ErrNotFound, "managed key %q has no public key object on the token", k.managed)
-	}
-	return bytes.Clone(k.spki), nil
-}
+func (k *signKey) PublicKeyDER(context.Context) ([]byte, error) { return k.publicKeyDER(k.spki) }
 
 // NewSignState implements provider.Signer. EdDSA states buffer the message
 // up to maxBuffered bytes; the others hash it on the host as it comes.
@@ -119,7 +96,7 @@ func (k *signKey) NewSignState(ctx context.Context, maxBuffered int) (provider.S
 		return nil, k.errorf(provider.ErrInvalidArgument, "negative buffer limit")
 	}
 	if k.newHash == nil {
-		return &bufferState{key: k, max: maxBuffered, budget: provider.BudgetFrom(ctx)}, nil
+		return &bufferState{key: k, chargedBuffer: chargedBuffer{max: maxBuffered, budget: provider.BudgetFrom(ctx)}}, nil
 	}
 	h := k.newHash()
 	return &digestState{key: k, h: h, sum: make([]byte, 0, len(k.prefix)+h.Size())}, nil
@@ -133,14 +110,7 @@ func (k *signKey) signData(ctx context.Context, budget *provider.Budget, dst, da
 		return nil, err
 	}
 	defer k.release()
-	st, err := stage(budget, tokenStaging(len(data), k.size), k.names.sign)
-	if err != nil {
-		return nil, err
-	}
-	c := k.ops.get(&k.keyBase)
-	c.kind, c.name, c.mechs, c.data = opSign, k.names.sign, mechanismList(k.mech, k.params), data
-	err = k.b.withSessionHeld(ctx, c.name, c.run, st)
-	sig := k.ops.finish(c, err)
+	sig, err := k.runOp(ctx, budget, opSign, k.names.sign, mechanismList(k.mech, k.params), data, k.size, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -209,10 +179,8 @@ func (s *digestState) Close() error {
 // capacity is charged to the budget of the context that opened the state,
 // from before it is allocated until the state closes.
 type bufferState struct {
-	key    tokenSigner
-	max    int
-	budget *provider.Budget
-	buf    []byte
+	key tokenSigner
+	chargedBuffer
 	closed bool
 }
 
@@ -226,20 +194,9 @@ func (s *bufferState) Update(_ context.Context, p []byte) error {
 	if len(p) > s.max-len(s.buf) {
 		return s.key.errorf(provider.ErrMessageTooLarge, "message of more than %d bytes", s.max)
 	}
-	if need := len(s.buf) + len(p); need > cap(s.buf) {
-		// Grow by hand, so that the old buffer is zeroed rather than
-		// left to the garbage collector as append would.
-		c := min(max(need, 2*cap(s.buf), 256), s.max)
-		if err := s.budget.Charge(c); err != nil {
-			return s.key.errorf(err, "message buffer")
-		}
-		b := make([]byte, len(s.buf), c)
-		copy(b, s.buf)
-		clear(s.buf)
-		s.budget.Release(cap(s.buf))
-		s.buf = b
+	if err := s.add(p); err != nil {
+		return s.key.errorf(err, "message buffer")
 	}
-	s.buf = append(s.buf, p...)
 	return nil
 }
 
@@ -258,8 +215,42 @@ func (s *bufferState) Reset() {
 }
 
 func (s *bufferState) Close() error {
-	clear(s.buf)
-	s.budget.Release(cap(s.buf))
-	s.buf, s.closed = nil, true
+	s.drop()
+	s.closed = true
 	return nil
+}
+
+// chargedBuffer is data kept whole for one token call, up to max bytes
+// (the caller checks that). Its capacity is charged to budget from before
+// it is allocated until drop, and every buffer it lets go is zeroed first.
+type chargedBuffer struct {
+	max    int
+	budget *provider.Budget
+	buf    []byte
+}
+
+// add appends p, growing the buffer by hand so that the old one is zeroed
+// rather than left to the garbage collector as append would. The error is
+// the budget's.
+func (c *chargedBuffer) add(p []byte) error {
+	if need := len(c.buf) + len(p); need > cap(c.buf) {
+		n := min(max(need, 2*cap(c.buf), 256), c.max)
+		if err := c.budget.Charge(n); err != nil {
+			return err
+		}
+		b := make([]byte, len(c.buf), n)
+		copy(b, c.buf)
+		clear(c.buf)
+		c.budget.Release(cap(c.buf))
+		c.buf = b
+	}
+	c.buf = append(c.buf, p...)
+	return nil
+}
+
+// drop zeroes the buffer and gives its charge back.
+func (c *chargedBuffer) drop() {
+	clear(c.buf)
+	c.budget.Release(cap(c.buf))
+	c.buf = nil
 }

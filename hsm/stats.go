@@ -22,16 +22,3 @@ type Stats struct {
 	// answered again).
 	Recoveries uint64
 }
-
-// Stats returns a snapshot of the backend's pool and health. It is cheap
-// (no call into the token) and safe for concurrent use.
-func (b *Backend) Stats() Stats {
-	open, inUse := b.sessionCounts()
-	return Stats{
-		SessionsOpen:    open,
-		SessionsInUse:   inUse,
-		SessionsWaiting: b.sessionsWaiting(),
-		Healthy:         b.healthyNow(),
-		Recoveries:      b.recoveryCount(),
-	}
-}

@@ -3,6 +3,7 @@
 package hsm
 
 import (
+	"context"
 	"errors"
 	"sync"
 
@@ -77,6 +78,25 @@ func (c *tokenOp) once(s pkcs11.SessionHandle) error {
 		}
 		return nil
 	}
+}
+
+// runOp runs one token operation of k on a pooled session: kind on data
+// with mechs (for AES-GCM, CKM_AES_GCM with nonce and aad), named name in
+// errors, answering about out bytes. What it stages is charged to budget
+// (nil: nothing) until the body ends (see tokenStaging). It returns the
+// token's answer, which is the caller's. The caller holds k (acquire).
+func (k *keyBase) runOp(ctx context.Context, budget *provider.Budget, kind opKind, name string, mechs []*pkcs11.Mechanism, data []byte, out int, nonce, aad []byte) ([]byte, error) {
+	st, err := stage(budget, tokenStaging(len(data), out), name)
+	if err != nil {
+		return nil, err
+	}
+	c := k.ops.get(k)
+	c.kind, c.name, c.mechs, c.data = kind, name, mechs, data
+	if kind != opSign {
+		c.setGCM(nonce, aad)
+	}
+	err = k.b.withSessionHeld(ctx, name, c.run, st)
+	return k.ops.finish(c, err), err
 }
 
 // setGCM makes c's mechanism CKM_AES_GCM with nonce and aad.

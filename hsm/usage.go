@@ -23,14 +23,18 @@ var usageAttrs = map[uint][]uint{
 	pkcs11.CKO_PUBLIC_KEY:  {pkcs11.CKA_ENCRYPT, pkcs11.CKA_VERIFY, pkcs11.CKA_VERIFY_RECOVER, pkcs11.CKA_WRAP, pkcs11.CKA_DERIVE},
 }
 
-// attrNames names the attributes that a key's policy sets, for errors and
-// for `wasihsm keys list` and `doctor`.
+// attrNames names the CK_BBOOL attributes that a key's policy sets and
+// that checkKeyAttributes reads back, for errors and for `wasihsm keys
+// list` and `doctor`.
 var attrNames = map[uint]string{
 	pkcs11.CKA_ENCRYPT: "CKA_ENCRYPT", pkcs11.CKA_DECRYPT: "CKA_DECRYPT",
 	pkcs11.CKA_SIGN: "CKA_SIGN", pkcs11.CKA_VERIFY: "CKA_VERIFY",
 	pkcs11.CKA_SIGN_RECOVER: "CKA_SIGN_RECOVER", pkcs11.CKA_VERIFY_RECOVER: "CKA_VERIFY_RECOVER",
 	pkcs11.CKA_WRAP: "CKA_WRAP", pkcs11.CKA_UNWRAP: "CKA_UNWRAP", pkcs11.CKA_DERIVE: "CKA_DERIVE",
 	pkcs11.CKA_MODIFIABLE: "CKA_MODIFIABLE", pkcs11.CKA_COPYABLE: "CKA_COPYABLE",
+	pkcs11.CKA_TOKEN: "CKA_TOKEN", pkcs11.CKA_PRIVATE: "CKA_PRIVATE",
+	pkcs11.CKA_SENSITIVE: "CKA_SENSITIVE", pkcs11.CKA_ALWAYS_SENSITIVE: "CKA_ALWAYS_SENSITIVE",
+	pkcs11.CKA_EXTRACTABLE: "CKA_EXTRACTABLE", pkcs11.CKA_NEVER_EXTRACTABLE: "CKA_NEVER_EXTRACTABLE",
 }
 
 // usage is what a key may do on the token: the usage attributes that are
@@ -96,6 +100,10 @@ func (c *capabilities) policy(class uint, allowed []uint) []*pkcs11.Attribute {
 	return append(t, pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false))
 }
 
+// fitFunc fits a template to the token: as given, or stripped of
+// CKA_COPYABLE (see tolerant).
+type fitFunc = func([]*pkcs11.Attribute) []*pkcs11.Attribute
+
 // tolerant runs call with the templates as given; when the token answers
 // that it does not know an attribute, and the templates asked for
 // CKA_COPYABLE, it runs call once more with the templates stripped of it
@@ -103,65 +111,53 @@ func (c *capabilities) policy(class uint, allowed []uint) []*pkcs11.Attribute {
 // as one without the attribute; when it does not, the first error stands.
 // On a token known to lack it, the templates are stripped from the start:
 // one built before another call found out may still carry it.
-func (c *capabilities) tolerant(call func(fit func([]*pkcs11.Attribute) []*pkcs11.Attribute) error) error {
-	strip := func(t []*pkcs11.Attribute) []*pkcs11.Attribute {
-		return slices.DeleteFunc(slices.Clone(t), func(a *pkcs11.Attribute) bool { return a.Type == c.copyable })
-	}
+func tolerant[T any](c *capabilities, call func(fit fitFunc) (T, error)) (T, error) {
 	if c.dev.noCopyable.Load() {
-		return call(strip)
+		return call(c.strip)
 	}
-	err := call(func(t []*pkcs11.Attribute) []*pkcs11.Attribute { return t })
+	out, err := call(asGiven)
 	if err == nil || !hasTrait(err, unknownAttribute) {
-		return err
+		return out, err
 	}
-	if call(strip) != nil {
-		return err
+	out, err2 := call(c.strip)
+	if err2 != nil {
+		return out, err
 	}
 	c.dev.noCopyable.Store(true)
-	return nil
+	return out, nil
+}
+
+// asGiven and strip are the fits of tolerant. The method value c.strip
+// is made only when a token lacks CKA_COPYABLE: a closure made on every
+// call was an allocation of every key creation.
+func asGiven(t []*pkcs11.Attribute) []*pkcs11.Attribute { return t }
+
+func (c *capabilities) strip(t []*pkcs11.Attribute) []*pkcs11.Attribute {
+	return slices.DeleteFunc(slices.Clone(t), func(a *pkcs11.Attribute) bool { return a.Type == c.copyable })
 }
 
 // createObject is C_CreateObject through tolerant.
 func (c *capabilities) createObject(p *pkcs11.Ctx, s pkcs11.SessionHandle, t []*pkcs11.Attribute) (pkcs11.ObjectHandle, error) {
-	var o pkcs11.ObjectHandle
-	err := c.tolerant(func(fit func([]*pkcs11.Attribute) []*pkcs11.Attribute) error {
-		var err error
-		o, err = p.CreateObject(s, fit(t))
-		return err
-	})
-	return o, err
+	return tolerant(c, func(fit fitFunc) (pkcs11.ObjectHandle, error) { return p.CreateObject(s, fit(t)) })
 }
 
 // generateKey is C_GenerateKey through tolerant.
 func (c *capabilities) generateKey(p *pkcs11.Ctx, s pkcs11.SessionHandle, m []*pkcs11.Mechanism, t []*pkcs11.Attribute) (pkcs11.ObjectHandle, error) {
-	var o pkcs11.ObjectHandle
-	err := c.tolerant(func(fit func([]*pkcs11.Attribute) []*pkcs11.Attribute) error {
-		var err error
-		o, err = p.GenerateKey(s, m, fit(t))
-		return err
-	})
-	return o, err
+	return tolerant(c, func(fit fitFunc) (pkcs11.ObjectHandle, error) { return p.GenerateKey(s, m, fit(t)) })
 }
 
 // generateKeyPair is C_GenerateKeyPair through tolerant.
 func (c *capabilities) generateKeyPair(p *pkcs11.Ctx, s pkcs11.SessionHandle, m []*pkcs11.Mechanism, pubT, privT []*pkcs11.Attribute) (pub, priv pkcs11.ObjectHandle, err error) {
-	err = c.tolerant(func(fit func([]*pkcs11.Attribute) []*pkcs11.Attribute) error {
-		var err error
-		pub, priv, err = p.GenerateKeyPair(s, m, fit(pubT), fit(privT))
-		return err
+	o, err := tolerant(c, func(fit fitFunc) (objects, error) {
+		pub, priv, err := p.GenerateKeyPair(s, m, fit(pubT), fit(privT))
+		return objects{priv: priv, pub: pub}, err
 	})
-	return pub, priv, err
+	return o.pub, o.priv, err
 }
 
 // deriveKey is C_DeriveKey through tolerant.
 func (c *capabilities) deriveKey(p *pkcs11.Ctx, s pkcs11.SessionHandle, m []*pkcs11.Mechanism, base pkcs11.ObjectHandle, t []*pkcs11.Attribute) (pkcs11.ObjectHandle, error) {
-	var o pkcs11.ObjectHandle
-	err := c.tolerant(func(fit func([]*pkcs11.Attribute) []*pkcs11.Attribute) error {
-		var err error
-		o, err = p.DeriveKey(s, m, base, fit(t))
-		return err
-	})
-	return o, err
+	return tolerant(c, func(fit fitFunc) (pkcs11.ObjectHandle, error) { return p.DeriveKey(s, m, base, fit(t)) })
 }
 
 // grants reads which of the policy's attributes are true on obj, an
