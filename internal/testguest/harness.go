@@ -69,18 +69,28 @@ func (h *Harness) Run(guest string, stdin io.Reader, env map[string]string, args
 	for k, v := range env {
 		cfg = cfg.WithEnv(k, v)
 	}
-	ctx := context.Background()
-	mod, err := h.Host.InstantiateGuest(ctx, h.Runtime, h.Compiled, cfg, provider.Guest{Name: guest})
-	var code uint32
-	var exit *sys.ExitError
-	switch {
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	case err != nil:
+	code, err := h.runModule(cfg, guest)
+	if err != nil {
 		h.t.Fatalf("guest %s %v: %v\nstderr: %s", guest, args, err, stderr.String())
 	}
+	return Result{Stdout: stdout.String(), Stderr: stderr.String(), ExitCode: code}
+}
+
+// runModule instantiates the guest as the embedder named guest, runs it to
+// its end and closes it. It returns the exit code, or the error of a guest
+// that did not instantiate (a trap, a failed start).
+func (h *Harness) runModule(cfg wazero.ModuleConfig, guest string) (uint32, error) {
+	ctx := context.Background()
+	mod, err := h.Host.InstantiateGuest(ctx, h.Runtime, h.Compiled, cfg, provider.Guest{Name: guest})
 	if mod != nil {
 		_ = mod.Close(ctx)
 	}
-	return Result{Stdout: stdout.String(), Stderr: stderr.String(), ExitCode: code}
+	var exit *sys.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return exit.ExitCode(), nil
+	case err != nil:
+		return 0, err
+	}
+	return 0, nil
 }

@@ -2,17 +2,12 @@ package testguest
 
 import (
 	"bufio"
-	"context"
 	"crypto/rand"
-	"errors"
 	"io"
 	"testing"
 	"time"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/sys"
-
-	"github.com/wasihsm/wasihsm/provider"
 )
 
 // Running is a guest that runs on a goroutine of its own while the test
@@ -52,19 +47,10 @@ func (h *Harness) Start(guest string, args ...string) *Running {
 		_, _ = io.Copy(io.Discard, outR)
 	}()
 	go func() {
-		ctx := context.Background()
-		mod, err := h.Host.InstantiateGuest(ctx, h.Runtime, h.Compiled, cfg, provider.Guest{Name: guest})
-		var code uint32
-		var exit *sys.ExitError
-		switch {
-		case errors.As(err, &exit):
-			code = exit.ExitCode()
-		case err != nil:
+		code, err := h.runModule(cfg, guest)
+		if err != nil {
 			code = 1
 			_, _ = r.stderr.Write([]byte("instantiate: " + err.Error()))
-		}
-		if mod != nil {
-			_ = mod.Close(ctx)
 		}
 		_ = outW.Close()
 		r.result = Result{Stderr: r.stderr.String(), ExitCode: code}
