@@ -27,7 +27,7 @@ func (b *Backend) NewHash(ctx context.Context, alg provider.Algorithm) (provider
 	if b.Supports(alg, provider.OpHash) == provider.Unsupported {
 		return nil, errorf(alg, provider.ErrNotSupported, "the token has no such digest")
 	}
-	return &hashState{b: b, alg: alg, mech: hashMechanisms[alg.Name], chargedBuffer: chargedBuffer{max: b.maxBuffered, budget: provider.BudgetFrom(ctx)}}, nil
+	return &hashState{b: b, alg: alg, mech: hashMechanisms[alg.Name], Buffer: provider.Buffer{Max: b.maxBuffered, Budget: provider.BudgetFrom(ctx)}}, nil
 }
 
 // hashState is an open hash on the token. Its buffer is charged to the
@@ -36,7 +36,7 @@ type hashState struct {
 	b    *Backend
 	alg  provider.Algorithm
 	mech uint
-	chargedBuffer
+	provider.Buffer
 	closed bool
 }
 
@@ -46,10 +46,10 @@ func (h *hashState) Update(p []byte) error {
 	if h.closed {
 		return errorf(h.alg, provider.ErrInvalidArgument, "hash state closed")
 	}
-	if len(p) > h.max-len(h.buf) {
-		return errorf(h.alg, provider.ErrMessageTooLarge, "more than %d bytes to hash", h.max)
+	if len(p) > h.Max-len(h.Bytes()) {
+		return errorf(h.alg, provider.ErrMessageTooLarge, "more than %d bytes to hash", h.Max)
 	}
-	if err := h.add(p); err != nil {
+	if err := h.Append(p); err != nil {
 		return errorf(h.alg, err, "hash buffer")
 	}
 	return nil
@@ -66,7 +66,7 @@ func (h *hashState) Digest(out []byte) error {
 	op := h.alg.Name + ": digest"
 	// The token reads the buffer until the body returns, also after the
 	// caller stopped waiting: the body holds it charged.
-	st, err := stage(h.budget, tokenStaging(len(h.buf), h.alg.OutputSize), op)
+	st, err := stage(h.Budget, tokenStaging(len(h.Bytes()), h.alg.OutputSize), op)
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (h *hashState) Digest(out []byte) error {
 			return err
 		}
 		var err error
-		sum, err = h.b.p.Digest(s, h.buf)
+		sum, err = h.b.p.Digest(s, h.Bytes())
 		return err
 	}, st)
 	if err != nil {
@@ -90,7 +90,7 @@ func (h *hashState) Digest(out []byte) error {
 }
 
 func (h *hashState) Close() error {
-	h.drop()
+	h.Drop()
 	h.closed = true
 	return nil
 }

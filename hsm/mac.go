@@ -66,7 +66,7 @@ func (k *macKey) NewSignState(ctx context.Context, maxBuffered int) (provider.Si
 	if maxBuffered < 0 {
 		return nil, k.errorf(provider.ErrInvalidArgument, "negative buffer limit")
 	}
-	return &bufferState{key: k, chargedBuffer: chargedBuffer{max: maxBuffered, budget: provider.BudgetFrom(ctx)}}, nil
+	return &bufferState{key: k, Buffer: provider.Buffer{Max: maxBuffered, Budget: provider.BudgetFrom(ctx)}}, nil
 }
 
 func (k *macKey) signatureSize() int { return k.alg.OutputSize }

@@ -96,7 +96,7 @@ func (k *signKey) NewSignState(ctx context.Context, maxBuffered int) (provider.S
 		return nil, k.errorf(provider.ErrInvalidArgument, "negative buffer limit")
 	}
 	if k.newHash == nil {
-		return &bufferState{key: k, chargedBuffer: chargedBuffer{max: maxBuffered, budget: provider.BudgetFrom(ctx)}}, nil
+		return &bufferState{key: k, Buffer: provider.Buffer{Max: maxBuffered, Budget: provider.BudgetFrom(ctx)}}, nil
 	}
 	h := k.newHash()
 	return &digestState{key: k, h: h, sum: make([]byte, 0, len(k.prefix)+h.Size())}, nil
@@ -180,7 +180,7 @@ func (s *digestState) Close() error {
 // from before it is allocated until the state closes.
 type bufferState struct {
 	key tokenSigner
-	chargedBuffer
+	provider.Buffer
 	closed bool
 }
 
@@ -191,10 +191,10 @@ func (s *bufferState) Update(_ context.Context, p []byte) error {
 	if err := s.key.alive(provider.OpSign); err != nil {
 		return err
 	}
-	if len(p) > s.max-len(s.buf) {
-		return s.key.errorf(provider.ErrMessageTooLarge, "message of more than %d bytes", s.max)
+	if len(p) > s.Max-len(s.Bytes()) {
+		return s.key.errorf(provider.ErrMessageTooLarge, "message of more than %d bytes", s.Max)
 	}
-	if err := s.add(p); err != nil {
+	if err := s.Append(p); err != nil {
 		return s.key.errorf(err, "message buffer")
 	}
 	return nil
@@ -204,53 +204,17 @@ func (s *bufferState) Sign(ctx context.Context, dst []byte) ([]byte, error) {
 	if s.closed {
 		return nil, s.key.errorf(provider.ErrInvalidArgument, "sign state closed")
 	}
-	return s.key.signData(ctx, s.budget, dst, s.buf)
+	return s.key.signData(ctx, s.Budget, dst, s.Bytes())
 }
 
 func (s *bufferState) Size() int { return s.key.signatureSize() }
 
 func (s *bufferState) Reset() {
-	clear(s.buf)
-	s.buf = s.buf[:0]
+	s.Buffer.Reset()
 }
 
 func (s *bufferState) Close() error {
-	s.drop()
+	s.Drop()
 	s.closed = true
 	return nil
-}
-
-// chargedBuffer is data kept whole for one token call, up to max bytes
-// (the caller checks that). Its capacity is charged to budget from before
-// it is allocated until drop, and every buffer it lets go is zeroed first.
-type chargedBuffer struct {
-	max    int
-	budget *provider.Budget
-	buf    []byte
-}
-
-// add appends p, growing the buffer by hand so that the old one is zeroed
-// rather than left to the garbage collector as append would. The error is
-// the budget's.
-func (c *chargedBuffer) add(p []byte) error {
-	if need := len(c.buf) + len(p); need > cap(c.buf) {
-		n := min(max(need, 2*cap(c.buf), 256), c.max)
-		if err := c.budget.Charge(n); err != nil {
-			return err
-		}
-		b := make([]byte, len(c.buf), n)
-		copy(b, c.buf)
-		clear(c.buf)
-		c.budget.Release(cap(c.buf))
-		c.buf = b
-	}
-	c.buf = append(c.buf, p...)
-	return nil
-}
-
-// drop zeroes the buffer and gives its charge back.
-func (c *chargedBuffer) drop() {
-	clear(c.buf)
-	c.budget.Release(cap(c.buf))
-	c.buf = nil
 }

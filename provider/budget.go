@@ -85,3 +85,53 @@ func BudgetFrom(ctx context.Context) *Budget {
 	b, _ := ctx.Value(budgetKey{}).(*Budget)
 	return b
 }
+
+// Buffer is data a backend keeps whole for one operation — a message that a
+// token digests or signs in one call, or that Ed25519 needs at once — up to
+// Max bytes, which the caller checks before Append. Its capacity is charged
+// to Budget from before it is allocated until Drop, and every buffer it lets
+// go is zeroed first. The zero Buffer with a nil Budget charges nothing.
+type Buffer struct {
+	// Max is the most bytes the buffer grows to.
+	Max int
+	// Budget is charged for the buffer's capacity; nil charges nothing.
+	Budget *Budget
+	buf    []byte
+}
+
+// Append appends p. It grows the buffer by hand, so that the old one is
+// zeroed rather than left to the garbage collector as append would; the
+// error is the budget's (wrapping ErrBudgetExhausted), and then nothing
+// changed.
+func (c *Buffer) Append(p []byte) error {
+	if need := len(c.buf) + len(p); need > cap(c.buf) {
+		n := min(max(need, 2*cap(c.buf), 256), c.Max)
+		if err := c.Budget.Charge(n); err != nil {
+			return err
+		}
+		b := make([]byte, len(c.buf), n)
+		copy(b, c.buf)
+		clear(c.buf)
+		c.Budget.Release(cap(c.buf))
+		c.buf = b
+	}
+	c.buf = append(c.buf, p...)
+	return nil
+}
+
+// Bytes returns the data; it is valid until the next Append, Reset or Drop.
+func (c *Buffer) Bytes() []byte { return c.buf }
+
+// Reset zeroes the data and empties the buffer, keeping its capacity (and
+// its charge) for what comes next.
+func (c *Buffer) Reset() {
+	clear(c.buf)
+	c.buf = c.buf[:0]
+}
+
+// Drop zeroes the buffer and gives its charge back.
+func (c *Buffer) Drop() {
+	clear(c.buf)
+	c.Budget.Release(cap(c.buf))
+	c.buf = nil
+}

@@ -86,3 +86,36 @@ func TestBudgetConcurrent(t *testing.T) {
 	assert.LessOrEqual(t, most, int64(limit))
 	assert.Zero(t, b.Held())
 }
+
+func TestBuffer(t *testing.T) {
+	budget := provider.NewBudget(1024)
+	b := provider.Buffer{Max: 1000, Budget: budget}
+	require.NoError(t, b.Append([]byte("secret")))
+	assert.Equal(t, "secret", string(b.Bytes()))
+	assert.EqualValues(t, 256, budget.Held(), "the first growth charges the buffer's capacity")
+	first := b.Bytes()[:cap(b.Bytes())]
+
+	require.NoError(t, b.Append(make([]byte, 600)))
+	assert.Equal(t, make([]byte, len(first)), first, "the outgrown buffer is zeroed")
+	assert.EqualValues(t, cap(b.Bytes()), budget.Held(), "only the live capacity stays charged")
+
+	capacity := cap(b.Bytes())
+	b.Reset()
+	assert.Empty(t, b.Bytes())
+	assert.Equal(t, capacity, cap(b.Bytes()), "Reset keeps the capacity")
+	assert.EqualValues(t, capacity, budget.Held(), "and its charge")
+
+	// A growth the budget cannot pay for changes nothing.
+	other := provider.Buffer{Max: 1000, Budget: budget}
+	require.NoError(t, b.Append([]byte("kept")))
+	held := budget.Held()
+	err := other.Append(make([]byte, 900))
+	require.ErrorIs(t, err, provider.ErrBudgetExhausted)
+	assert.Empty(t, other.Bytes())
+	assert.Equal(t, held, budget.Held())
+
+	whole := b.Bytes()[:cap(b.Bytes())]
+	b.Drop()
+	assert.Equal(t, make([]byte, len(whole)), whole, "Drop zeroes the buffer")
+	assert.Zero(t, budget.Held(), "and gives its charge back")
+}

@@ -107,16 +107,19 @@ func TestDestroyZeroes(t *testing.T) {
 		require.NoError(t, err)
 		s := st.(*edState)
 		require.NoError(t, s.Update(ctx, []byte("secret message")))
-		first := s.buf[:cap(s.buf)]
+		first := whole(s.msg.Bytes())
 		// Growing the buffer zeroes the old one.
 		require.NoError(t, s.Update(ctx, make([]byte, 1000)))
 		require.True(t, allZero(first))
 		require.NoError(t, s.Update(ctx, []byte("more secret")))
 		s.Reset()
-		require.True(t, allZero(s.buf[:cap(s.buf)]))
+		require.True(t, allZero(whole(s.msg.Bytes())))
 		require.NoError(t, s.Update(ctx, []byte("last secret")))
-		buf := s.buf[:cap(s.buf)]
+		buf := whole(s.msg.Bytes())
 		require.NoError(t, s.Close())
 		require.True(t, allZero(buf))
 	})
 }
+
+// whole returns b up to its capacity: all of the memory a buffer holds.
+func whole(b []byte) []byte { return b[:cap(b)] }

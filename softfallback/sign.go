@@ -130,7 +130,7 @@ func (k *signatureKey) NewSignState(ctx context.Context, maxBuffered int) (provi
 		return nil, errorf(k.alg, provider.ErrInvalidArgument, "negative buffer limit")
 	}
 	if k.newHash == nil {
-		return &edState{key: k, max: maxBuffered, budget: provider.BudgetFrom(ctx)}, nil
+		return &edState{key: k, msg: provider.Buffer{Max: maxBuffered, Budget: provider.BudgetFrom(ctx)}}, nil
 	}
 	h := k.newHash()
 	return &digestState{key: k, h: h, sum: make([]byte, 0, h.Size())}, nil
@@ -220,9 +220,7 @@ func (s *digestState) usable() error {
 // it is allocated until the state closes.
 type edState struct {
 	key    *signatureKey
-	max    int
-	budget *provider.Budget
-	buf    []byte
+	msg    provider.Buffer
 	closed bool
 }
 
@@ -230,23 +228,12 @@ func (s *edState) Update(_ context.Context, p []byte) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
-	if len(p) > s.max-len(s.buf) {
-		return errorf(s.key.alg, provider.ErrMessageTooLarge, "message of more than %d bytes", s.max)
+	if len(p) > s.msg.Max-len(s.msg.Bytes()) {
+		return errorf(s.key.alg, provider.ErrMessageTooLarge, "message of more than %d bytes", s.msg.Max)
 	}
-	if need := len(s.buf) + len(p); need > cap(s.buf) {
-		// Grow by hand, so that the old buffer is zeroed rather than
-		// left to the garbage collector as append would.
-		c := min(max(need, 2*cap(s.buf), 256), s.max)
-		if err := s.budget.Charge(c); err != nil {
-			return errorf(s.key.alg, err, "message buffer")
-		}
-		b := make([]byte, len(s.buf), c)
-		copy(b, s.buf)
-		clear(s.buf)
-		s.budget.Release(cap(s.buf))
-		s.buf = b
+	if err := s.msg.Append(p); err != nil {
+		return errorf(s.key.alg, err, "message buffer")
 	}
-	s.buf = append(s.buf, p...)
 	return nil
 }
 
@@ -258,20 +245,16 @@ func (s *edState) Sign(_ context.Context, dst []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer s.key.release()
-	return append(dst, ed25519.Sign(s.key.ed, s.buf)...), nil
+	return append(dst, ed25519.Sign(s.key.ed, s.msg.Bytes())...), nil
 }
 
 func (s *edState) Size() int { return ed25519.SignatureSize }
 
-func (s *edState) Reset() {
-	clear(s.buf)
-	s.buf = s.buf[:0]
-}
+func (s *edState) Reset() { s.msg.Reset() }
 
 func (s *edState) Close() error {
-	clear(s.buf)
-	s.budget.Release(cap(s.buf))
-	s.buf, s.closed = nil, true
+	s.msg.Drop()
+	s.closed = true
 	return nil
 }
 
