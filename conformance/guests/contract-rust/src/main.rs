@@ -22,10 +22,8 @@ fn unhex(s: &str) -> Vec<u8> {
     b.chunks(2).map(|p| digit(p[0]) << 4 | digit(p[1])).collect()
 }
 
+/// hex is b in hex; empty is "" (the -kat answers' form).
 fn hex(b: &[u8]) -> String {
-    if b.is_empty() {
-        return "-".to_string();
-    }
     b.iter().map(|c| format!("{:02x}", c)).collect()
 }
 
@@ -34,7 +32,15 @@ fn num(s: &str) -> usize {
 }
 
 /// kat answers one known-answer request with its hex fields.
-fn kat(f: &[&str]) -> Result<Vec<Vec<u8>>> {
+fn kat(f: &[&str]) -> Result<Vec<String>> {
+    Ok(kat_bytes(f)?.iter().map(|b| match b {
+        Some(b) => hex(b),
+        None => "-".to_string(),
+    }).collect())
+}
+
+/// kat_bytes answers one request with its fields (None: "-").
+fn kat_bytes(f: &[&str]) -> Result<Vec<Option<Vec<u8>>>> {
     Ok(match (f[0], f.len()) {
         ("hash", 4) => {
             let mut h = Hash::new(f[1])?;
@@ -63,9 +69,9 @@ fn kat(f: &[&str]) -> Result<Vec<Vec<u8>>> {
         ("export", 3) => vec![Key::import(f[1], &unhex(f[2]))?.public_key()?],
         ("gensign", 4) => {
             let key = Key::generate(f[1])?;
-            // HS* keys are secret: nothing to export.
-            let spki = if f[1].starts_with('H') { Vec::new() } else { key.public_key()? };
-            vec![spki, key.sign(f[1], &unhex(f[2]))?]
+            // HS* keys are secret: nothing to export ("-").
+            let spki = if f[1].starts_with('H') { None } else { Some(key.public_key()?) };
+            return Ok(vec![spki, Some(key.sign(f[1], &unhex(f[2]))?)]);
         }
         ("genseal", 5) => {
             let key = Key::generate(f[1])?;
@@ -85,7 +91,10 @@ fn kat(f: &[&str]) -> Result<Vec<Vec<u8>>> {
             vec![secret[..num(f[4]).min(secret.len())].to_vec()]
         }
         _ => panic!("bad request {:?}", f),
-    })
+    }
+    .into_iter()
+    .map(Some)
+    .collect())
 }
 
 /// Script is the named memory of an ABI scenario. Each buffer is a boxed
@@ -130,7 +139,10 @@ impl Script {
             ("buf", 3) => self.define(f[1], unhex(f[2])),
             ("str", 3) => self.define(f[1], f[2].as_bytes().to_vec()),
             ("fill", 3) => self.define(f[1], vec![0xA5; f[2].parse().ok()?]),
-            ("read", 2) => Some(format!(" {}", hex(self.names.get(f[1])?))),
+            ("read", 2) => match &self.names.get(f[1])?[..] {
+                [] => Some(" -".to_string()),
+                b => Some(format!(" {}", hex(b))),
+            },
             ("call", n) if n >= 2 => {
                 let mut a = Vec::new();
                 for s in &f[2..] {
@@ -223,7 +235,7 @@ fn main() {
             continue;
         }
         let answer = match kat(&f) {
-            Ok(fields) => fields.iter().fold("ok".to_string(), |a, b| a + " " + &hex(b)),
+            Ok(fields) => fields.iter().fold("ok".to_string(), |a, b| a + " " + b),
             Err(e @ Error::Other(_)) => format!("err errno({})", e.errno()),
             Err(e) => format!("err {}", e.name()),
         };
