@@ -91,7 +91,9 @@ func Parse(text string) ([]Scenario, error) {
 		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
 			continue
 		}
-		bad := func(why string) error { return fmt.Errorf("%w: line %d: %s: %q", ErrSyntax, line, why, strings.TrimSpace(raw)) }
+		bad := func(why string) error {
+			return fmt.Errorf("%w: line %d: %s: %q", ErrSyntax, line, why, strings.TrimSpace(raw))
+		}
 		if f[0] == "scenario" {
 			if len(f) != 2 || names[f[1]] {
 				return nil, bad("want scenario NAME, a name not used before")
