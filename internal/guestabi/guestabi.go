@@ -53,12 +53,12 @@ type ParamKind int
 
 // The kinds of parameter.
 const (
-	Handle  ParamKind = iota // a handle (u32)
-	String                   // the address of a UTF-8 string the host reads
-	Input                    // the address of bytes the host reads
-	Output                   // the address of bytes the host writes
-	Length                   // the length of the buffer before it
-	Out                      // the address of a little-endian u32 the host writes
+	Handle ParamKind = iota // a handle (u32)
+	String                  // the address of a UTF-8 string the host reads
+	Input                   // the address of bytes the host reads
+	Output                  // the address of bytes the host writes
+	Length                  // the length of the buffer before it
+	Out                     // the address of a little-endian u32 the host writes
 )
 
 // written are the buffers the host writes (docs/semantics.md#abi: the
@@ -74,7 +74,7 @@ var written = []string{
 	"private_key_export_public.buf",
 }
 
-// strings are the buffers that carry text (an algorithm or a key name).
+// stringParams are the buffers that carry text (an algorithm or a key name).
 var stringParams = []string{"algorithm", "name"}
 
 // Imports returns the functions that wasihost exports to guests, module

@@ -92,14 +92,11 @@ func TestSpecInBothFiles(t *testing.T) {
 	require.NoError(t, err)
 	c, rs := string(files[HeaderFile]), string(files[RustFile])
 	for _, e := range spec.Errnos() {
-		assert.Contains(t, c, "#define WASI_CRYPTO_ERRNO_"+strings.ToUpper(e.Name())+" "+itoa(int(e))+"\n")
-		assert.Contains(t, rs, "pub const "+strings.ToUpper(e.Name())+": u32 = "+itoa(int(e))+";")
+		assert.Contains(t, c, "#define WASI_CRYPTO_ERRNO_"+strings.ToUpper(e.Name())+" "+strconv.Itoa(int(e))+"\n")
+		assert.Contains(t, rs, "pub const "+strings.ToUpper(e.Name())+": u32 = "+strconv.Itoa(int(e))+";")
 	}
 	for _, a := range spec.Algorithms() {
 		assert.Contains(t, c, `"`+a.Name+`"`)
 		assert.Contains(t, rs, `"`+a.Name+`"`)
 	}
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
-

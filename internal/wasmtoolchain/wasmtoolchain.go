@@ -107,6 +107,15 @@ func findRust() (string, error) {
 	return debianCargo, nil
 }
 
+// NeedClang returns the clang of [Clang], or skips tb (fails it with
+// CI=true) when there is none.
+func NeedClang(tb testing.TB) string {
+	tb.Helper()
+	clang, err := Clang()
+	require(tb, err)
+	return clang
+}
+
 // require skips tb (fails it with CI=true) when err says a toolchain is
 // missing, and fails it for any other error.
 func require(tb testing.TB, err error) {
