@@ -2,9 +2,9 @@
 // #handles, #memory, #algorithms, #errors) as data: scripts of raw import
 // calls, with addresses and handles of the script's choosing, wrong ones
 // included, and the errno or memory each must leave. A guest in any
-// language runs them by interpreting a few commands, so the contract
-// guests in C and Rust (conformance/guests/contract-c, contract-rust)
-// hold no copy of the rules: the host sends a scenario's commands on
+// language runs them by interpreting a few commands, so the guests that
+// run them — in C and Rust (conformance/guests/contract-c, contract-rust)
+// and in Go (conformance/guests/script) — hold no copy of the rules: the host sends a scenario's commands on
 // stdin, the guest answers each, and [Scenario.Check] grades the answers.
 //
 // # Scripts

@@ -97,15 +97,22 @@ func TestKnownAnswers(t *testing.T) {
 // (conformance/suite: the scenarios' host).
 var scriptOptions = wasihost.Options{MaxHandles: 64, MaxBufferedBytes: 4096}
 
+// scriptGuests run conformance/abiscript's scenarios: the C and Rust
+// contract guests, and the Go script guest through guest/wasicrypto/raw.
+var scriptGuests = append([]contractGuest{
+	{"go", func(tb testing.TB) []byte {
+		return testguest.Build(tb, "github.com/wasihsm/wasihsm/conformance/guests/script")
+	}},
+}, contractGuests...)
+
 // TestABIScenarios runs every scenario of conformance/abiscript, each in
-// a fresh instance, through the C and the Rust contract guest's raw
-// imports, on each target; afterwards no handle and no key outlives its
-// instance.
+// a fresh instance, through the Go, C and Rust guests' raw imports, on
+// each target; afterwards no handle and no key outlives its instance.
 func TestABIScenarios(t *testing.T) {
 	scenarios, err := abiscript.Scenarios()
 	require.NoError(t, err)
 	require.NotEmpty(t, scenarios)
-	for _, g := range contractGuests {
+	for _, g := range scriptGuests {
 		t.Run(g.lang, func(t *testing.T) {
 			wasm := g.build(t)
 			for _, tg := range targets(t) {
