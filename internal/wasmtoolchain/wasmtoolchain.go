@@ -112,13 +112,13 @@ func findRust() (string, error) {
 func NeedClang(tb testing.TB) string {
 	tb.Helper()
 	clang, err := Clang()
-	require(tb, err)
+	needs(tb, err)
 	return clang
 }
 
-// require skips tb (fails it with CI=true) when err says a toolchain is
+// needs skips tb (fails it with CI=true) when err says a toolchain is
 // missing, and fails it for any other error.
-func require(tb testing.TB, err error) {
+func needs(tb testing.TB, err error) {
 	tb.Helper()
 	switch {
 	case err == nil:
@@ -155,13 +155,13 @@ func cached(key string, build func() ([]byte, error)) ([]byte, error) {
 func C(tb testing.TB, sources ...string) []byte {
 	tb.Helper()
 	clang, err := Clang()
-	require(tb, err)
+	needs(tb, err)
 	root, err := Root()
-	require(tb, err)
+	needs(tb, err)
 	wasm, err := cached("c\x00"+strings.Join(sources, "\x00"), func() ([]byte, error) {
 		return BuildC(clang, root, sources...)
 	})
-	require(tb, err)
+	needs(tb, err)
 	return wasm
 }
 
@@ -190,13 +190,13 @@ func BuildC(clang, root string, sources ...string) ([]byte, error) {
 func Rust(tb testing.TB, pkg, example string) []byte {
 	tb.Helper()
 	cargo, err := Cargo()
-	require(tb, err)
+	needs(tb, err)
 	root, err := Root()
-	require(tb, err)
+	needs(tb, err)
 	wasm, err := cached("rust\x00"+pkg+"\x00"+example, func() ([]byte, error) {
 		return BuildRust(cargo, root, pkg, example)
 	})
-	require(tb, err)
+	needs(tb, err)
 	return wasm
 }
 
