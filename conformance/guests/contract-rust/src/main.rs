@@ -115,15 +115,19 @@ impl Script {
 
     /// arg evaluates a number, &NAME[+N], #NAME or $NAME.
     fn arg(&mut self, s: &str) -> Option<u32> {
+        let number = |s: &str| match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+            Some(h) => u32::from_str_radix(h, 16).ok(),
+            None => s.parse().ok(),
+        };
+        if s.is_empty() {
+            return None;
+        }
         let (sigil, rest) = s.split_at(1);
         if !matches!(sigil, "&" | "#" | "$") {
-            return match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-                Some(h) => u32::from_str_radix(h, 16).ok(),
-                None => s.parse().ok(),
-            };
+            return number(s);
         }
         let (name, off) = match rest.split_once('+') {
-            Some((n, o)) => (n, o.parse::<u32>().ok()?),
+            Some((n, o)) => (n, number(o)?),
             None => (rest, 0),
         };
         let b = self.names.get_mut(name)?;
