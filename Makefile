@@ -32,7 +32,9 @@ export CI
 
 all: lint test
 
-## test: vet, every test with the race detector, then the guest SDK's tests inside wasihsm
+## test: vet, every test with the race detector (the C and Rust guests too: built with
+## clang and Debian's /usr/bin/cargo and rustc by internal/wasmtoolchain), then the guest
+## SDK's tests inside wasihsm
 test: build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
@@ -93,9 +95,11 @@ fuzz:
 conformance:
 	$(GO) test -count=1 -v -run '^TestMatrix$$' ./conformance -args -results $(CURDIR)/conformance/RESULTS.md
 
-## generate: rebuild generated files (the contract guest that wasihsm embeds)
+## generate: rebuild generated files (the contract guest that wasihsm embeds, and the
+## C header and Rust bindings of the guest SDKs: internal/guestabi)
 generate:
 	$(GO) generate ./conformance/suite
+	$(GO) generate ./internal/guestabi
 
 ## bench: the benchmark suite (bench/), product and baseline interleaved for
 ## BENCH_ROUNDS rounds; prints the table and writes bench/RESULTS.md and bench/ratios.svg

@@ -1,0 +1,3 @@
+package guestabi
+
+//go:generate go run ./gen

@@ -1,0 +1,135 @@
+package guestabi
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/wasihsm/wasihsm/spec"
+)
+
+// rustType is the Rust type of a parameter.
+func rustType(p Param) string {
+	switch p.Kind {
+	case String, Input:
+		return "*const u8"
+	case Output:
+		return "*mut u8"
+	case Length:
+		return "usize"
+	case Out:
+		if p.Name == "out_len" {
+			return "*mut usize"
+		}
+		return "*mut Handle"
+	}
+	return "Handle"
+}
+
+// variant is an errno's name as a Rust enum variant ("notsup" → "Notsup").
+func variant(name string) string { return strings.ToUpper(name[:1]) + name[1:] }
+
+func renderRust(imports []Import) []byte {
+	var b bytes.Buffer
+	b.WriteString(rustPrologue)
+
+	b.WriteString("/// The errno values (docs/semantics.md#errors); 0 is success.\npub mod errno {\n")
+	for _, e := range spec.Errnos() {
+		fmt.Fprintf(&b, "    /// %s\n    pub const %s: u32 = %d;\n", e.Name(), cIdent(e.Name()), e)
+	}
+	b.WriteString("}\n\n")
+
+	b.WriteString("/// An error a call answered: every errno of the contract but success\n")
+	b.WriteString("/// (docs/semantics.md#errors), and `Other` for a value it does not name.\n")
+	b.WriteString("#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]\npub enum Error {\n")
+	for _, e := range spec.Errnos()[1:] {
+		fmt.Fprintf(&b, "    /// errno %d, %s\n    %s,\n", e, e.Name(), variant(e.Name()))
+	}
+	b.WriteString("    /// An errno the contract does not name.\n    Other(u32),\n}\n\n")
+	b.WriteString("impl Error {\n")
+	b.WriteString("    /// The error of a non-zero errno; `None` for 0 (success).\n")
+	b.WriteString("    pub fn from_errno(e: u32) -> Option<Error> {\n        match e {\n            0 => None,\n")
+	for _, e := range spec.Errnos()[1:] {
+		fmt.Fprintf(&b, "            %d => Some(Error::%s),\n", e, variant(e.Name()))
+	}
+	b.WriteString("            other => Some(Error::Other(other)),\n        }\n    }\n\n")
+	b.WriteString("    /// The errno value.\n    pub fn errno(self) -> u32 {\n        match self {\n")
+	for _, e := range spec.Errnos()[1:] {
+		fmt.Fprintf(&b, "            Error::%s => %d,\n", variant(e.Name()), e)
+	}
+	b.WriteString("            Error::Other(e) => e,\n        }\n    }\n\n")
+	b.WriteString("    /// The contract's name of the errno (\"badf\"), or \"\" for `Other`.\n    pub fn name(self) -> &'static str {\n        match self {\n")
+	for _, e := range spec.Errnos()[1:] {
+		fmt.Fprintf(&b, "            Error::%s => %q,\n", variant(e.Name()), e.Name())
+	}
+	b.WriteString("            Error::Other(_) => \"\",\n        }\n    }\n}\n\n")
+
+	b.WriteString("/// Algorithm names (docs/semantics.md#algorithms): exact and case-sensitive.\npub mod algorithm {\n")
+	for _, a := range spec.Algorithms() {
+		fmt.Fprintf(&b, "    /// %s (%s)\n    pub const %s: &str = %q;\n", a.Name, a.Kind, cIdent(a.Name), a.Name)
+	}
+	b.WriteString("}\n\n")
+	b.WriteString("/// Output sizes in bytes (digest, tag, signature, MAC, shared secret), for the\n/// algorithms whose size does not depend on the key or the caller.\npub mod size {\n")
+	for _, a := range spec.Algorithms() {
+		if a.OutputSize > 0 && a.Kind != spec.KindAEAD {
+			fmt.Fprintf(&b, "    /// %s\n    pub const %s: usize = %d;\n", a.Name, cIdent(a.Name), a.OutputSize)
+		}
+	}
+	gcm, _ := spec.Lookup("A256GCM")
+	fmt.Fprintf(&b, "    /// The AES-GCM nonce.\n    pub const AEAD_NONCE: usize = %d;\n    /// The AES-GCM tag.\n    pub const AEAD_TAG: usize = %d;\n}\n", gcm.NonceSize, gcm.TagSize)
+
+	b.WriteString("\n/// The output size of alg in bytes, as the module size lists it; `None` for\n/// the algorithms whose size depends on the key or the caller, and for\n/// names the contract does not list.\npub fn output_size(alg: &str) -> Option<usize> {\n    match alg {\n")
+	for _, a := range spec.Algorithms() {
+		if a.OutputSize > 0 && a.Kind != spec.KindAEAD {
+			fmt.Fprintf(&b, "        %q => Some(size::%s),\n", a.Name, cIdent(a.Name))
+		}
+	}
+	b.WriteString("        _ => None,\n    }\n}\n\n/// Whether alg signs with RSA (its signatures are as long as the key's modulus).\npub fn is_rsa(alg: &str) -> bool {\n    matches!(alg, ")
+	var rsa []string
+	for _, a := range spec.Algorithms() {
+		if a.IsRSA() {
+			rsa = append(rsa, fmt.Sprintf("%q", a.Name))
+		}
+	}
+	b.WriteString(strings.Join(rsa, " | ") + ")\n}\n")
+
+	module := ""
+	for _, imp := range imports {
+		if imp.Module != module {
+			if module != "" {
+				b.WriteString("}\n")
+			}
+			module = imp.Module
+			fmt.Fprintf(&b, "\n#[link(wasm_import_module = %q)]\nextern \"C\" {\n", module)
+		} else {
+			b.WriteString("\n")
+		}
+		var params []string
+		for _, p := range imp.Params {
+			params = append(params, p.Name+": "+rustType(p))
+		}
+		fmt.Fprintf(&b, "    /// %s of %s.\n    pub fn %s(%s) -> u32;\n", imp.Name, imp.Module, imp.Name, strings.Join(params, ", "))
+	}
+	b.WriteString("}\n")
+	return b.Bytes()
+}
+
+const rustPrologue = `//! The imports of wasi_ephemeral_crypto and wasi_ephemeral_crypto_keys one
+//! to one, as docs/semantics.md (#abi, #key-extension) lowers them, with
+//! the errnos and the algorithm names.
+//!
+//! GENERATED by internal/guestabi (make generate) from the functions the
+//! host exports and from package spec: do not edit.
+//!
+//! Every function returns an errno (0 is success). A string or buffer is a
+//! pointer and a length (strings are not NUL-terminated); a ` + "`*mut Handle`" + ` is
+//! where the host writes a new handle. A call that fails writes nothing
+//! (private_key_export_public writes the needed length when it answers
+//! range). The calls are unsafe: the host reads and writes the memory the
+//! pointers name.
+
+/// A handle of any type: a hash, signature, cipher or key-preparation
+/// state, or a key. 0 is never a valid handle.
+pub type Handle = u32;
+
+`
