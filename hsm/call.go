@@ -16,8 +16,9 @@ import (
 )
 
 // The call layer: how a Backend calls into its token. It is this file,
-// call_pool.go (the pooled sessions), call_recover.go (health and
-// recovery) and the module's gate (module.go). One call goes so
+// call_coro.go (the hand-off of a call to a coroutine), call_pool.go (the
+// pooled sessions), call_recover.go (health and recovery) and the
+// module's gate (module.go). One call goes so
 // (docs/design.md, "Token calls", pictures it):
 //
 //	caller: ready → pool.get or lockMain → begin (the lease) → tokenCall ─┐
@@ -30,9 +31,10 @@ import (
 //     a call's lease, or the recovery's own. reinit closes the gate and
 //     waits for every place to be given back before C_Finalize; while it
 //     is closed, begin fails and the call answers unavailable at once.
-//  2. A lease ends exactly once, on whichever goroutine finishes the call:
-//     the caller's when it took the body's result, the body's when the
-//     caller gave up (handoff.state decides by compare-and-swap). end runs
+//  2. A lease ends exactly once, on the goroutine that ran the body, once
+//     the body returned: the coroutine (the caller's own goroutine with
+//     InlineCalls), told whether the caller gave up (coCall.state, or
+//     handoff.state for Open, decides by compare-and-swap). end runs
 //     undo, lets the staged memory go, leaves the gate and unlocks, always
 //     in that order: undo runs on the session its body used, and whoever
 //     takes mainLock next (Close, reopen, the next withMain) finds no call
@@ -100,29 +102,29 @@ func (l *lease) end(err error, abandoned bool) {
 	}
 }
 
-// tokenCall runs body, which calls into the token, on a goroutine of its
-// own under lease l, and waits for it until ctx ends or, when expire is
-// not nil, expire fires (the call deadline): a cgo call cannot be
-// interrupted, but its caller can stop waiting for it. The goroutine runs
-// body to its end in any case and then ends l (see lease.end). A call
-// that times out reports provider.ErrTimeout and, at its call deadline,
-// makes the backend suspect the token (see fault).
+// tokenCall runs body, which calls into the token, on a coroutine
+// (call_coro.go) under lease l, and waits for it until ctx ends or the
+// call deadline passes: a cgo call cannot be interrupted, but its caller
+// can stop waiting for it. The coroutine runs body to its end in any case
+// and then ends l (see lease.end). A call that times out reports
+// provider.ErrTimeout and, at its call deadline, makes the backend
+// suspect the token (see fault).
 //
 // With Config.InlineCalls, body runs on the caller's goroutine instead and
 // is never abandoned: the deadline then bounds only the waits around it.
-func (b *Backend) tokenCall(ctx context.Context, expire <-chan time.Time, op string, body func() error, l lease) error {
+func (b *Backend) tokenCall(ctx context.Context, deadline time.Time, op string, body func() error, l lease) error {
 	if b.inline {
 		err := body()
 		l.end(err, false)
 		return err
 	}
-	abandoned, err := abandonable(ctx, expire, body, l, nil)
+	abandoned, err := onCoroutine(ctx, time.Until(deadline), body, l)
 	if !abandoned {
 		return err
 	}
 	cause := context.Cause(ctx)
 	if cause == nil {
-		// ctx goes on: expire fired.
+		// ctx goes on: the call deadline passed.
 		cause = errCallDeadline
 	}
 	if cause == errCallDeadline {
@@ -132,7 +134,9 @@ func (b *Backend) tokenCall(ctx context.Context, expire <-chan time.Time, op str
 }
 
 // abandonable runs body on a goroutine of its own and waits for it until
-// ctx ends or expire (when not nil) fires. It reports whether it gave up
+// ctx ends or expire (when not nil) fires: tokenCall's hand-off for the
+// opening of a backend, whose finish must run after body on whichever
+// goroutine ends it. It reports whether it gave up
 // waiting, or else body's error. Either way, once body has returned, its
 // goroutine ends l and then calls finish (when not nil), with body's error
 // and whether the caller had given up; a body that finishes as the wait
@@ -304,6 +308,7 @@ func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func
 	if creating {
 		d *= slowCalls
 	}
+	deadline := time.Now().Add(d)
 	timer := startCallTimerFor(d)
 	defer stopCallTimer(timer)
 	if err := b.lockMain(ctx, timer.C); err != nil {
@@ -334,7 +339,7 @@ func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func
 	if !ok {
 		return b.unavailable()
 	}
-	return ckrError(op, b.tokenCall(ctx, timer.C, op, body, l))
+	return ckrError(op, b.tokenCall(ctx, deadline, op, body, l))
 }
 
 // mainLoop is the body of withMain; the caller holds mainLock.
@@ -454,7 +459,7 @@ func (b *Backend) withSessionHeld(ctx context.Context, op string, f func(s pkcs1
 			pool.put(s, true)
 			return b.unavailable()
 		}
-		err = b.tokenCall(ctx, timer.C, op, func() error { return b.onSession(pool, s, op, f) }, l)
+		err = b.tokenCall(ctx, deadline, op, func() error { return b.onSession(pool, s, op, f) }, l)
 		switch {
 		case err == nil:
 			return nil
