@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"iter"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -22,7 +23,10 @@ import (
 //     waits for its answer or a deadline timer, as hsm's tokenCall does
 //     (a goroutine, a channel, a select);
 //   - "goroutine-no-idle-cpu": the same while other goroutines keep every
-//     other P busy, so that the Go scheduler has no idle P to wake.
+//     other P busy, so that the Go scheduler has no idle P to wake;
+//   - "coroutine": on a coroutine of its own per call (iter.Pull), which
+//     the caller switches to and back from on its own thread, as hsm's
+//     tokenCall does now.
 //
 // The difference between the first two is the hand-off's price on this
 // machine; the third shows how much of it is the scheduler waking an
@@ -44,6 +48,9 @@ func BenchmarkHandoff(b *testing.B) {
 				stop := occupyOtherPs()
 				defer stop()
 				w.check(b, hostLoop(b, func() ([]byte, error) { return onGoroutine(w.op) }))
+			})
+			b.Run(w.name+"/coroutine", func(b *testing.B) {
+				w.check(b, hostLoop(b, func() ([]byte, error) { return onCoroutine(w.op) }))
 			})
 		}
 	}
@@ -99,6 +106,16 @@ func onGoroutine(call func() ([]byte, error)) ([]byte, error) {
 	}
 }
 
+// onCoroutine runs call on a coroutine of its own and switches to it; the
+// coroutine ends when call returns, which switches back.
+func onCoroutine(call func() ([]byte, error)) ([]byte, error) {
+	var out []byte
+	var err error
+	next, _ := iter.Pull(func(func(struct{}) bool) { out, err = call() })
+	next()
+	return out, err
+}
+
 // occupyOtherPs keeps GOMAXPROCS-1 goroutines spinning until the returned
 // function is called, so that no P is idle.
 func occupyOtherPs() (stop func()) {
@@ -122,6 +139,9 @@ func occupyOtherPs() (stop func()) {
 func TestHandoff(t *testing.T) {
 	for _, w := range handoffWorks(t, directToken(t).raw) {
 		out, err := onGoroutine(w.op)
+		require.NoError(t, err, w.name)
+		w.check(t, out)
+		out, err = onCoroutine(w.op)
 		require.NoError(t, err, w.name)
 		w.check(t, out)
 
