@@ -131,10 +131,10 @@ func rawSign(b *testing.B, r *rawToken, alg string) {
 
 // BenchmarkToken runs each token operation through a guest and the host
 // (guest → host → SoftHSM2) next to the raw miekg/pkcs11 calls on the same
-// token, and ES256 also next to crypto11's Signer. Goals: ≥ 0.95× raw for
-// signatures and key generation, ≥ 0.9× for HMAC and AES-GCM, ≥ 1.0×
-// crypto11. Each product path runs twice: "product" with the default
-// backend (every token call on a goroutine of its own, under the call
+// token, and ES256 also next to crypto11's Signer; the goals are
+// benchreport's (GoalSign, GoalShort, GoalBulk, GoalKeygen,
+// GoalCPUOverInline). Each product path runs twice: "product" with the
+// default backend (every token call on a coroutine, under the call
 // deadline) and "product-inline" with pkcs11.inline_calls.
 func BenchmarkToken(b *testing.B) {
 	env := directToken(b)
