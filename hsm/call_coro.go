@@ -4,6 +4,7 @@ package hsm
 
 import (
 	"context"
+	"errors"
 	"iter"
 	"sync"
 	"sync/atomic"
@@ -42,10 +43,18 @@ import (
 
 // Call states (coCall.state).
 const (
-	callRunning int32 = iota
+	// callArming: the coroutine arms the deadline; no rescuer may resume
+	// the caller yet (it would find the coroutine half set up).
+	callArming int32 = iota
+	callRunning
 	callFinished
 	callAbandoned
 )
+
+// errExpired is the answer of a call whose deadline passed, or whose
+// context ended, while its coroutine armed the deadline: the body does
+// not run.
+var errExpired = errors.New("hsm: the call expired before it started")
 
 // coCall is one token call that onCoroutine runs. body, lease, ctx and
 // expire are set before the coroutine starts; resume and watch by the
@@ -57,14 +66,21 @@ type coCall struct {
 	ctx    context.Context
 	expire time.Duration
 	err    error
-	// state is callRunning until the body finishes (callFinished) or a
-	// rescuer abandons the call (callAbandoned); compare-and-swap only.
+	// state goes from callArming to callRunning, and then to
+	// callFinished when the body finishes or callAbandoned when a rescuer
+	// gives up on it, as a compare-and-swap decides.
 	state atomic.Int32
+	// expired is set by every rescuer, before it tries to abandon the
+	// call: one that came while the coroutine armed the deadline could
+	// not abandon it, and the body does not run.
+	expired atomic.Bool
 	// resume is the coroutine's yield: whoever abandons the call calls it
 	// to let the caller run on.
 	resume func(struct{}) bool
 	// watch and stopCtx are the deadline's timer and ctx's AfterFunc,
-	// armed by the coroutine once resume is set.
+	// armed by the coroutine once resume is set; the caller reads them
+	// once it runs again, which no rescuer lets it do before they are set
+	// (callArming).
 	watch   *callWatch
 	stopCtx func() bool
 	// taken is done by the caller once it has its answer; an abandoned
@@ -88,7 +104,7 @@ func onCoroutine(ctx context.Context, expire time.Duration, body func() error, l
 		c.stopCtx()
 	}
 	c.taken.Done()
-	if abandoned {
+	if abandoned || c.err == errExpired {
 		return true, nil
 	}
 	return false, c.err
@@ -98,13 +114,17 @@ func onCoroutine(ctx context.Context, expire time.Duration, body func() error, l
 // lease. It never yields itself; a rescuer yields for it (abandon).
 func (c *coCall) run(yield func(struct{}) bool) {
 	c.resume = yield
-	// The store orders resume before any rescuer's compare-and-swap.
-	c.state.Store(callRunning)
 	c.watch = watchCall(c, c.expire)
 	if c.ctx.Done() != nil {
 		c.stopCtx = context.AfterFunc(c.ctx, c.abandon)
 	}
-	err := c.body()
+	// From here a rescuer may resume the caller: the store orders what
+	// was set above before its compare-and-swap.
+	c.state.Store(callRunning)
+	err := errExpired
+	if !c.expired.Load() {
+		err = c.body()
+	}
 	if !c.state.CompareAndSwap(callRunning, callFinished) {
 		// The caller was answered without us.
 		c.lease.end(err, true)
@@ -119,6 +139,7 @@ func (c *coCall) run(yield func(struct{}) bool) {
 // runs on, and the calling goroutine (a timer's or a context's) parks in
 // the coroutine until the body ends.
 func (c *coCall) abandon() {
+	c.expired.Store(true)
 	if c.state.CompareAndSwap(callRunning, callAbandoned) {
 		c.resume(struct{}{})
 	}
