@@ -21,34 +21,43 @@ import (
 // caller's own OS thread and P, without the scheduler: the body runs
 // while the caller is parked in the coroutine, and when the body ends the
 // thread switches straight back. So a call costs two goroutine switches
-// and no wake, the price of calling inline.
+// and no wake, about the price of calling inline. The coroutines are
+// kept (coWorker) and run one call after another, so a call makes no
+// goroutine and allocates nothing.
 //
 // The deadline: when the call deadline passes or ctx ends while the body
 // is still in the token, a timer's goroutine (or the context's AfterFunc
-// goroutine) abandons the call (coCall.state decides, by
-// compare-and-swap, between it and the body finishing) and calls the
-// coroutine's yield itself: the coroutine's parked goroutine, the caller,
-// runs on, answered that the call was abandoned, and the rescuer parks in
-// its place. When the body finally returns, its goroutine ends the lease
+// goroutine) abandons the call — coWorker.state decides, by
+// compare-and-swap, between it and the body finishing — and calls the
+// coroutine's yield itself: the caller, parked in the coroutine, runs on,
+// answered that the call was abandoned, and the rescuer parks in its
+// place. When the body finally returns, the coroutine ends the lease
 // (invariant 2 of call.go), waits until the caller has taken its answer,
-// and ends; the coroutine's end switches to the parked rescuer, which
-// ends too. Nothing is left behind: the goroutines of an abandoned call
-// are the body's, in the token (its OS thread, bounded as invariant 3
-// says), and the rescuer's, parked without a thread.
+// and ends; its end switches to the parked rescuer, which ends too. So
+// the goroutines of an abandoned call are the coroutine, in the token
+// (its OS thread, bounded as invariant 3 says), and the rescuer, parked
+// without a thread, and both end when the token answers; the worker is
+// not kept.
 //
-// The coroutine records the OS thread lock of the goroutine that makes it
-// (runtime.LockOSThread): the Go runtime lets only that thread switch to
-// it, so a rescuer on another thread could not answer a caller locked to
-// its thread. Such a caller must use Config.InlineCalls.
+// The Go runtime lets a coroutine be switched to only from the OS thread
+// it was made on when it was made on a thread locked with
+// runtime.LockOSThread, and from no locked thread when it was not. The
+// workers are made on a goroutine of their own, never locked, so that
+// any caller and any rescuer can switch to them; a caller locked to its
+// thread cannot (the runtime aborts the process) and must use
+// Config.InlineCalls.
 
-// Call states (coCall.state).
+// Call states, the low bits of coWorker.state.
 const (
 	// callArming: the coroutine arms the deadline; no rescuer may resume
-	// the caller yet (it would find the coroutine half set up).
-	callArming int32 = iota
+	// the caller yet (it would find the worker half set up).
+	callArming uint64 = iota
 	callRunning
 	callFinished
 	callAbandoned
+
+	callStateBits = 2
+	callStateMask = 1<<callStateBits - 1
 )
 
 // errExpired is the answer of a call whose deadline passed, or whose
@@ -56,31 +65,39 @@ const (
 // not run.
 var errExpired = errors.New("hsm: the call expired before it started")
 
-// coCall is one token call that onCoroutine runs. body, lease, ctx and
-// expire are set before the coroutine starts; resume and watch by the
-// coroutine before the body runs; err by the coroutine when the body
-// finished in time, read by the caller after it got back.
-type coCall struct {
+// coWorker is a kept coroutine that runs token calls, one at a time.
+// The fields of a call are written by its caller before it switches to
+// the coroutine and read by the caller after it is back; the coroutine
+// writes err, watch and stopCtx.
+type coWorker struct {
+	next func() (struct{}, bool)
+	stop func()
+	// resume is the coroutine's yield, set when it starts: it switches
+	// back to the caller, and a rescuer calls it to let the caller run on.
+	resume func(struct{}) bool
+
+	// seq numbers the worker's calls, so that a rescuer that comes late,
+	// for a call that ended, finds another number and does nothing.
+	seq uint64
+	// state is seq<<callStateBits | a call state: callArming, then
+	// callRunning, then callFinished when the body finishes or
+	// callAbandoned when a rescuer gives up on it, as a compare-and-swap
+	// decides.
+	state atomic.Uint64
+	// expired is the highest seq of a call a rescuer came for, set before
+	// it tries to abandon the call: one that came while the coroutine
+	// armed the deadline could not abandon it, and the body does not run.
+	expired atomic.Uint64
+
 	body   func() error
 	lease  lease
 	ctx    context.Context
 	expire time.Duration
 	err    error
-	// state goes from callArming to callRunning, and then to
-	// callFinished when the body finishes or callAbandoned when a rescuer
-	// gives up on it, as a compare-and-swap decides.
-	state atomic.Int32
-	// expired is set by every rescuer, before it tries to abandon the
-	// call: one that came while the coroutine armed the deadline could
-	// not abandon it, and the body does not run.
-	expired atomic.Bool
-	// resume is the coroutine's yield: whoever abandons the call calls it
-	// to let the caller run on.
-	resume func(struct{}) bool
 	// watch and stopCtx are the deadline's timer and ctx's AfterFunc,
-	// armed by the coroutine once resume is set; the caller reads them
-	// once it runs again, which no rescuer lets it do before they are set
-	// (callArming).
+	// armed by the coroutine once the call started; the caller stops
+	// them once it runs again, which no rescuer lets it do before they
+	// are set (callArming).
 	watch   *callWatch
 	stopCtx func() bool
 	// taken is done by the caller once it has its answer; an abandoned
@@ -89,96 +106,156 @@ type coCall struct {
 	taken sync.WaitGroup
 }
 
+// maxIdleWorkers bounds the coroutines kept between calls (a parked
+// goroutine each, a few KiB); more calls at once make more, and those
+// beyond the bound end after their call.
+const maxIdleWorkers = 128
+
+// idleWorkers holds the kept coroutines.
+var idleWorkers = make(chan *coWorker, maxIdleWorkers)
+
+// getWorker returns an idle worker, or makes one on a goroutine of its
+// own (see the locking note above).
+func getWorker() *coWorker {
+	select {
+	case w := <-idleWorkers:
+		return w
+	default:
+	}
+	made := make(chan *coWorker)
+	go func() {
+		w := &coWorker{}
+		w.next, w.stop = iter.Pull(w.loop)
+		made <- w
+	}()
+	return <-made
+}
+
+// putWorker keeps w for the next call, or ends it.
+func putWorker(w *coWorker) {
+	w.body, w.lease, w.ctx, w.err, w.watch, w.stopCtx = nil, lease{}, nil, nil, nil, nil
+	select {
+	case idleWorkers <- w:
+	default:
+		w.stop()
+	}
+}
+
 // onCoroutine runs body on a coroutine under lease l and waits for it
 // until ctx ends or the call deadline, expire from now, passes. It
 // reports whether it gave up waiting, or else body's error. Either way,
-// once body has returned, its goroutine ends l; a body that finishes as
+// once body has returned, its coroutine ends l; a body that finishes as
 // the wait ends counts as finished, never as both.
 func onCoroutine(ctx context.Context, expire time.Duration, body func() error, l lease) (bool, error) {
-	c := &coCall{body: body, lease: l, ctx: ctx, expire: expire}
-	c.taken.Add(1)
-	next, _ := iter.Pull(c.run)
-	_, abandoned := next()
-	c.watch.stop()
-	if c.stopCtx != nil {
-		c.stopCtx()
+	w := getWorker()
+	w.seq++
+	seq := w.seq
+	w.state.Store(seq << callStateBits)
+	w.body, w.lease, w.ctx, w.expire = body, l, ctx, expire
+	w.taken.Add(1)
+	w.next()
+	w.watch.stop()
+	if w.stopCtx != nil {
+		w.stopCtx()
 	}
-	c.taken.Done()
-	if abandoned || c.err == errExpired {
+	w.taken.Done()
+	if w.state.Load() == seq<<callStateBits|callAbandoned {
+		// The coroutine ends when the body returns; the worker is not
+		// kept.
 		return true, nil
 	}
-	return false, c.err
+	err := w.err
+	putWorker(w)
+	if err == errExpired {
+		return true, nil
+	}
+	return false, err
 }
 
-// run is the coroutine: it arms the deadline, runs the body and ends the
-// lease. It never yields itself; a rescuer yields for it (abandon).
-func (c *coCall) run(yield func(struct{}) bool) {
-	c.resume = yield
-	c.watch = watchCall(c, c.expire)
-	if c.ctx.Done() != nil {
-		c.stopCtx = context.AfterFunc(c.ctx, c.abandon)
+// loop is the coroutine: it runs a call each time the caller switches to
+// it, and switches back when the call is done, until its call is
+// abandoned or the worker is stopped.
+func (w *coWorker) loop(yield func(struct{}) bool) {
+	w.resume = yield
+	for w.run() && yield(struct{}{}) {
+	}
+}
+
+// run runs the current call: it arms the deadline, runs the body and
+// ends the lease. It reports whether the call finished, rather than
+// being abandoned.
+func (w *coWorker) run() bool {
+	seq := w.seq
+	w.watch = watchCall(w, seq, w.expire)
+	if w.ctx.Done() != nil {
+		w.stopCtx = context.AfterFunc(w.ctx, func() { w.abandon(seq) })
 	}
 	// From here a rescuer may resume the caller: the store orders what
 	// was set above before its compare-and-swap.
-	c.state.Store(callRunning)
+	w.state.Store(seq<<callStateBits | callRunning)
 	err := errExpired
-	if !c.expired.Load() {
-		err = c.body()
+	if w.expired.Load() != seq {
+		err = w.body()
 	}
-	if !c.state.CompareAndSwap(callRunning, callFinished) {
+	if !w.state.CompareAndSwap(seq<<callStateBits|callRunning, seq<<callStateBits|callFinished) {
 		// The caller was answered without us.
-		c.lease.end(err, true)
-		c.taken.Wait()
-		return
+		w.lease.end(err, true)
+		w.taken.Wait()
+		return false
 	}
-	c.err = err
-	c.lease.end(err, false)
+	w.err = err
+	w.lease.end(err, false)
+	return true
 }
 
-// abandon gives up on the call, unless its body has finished: the caller
+// abandon gives up on call seq, unless its body has finished: the caller
 // runs on, and the calling goroutine (a timer's or a context's) parks in
 // the coroutine until the body ends.
-func (c *coCall) abandon() {
-	c.expired.Store(true)
-	if c.state.CompareAndSwap(callRunning, callAbandoned) {
-		c.resume(struct{}{})
+func (w *coWorker) abandon(seq uint64) {
+	// Never back: a rescuer of an earlier call may come late.
+	for old := w.expired.Load(); old < seq && !w.expired.CompareAndSwap(old, seq); old = w.expired.Load() {
+	}
+	if w.state.CompareAndSwap(seq<<callStateBits|callRunning, seq<<callStateBits|callAbandoned) {
+		w.resume(struct{}{})
 	}
 }
 
 // callWatch is a call deadline's timer, pooled: an AfterFunc timer made
 // once, armed for one call at a time (a Reset and a Stop per call).
 type callWatch struct {
-	t *time.Timer
-	c atomic.Pointer[coCall]
+	t   *time.Timer
+	w   atomic.Pointer[coWorker]
+	seq atomic.Uint64
 }
 
 var callWatches = sync.Pool{New: func() any {
-	w := &callWatch{}
-	w.t = time.AfterFunc(time.Hour, w.fire)
-	w.t.Stop()
-	return w
+	cw := &callWatch{}
+	cw.t = time.AfterFunc(time.Hour, cw.fire)
+	cw.t.Stop()
+	return cw
 }}
 
-// watchCall arms a watch that abandons c after d.
-func watchCall(c *coCall, d time.Duration) *callWatch {
-	w := callWatches.Get().(*callWatch)
-	w.c.Store(c)
-	w.t.Reset(d)
-	return w
+// watchCall arms a watch that abandons call seq of w after d.
+func watchCall(w *coWorker, seq uint64, d time.Duration) *callWatch {
+	cw := callWatches.Get().(*callWatch)
+	cw.seq.Store(seq)
+	cw.w.Store(w)
+	cw.t.Reset(d)
+	return cw
 }
 
 // fire is the timer's function.
-func (w *callWatch) fire() {
-	if c := w.c.Load(); c != nil {
-		c.abandon()
+func (cw *callWatch) fire() {
+	if w := cw.w.Load(); w != nil {
+		w.abandon(cw.seq.Load())
 	}
 }
 
-// stop disarms w and pools it again, unless it fired: then its function
-// may still be running, and w is left to the garbage collector.
-func (w *callWatch) stop() {
-	if w.t.Stop() {
-		w.c.Store(nil)
-		callWatches.Put(w)
+// stop disarms cw and pools it again, unless it fired: then its function
+// may still be running, and cw is left to the garbage collector.
+func (cw *callWatch) stop() {
+	if cw.t.Stop() {
+		cw.w.Store(nil)
+		callWatches.Put(cw)
 	}
 }
