@@ -210,33 +210,19 @@ var errCallDeadline = errors.New("hsm: no answer within the call deadline")
 // generation takes seconds on a busy token).
 const slowCalls = 6
 
-// callTimers holds stopped timers for the call deadlines of token
-// operations (see callTimer).
-var callTimers = sync.Pool{New: func() any {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return t
-}}
-
-// startCallTimer starts the call deadline of a token operation on a
-// pooled timer: a Reset and a Stop per operation, where a context with a
-// deadline makes and drops a context, a timer and a channel (5
-// allocations). The caller waits on its channel in every wait of the
-// operation, and gives it back with stopCallTimer; Stop leaves no value
-// in the channel to be read by the timer's next user.
-func (b *Backend) startCallTimer() *time.Timer { return startCallTimerFor(b.callTimeout) }
-
-// startCallTimerFor is startCallTimer for a deadline d from now.
-func startCallTimerFor(d time.Duration) *time.Timer {
-	t := callTimers.Get().(*time.Timer)
-	t.Reset(d)
-	return t
-}
-
-// stopCallTimer stops t and pools it again.
-func stopCallTimer(t *time.Timer) {
-	t.Stop()
-	callTimers.Put(t)
+// waitTimer is the timer of a wait that gives up after wait, or at
+// deadline (the call deadline; zero: none) when that comes first, which
+// byDeadline then reports. A call makes one only when it must wait: the
+// call deadline of the token call itself is the coroutine's
+// (call_coro.go), so an operation that finds a session free arms no other
+// timer.
+func waitTimer(wait time.Duration, deadline time.Time) (t *time.Timer, byDeadline bool) {
+	if !deadline.IsZero() {
+		if left := time.Until(deadline); left < wait {
+			wait, byDeadline = left, true
+		}
+	}
+	return time.NewTimer(wait), byDeadline
 }
 
 // openSessionIn opens a pooled session; it is the body's first step when
@@ -253,9 +239,9 @@ func (b *Backend) openSessionIn(pool *sessionPool, s *pkcs11.SessionHandle) erro
 	return nil
 }
 
-// lockMain takes mainLock, waiting up to the session wait, ctx or expire
-// (the call deadline).
-func (b *Backend) lockMain(ctx context.Context, expire <-chan time.Time) error {
+// lockMain takes mainLock, waiting up to the session wait, ctx or the
+// call deadline.
+func (b *Backend) lockMain(ctx context.Context, deadline time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return timeoutError(err)
 	}
@@ -264,17 +250,18 @@ func (b *Backend) lockMain(ctx context.Context, expire <-chan time.Time) error {
 		return nil
 	default:
 	}
-	timer := time.NewTimer(b.wait)
+	timer, byDeadline := waitTimer(b.wait, deadline)
 	defer timer.Stop()
 	select {
 	case b.mainLock <- struct{}{}:
 		return nil
 	case <-timer.C:
+		if byDeadline {
+			return timeoutError(errCallDeadline)
+		}
 		return fmt.Errorf("hsm: the persistent session was busy for %v: %w", b.wait, provider.ErrNoResources)
 	case <-ctx.Done():
 		return timeoutError(ctx.Err())
-	case <-expire:
-		return timeoutError(errCallDeadline)
 	}
 }
 
@@ -302,16 +289,14 @@ func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func
 	if err := b.ready(); err != nil {
 		return err
 	}
-	// The deadline runs on a pooled timer, as withSession's does: a
-	// context of its own per call was five allocations.
+	// The deadline is a time, not a context of its own (five
+	// allocations): the waits and the coroutine watch it.
 	d := b.callTimeout
 	if creating {
 		d *= slowCalls
 	}
 	deadline := time.Now().Add(d)
-	timer := startCallTimerFor(d)
-	defer stopCallTimer(timer)
-	if err := b.lockMain(ctx, timer.C); err != nil {
+	if err := b.lockMain(ctx, deadline); err != nil {
 		return err
 	}
 	var s pkcs11.SessionHandle
@@ -434,18 +419,16 @@ func (st *staged) done() {
 // lease holds st until it ends.
 func (b *Backend) withSessionHeld(ctx context.Context, op string, f func(s pkcs11.SessionHandle) error, st *staged) error {
 	defer st.done()
-	// The deadline runs on a pooled timer rather than a context of its
-	// own (see startCallTimer): every wait below watches both.
+	// The deadline is a time rather than a context of its own (see
+	// withMain): every wait below watches it and ctx.
 	deadline := time.Now().Add(b.callTimeout)
-	timer := b.startCallTimer()
-	defer stopCallTimer(timer)
 	evicted, relogins := false, 0
 	for {
 		if err := b.ready(); err != nil {
 			return err
 		}
 		pool := b.pool.Load()
-		s, err := pool.get(ctx, timer.C)
+		s, err := pool.get(ctx, deadline)
 		if errors.Is(err, errPoolClosed) && !b.closed.Load() {
 			// A recovery replaced the pool while this call waited.
 			return b.unavailable()
