@@ -24,9 +24,9 @@ import (
 //     (a goroutine, a channel, a select);
 //   - "goroutine-no-idle-cpu": the same while other goroutines keep every
 //     other P busy, so that the Go scheduler has no idle P to wake;
-//   - "coroutine": on a coroutine of its own per call (iter.Pull), which
-//     the caller switches to and back from on its own thread, as hsm's
-//     tokenCall does now.
+//   - "coroutine": on a kept coroutine (iter.Pull), which the caller
+//     switches to and back from on its own thread, as hsm's tokenCall
+//     does now.
 //
 // The difference between the first two is the hand-off's price on this
 // machine; the third shows how much of it is the scheduler waking an
@@ -36,6 +36,8 @@ import (
 // uses the rows to explain the default backend's token rows.
 func BenchmarkHandoff(b *testing.B) {
 	works := handoffWorks(b, directToken(b).raw)
+	co := newCoroutine()
+	defer co.stop()
 	for range *rounds {
 		for _, w := range works {
 			b.Run(w.name+"/inline", func(b *testing.B) {
@@ -50,7 +52,7 @@ func BenchmarkHandoff(b *testing.B) {
 				w.check(b, hostLoop(b, func() ([]byte, error) { return onGoroutine(w.op) }))
 			})
 			b.Run(w.name+"/coroutine", func(b *testing.B) {
-				w.check(b, hostLoop(b, func() ([]byte, error) { return onCoroutine(w.op) }))
+				w.check(b, hostLoop(b, func() ([]byte, error) { return co.run(w.op) }))
 			})
 		}
 	}
@@ -106,13 +108,33 @@ func onGoroutine(call func() ([]byte, error)) ([]byte, error) {
 	}
 }
 
-// onCoroutine runs call on a coroutine of its own and switches to it; the
-// coroutine ends when call returns, which switches back.
-func onCoroutine(call func() ([]byte, error)) ([]byte, error) {
+// coroutine is a kept coroutine that makes one call each time it is
+// switched to, and switches back when the call returns.
+type coroutine struct {
+	call func()
+	next func() (struct{}, bool)
+	stop func()
+}
+
+func newCoroutine() *coroutine {
+	c := &coroutine{}
+	c.next, c.stop = iter.Pull(func(yield func(struct{}) bool) {
+		for {
+			c.call()
+			if !yield(struct{}{}) {
+				return
+			}
+		}
+	})
+	return c
+}
+
+// run makes call on the coroutine.
+func (c *coroutine) run(call func() ([]byte, error)) ([]byte, error) {
 	var out []byte
 	var err error
-	next, _ := iter.Pull(func(func(struct{}) bool) { out, err = call() })
-	next()
+	c.call = func() { out, err = call() }
+	c.next()
 	return out, err
 }
 
@@ -141,7 +163,12 @@ func TestHandoff(t *testing.T) {
 		out, err := onGoroutine(w.op)
 		require.NoError(t, err, w.name)
 		w.check(t, out)
-		out, err = onCoroutine(w.op)
+		co := newCoroutine()
+		out, err = co.run(w.op)
+		require.NoError(t, err, w.name)
+		w.check(t, out)
+		out, err = co.run(w.op)
+		co.stop()
 		require.NoError(t, err, w.name)
 		w.check(t, out)
 
