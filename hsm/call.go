@@ -59,8 +59,9 @@ import (
 
 // lease is what one token call holds while its body runs, and what must
 // be given back when it ends (invariant 2). Its fields are set by begin
-// and read by end only, on one goroutine at a time: the handoff passes it
-// from the caller to the body's goroutine.
+// and read by end only, on one goroutine at a time: the hand-off passes
+// it from the caller to the goroutine that runs the body (the coroutine,
+// or abandonable's goroutine).
 type lease struct {
 	mod *module
 	// main is mainLock when the call holds it, or nil.
@@ -134,10 +135,10 @@ func (b *Backend) tokenCall(ctx context.Context, deadline time.Time, op string, 
 }
 
 // abandonable runs body on a goroutine of its own and waits for it until
-// ctx ends or expire (when not nil) fires: tokenCall's hand-off for the
-// opening of a backend, whose finish must run after body on whichever
-// goroutine ends it. It reports whether it gave up
-// waiting, or else body's error. Either way, once body has returned, its
+// ctx ends or expire (when not nil) fires. It is the hand-off of a
+// backend's opening, once per backend, whose finish must run after body
+// on the goroutine that ran it; token calls use onCoroutine, which wakes
+// no thread. It reports whether it gave up waiting, or else body's error. Either way, once body has returned, its
 // goroutine ends l and then calls finish (when not nil), with body's error
 // and whether the caller had given up; a body that finishes as the wait
 // ends counts as finished, never as both.
