@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,11 @@ const (
 // not run.
 var errExpired = errors.New("hsm: the call expired before it started")
 
+// errBodyPanicked is what the lease of a call whose body panicked ends
+// with: not a success, so nothing is undone on a session in an unknown
+// state.
+var errBodyPanicked = errors.New("hsm: the token call panicked")
+
 // coWorker is a kept coroutine that runs token calls, one at a time.
 // The fields of a call are written by its caller before it switches to
 // the coroutine and read by the caller after it is back; the coroutine
@@ -108,11 +114,35 @@ type coWorker struct {
 
 // maxIdleWorkers bounds the coroutines kept between calls (a parked
 // goroutine each, a few KiB); more calls at once make more, and those
-// beyond the bound end after their call.
+// beyond the bound end after their call. Idle ones also end at each
+// garbage collection, as sync.Pool lets its objects go, so that a process
+// whose load went down does not keep them, and its goroutines come back
+// to what they were.
 const maxIdleWorkers = 128
 
 // idleWorkers holds the kept coroutines.
 var idleWorkers = make(chan *coWorker, maxIdleWorkers)
+
+func init() { drainAtNextGC() }
+
+// gcMark is an object that only the garbage collector frees.
+type gcMark struct{ _ int }
+
+// drainAtNextGC ends the idle workers when the next garbage collection
+// runs, and then again at the one after.
+func drainAtNextGC() {
+	runtime.AddCleanup(new(gcMark), func(struct{}) {
+		for {
+			select {
+			case w := <-idleWorkers:
+				w.stop()
+			default:
+				drainAtNextGC()
+				return
+			}
+		}
+	}, struct{}{})
+}
 
 // getWorker returns an idle worker, or makes one on a goroutine of its
 // own (see the locking note above).
@@ -184,8 +214,26 @@ func (w *coWorker) loop(yield func(struct{}) bool) {
 // run runs the current call: it arms the deadline, runs the body and
 // ends the lease. It reports whether the call finished, rather than
 // being abandoned.
-func (w *coWorker) run() bool {
+func (w *coWorker) run() (finished bool) {
 	seq := w.seq
+	ended := false
+	defer func() {
+		if ended {
+			return
+		}
+		// The body panicked: the lease still ends, once, and the panic
+		// goes on to the caller (iter.Pull hands it over), or, when the
+		// caller was answered already, ends with the coroutine.
+		p := recover()
+		abandoned := !w.state.CompareAndSwap(seq<<callStateBits|callRunning, seq<<callStateBits|callFinished)
+		w.lease.end(errBodyPanicked, abandoned)
+		if abandoned {
+			w.taken.Wait()
+		}
+		if p != nil {
+			panic(p)
+		}
+	}()
 	w.watch = watchCall(w, seq, w.expire)
 	if w.ctx.Done() != nil {
 		w.stopCtx = context.AfterFunc(w.ctx, func() { w.abandon(seq) })
@@ -197,6 +245,7 @@ func (w *coWorker) run() bool {
 	if w.expired.Load() != seq {
 		err = w.body()
 	}
+	ended = true
 	if !w.state.CompareAndSwap(seq<<callStateBits|callRunning, seq<<callStateBits|callFinished) {
 		// The caller was answered without us.
 		w.lease.end(err, true)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -133,4 +134,47 @@ func TestOnCoroutineRace(t *testing.T) {
 func goroutines() int {
 	buf := make([]byte, 1<<20)
 	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "\ngoroutine ") + 1
+}
+
+// TestOnCoroutinePanic: a body that panics still ends its lease, once and
+// without undo, and the panic reaches the caller, as it would inline.
+func TestOnCoroutinePanic(t *testing.T) {
+	budget := provider.NewBudget(1 << 10)
+	st, err := stage(budget, 100, "test")
+	require.NoError(t, err)
+	st.hold()
+	undone := false
+	l := lease{staged: st, undo: func() { undone = true }}
+	assert.PanicsWithValue(t, "token", func() {
+		_, _ = onCoroutine(context.Background(), time.Hour, func() error { panic("token") }, l)
+	})
+	st.done()
+	assert.Zero(t, budget.Held(), "the lease ended")
+	assert.False(t, undone, "nothing is undone after a panic")
+	abandoned, err := onCoroutine(context.Background(), time.Hour, func() error { return nil }, lease{})
+	assert.False(t, abandoned)
+	assert.NoError(t, err, "the next call runs on another coroutine")
+}
+
+// TestIdleWorkersEndAtGC: the coroutines kept between calls end at the
+// next garbage collection, so a process's goroutines come back to what
+// they were once its load is gone.
+func TestIdleWorkersEndAtGC(t *testing.T) {
+	before := goroutines()
+	var wg sync.WaitGroup
+	release := make(chan struct{})
+	for range 8 {
+		wg.Go(func() {
+			_, err := onCoroutine(context.Background(), time.Hour, func() error { <-release; return nil }, lease{})
+			assert.NoError(t, err)
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	require.GreaterOrEqual(t, len(idleWorkers), 1, "the workers are kept after their calls")
+	for deadline := time.Now().Add(5 * time.Second); len(idleWorkers) > 0 || goroutines() > before; time.Sleep(10 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "idle workers %d, goroutines %d, before %d", len(idleWorkers), goroutines(), before)
+		runtime.GC()
+	}
 }
