@@ -125,8 +125,10 @@ var idleWorkers = make(chan *coWorker, maxIdleWorkers)
 
 func init() { drainAtNextGC() }
 
-// gcMark is an object that only the garbage collector frees.
-type gcMark struct{ _ int }
+// gcMark is an object that only the garbage collector frees. It holds a
+// pointer so that it is an allocation of its own: the runtime packs small
+// objects without pointers together, and frees them together.
+type gcMark struct{ _ *gcMark }
 
 // drainAtNextGC ends the idle workers when the next garbage collection
 // runs, and then again at the one after.
