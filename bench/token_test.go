@@ -24,7 +24,7 @@ import (
 // tokenEnv is one way to the token: the product's backend (as the only
 // backend, so every key is on the token) and the raw baseline. inline,
 // for the token in the process, is a second backend on the same token
-// with hsm.Config.InlineCalls (pkcs11.inline_calls).
+// with hsm.Config.InlineCalls.
 type tokenEnv struct {
 	router provider.Provider
 	inline provider.Provider
@@ -135,7 +135,7 @@ func rawSign(b *testing.B, r *rawToken, alg string) {
 // benchreport's (GoalSign, GoalShort, GoalBulk, GoalKeygen,
 // GoalCPUOverInline). Each product path runs twice: "product" with the
 // default backend (every token call on a coroutine, under the call
-// deadline) and "product-inline" with pkcs11.inline_calls.
+// deadline) and "product-inline" with hsm.Config.InlineCalls.
 func BenchmarkToken(b *testing.B) {
 	env := directToken(b)
 	products := []product{
@@ -286,7 +286,7 @@ func BenchmarkRemote(b *testing.B) {
 // BenchmarkParallelToken signs with ES256 on SoftHSM2 in one guest
 // instance, split over two instances at once, and with raw miekg/pkcs11
 // in two goroutines with a session each. Goal: two instances ≥ 0.95× the
-// raw two goroutines. The "-inline" runs use pkcs11.inline_calls.
+// raw two goroutines. The "-inline" runs use hsm.Config.InlineCalls.
 func BenchmarkParallelToken(b *testing.B) {
 	env := directToken(b)
 	h, hi := newHarness(b, env.router), newHarness(b, env.inline)
@@ -310,7 +310,7 @@ const (
 // BenchmarkSaturation makes HS256 MACs of 64 B in saturationGuests guest
 // instances at once, each with a key of its own, with GOMAXPROCS at
 // saturationCPUs: with the default backend ("product") and with
-// pkcs11.inline_calls ("product-inline"). Goal: the default's throughput
+// hsm.Config.InlineCalls ("product-inline"). Goal: the default's throughput
 // ≥ 0.95× inline_calls'. With every CPU wanted by a guest, whatever the
 // call deadline's hand-off spends comes out of the throughput: it must not
 // spin on a CPU a guest is waiting for.

@@ -83,7 +83,8 @@ func tokenRows(work, bench string, goal float64, cpu bool) []Row {
 
 // Rows are the rows of the benchmark table, in its order. Each token row in the
 // process has a twin "inline_calls" row: the same work with
-// pkcs11.inline_calls (hsm.Config.InlineCalls), which gives up the
+// hsm.Config.InlineCalls (which the configuration file once called
+// pkcs11.inline_calls), which gives up the
 // deadline inside the token, measured against the same baseline; and a
 // row of the default backend's CPU time against the twin's.
 var Rows = slices.Concat(
