@@ -94,9 +94,9 @@ type Config struct {
 	// It is not faster: the coroutine runs the calls on the caller's own
 	// thread (bench/ANALYSIS.md measures both). Set it only when guests
 	// call the backend from a goroutine locked to its OS thread
-	// (runtime.LockOSThread): the Go runtime lets no other thread resume
-	// a coroutine made there, so the default could not answer such a
-	// caller at its deadline, and the process would abort instead.
+	// (runtime.LockOSThread): the Go runtime does not let a locked
+	// goroutine switch to a coroutine made on another goroutine, and
+	// aborts the process at such a caller's first token call.
 	InlineCalls bool
 	// MaxBuffered bounds the bytes one hash state buffers (the token's
 	// digests cannot be copied, so a hash that must answer hash_digest
