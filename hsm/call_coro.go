@@ -218,9 +218,9 @@ func (w *coWorker) loop(yield func(struct{}) bool) {
 // being abandoned.
 func (w *coWorker) run() (finished bool) {
 	seq := w.seq
-	ended := false
+	inBody := false
 	defer func() {
-		if ended {
+		if !inBody {
 			return
 		}
 		// The body panicked: the lease still ends, once, and the panic
@@ -245,9 +245,10 @@ func (w *coWorker) run() (finished bool) {
 	w.state.Store(seq<<callStateBits | callRunning)
 	err := errExpired
 	if w.expired.Load() != seq {
+		inBody = true
 		err = w.body()
+		inBody = false
 	}
-	ended = true
 	if !w.state.CompareAndSwap(seq<<callStateBits|callRunning, seq<<callStateBits|callFinished) {
 		// The caller was answered without us.
 		w.lease.end(err, true)
