@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"iter"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -22,7 +23,10 @@ import (
 //     waits for its answer or a deadline timer, as hsm's tokenCall does
 //     (a goroutine, a channel, a select);
 //   - "goroutine-no-idle-cpu": the same while other goroutines keep every
-//     other P busy, so that the Go scheduler has no idle P to wake.
+//     other P busy, so that the Go scheduler has no idle P to wake;
+//   - "coroutine": on a kept coroutine (iter.Pull), which the caller
+//     switches to and back from on its own thread, as hsm's tokenCall
+//     does now.
 //
 // The difference between the first two is the hand-off's price on this
 // machine; the third shows how much of it is the scheduler waking an
@@ -32,6 +36,8 @@ import (
 // uses the rows to explain the default backend's token rows.
 func BenchmarkHandoff(b *testing.B) {
 	works := handoffWorks(b, directToken(b).raw)
+	co := newCoroutine()
+	defer co.stop()
 	for range *rounds {
 		for _, w := range works {
 			b.Run(w.name+"/inline", func(b *testing.B) {
@@ -44,6 +50,9 @@ func BenchmarkHandoff(b *testing.B) {
 				stop := occupyOtherPs()
 				defer stop()
 				w.check(b, hostLoop(b, func() ([]byte, error) { return onGoroutine(w.op) }))
+			})
+			b.Run(w.name+"/coroutine", func(b *testing.B) {
+				w.check(b, hostLoop(b, func() ([]byte, error) { return co.run(w.op) }))
 			})
 		}
 	}
@@ -99,6 +108,36 @@ func onGoroutine(call func() ([]byte, error)) ([]byte, error) {
 	}
 }
 
+// coroutine is a kept coroutine that makes one call each time it is
+// switched to, and switches back when the call returns.
+type coroutine struct {
+	call func()
+	next func() (struct{}, bool)
+	stop func()
+}
+
+func newCoroutine() *coroutine {
+	c := &coroutine{}
+	c.next, c.stop = iter.Pull(func(yield func(struct{}) bool) {
+		for {
+			c.call()
+			if !yield(struct{}{}) {
+				return
+			}
+		}
+	})
+	return c
+}
+
+// run makes call on the coroutine.
+func (c *coroutine) run(call func() ([]byte, error)) ([]byte, error) {
+	var out []byte
+	var err error
+	c.call = func() { out, err = call() }
+	c.next()
+	return out, err
+}
+
 // occupyOtherPs keeps GOMAXPROCS-1 goroutines spinning until the returned
 // function is called, so that no P is idle.
 func occupyOtherPs() (stop func()) {
@@ -122,6 +161,14 @@ func occupyOtherPs() (stop func()) {
 func TestHandoff(t *testing.T) {
 	for _, w := range handoffWorks(t, directToken(t).raw) {
 		out, err := onGoroutine(w.op)
+		require.NoError(t, err, w.name)
+		w.check(t, out)
+		co := newCoroutine()
+		out, err = co.run(w.op)
+		require.NoError(t, err, w.name)
+		w.check(t, out)
+		out, err = co.run(w.op)
+		co.stop()
 		require.NoError(t, err, w.name)
 		w.check(t, out)
 

@@ -16,8 +16,9 @@ import (
 )
 
 // The call layer: how a Backend calls into its token. It is this file,
-// call_pool.go (the pooled sessions), call_recover.go (health and
-// recovery) and the module's gate (module.go). One call goes so
+// call_coro.go (the hand-off of a call to a coroutine), call_pool.go (the
+// pooled sessions), call_recover.go (health and recovery) and the
+// module's gate (module.go). One call goes so
 // (docs/design.md, "Token calls", pictures it):
 //
 //	caller: ready → pool.get or lockMain → begin (the lease) → tokenCall ─┐
@@ -30,9 +31,10 @@ import (
 //     a call's lease, or the recovery's own. reinit closes the gate and
 //     waits for every place to be given back before C_Finalize; while it
 //     is closed, begin fails and the call answers unavailable at once.
-//  2. A lease ends exactly once, on whichever goroutine finishes the call:
-//     the caller's when it took the body's result, the body's when the
-//     caller gave up (handoff.state decides by compare-and-swap). end runs
+//  2. A lease ends exactly once, on the goroutine that ran the body, once
+//     the body returned: the coroutine (the caller's own goroutine with
+//     InlineCalls), told whether the caller gave up (coCall.state, or
+//     handoff.state for Open, decides by compare-and-swap). end runs
 //     undo, lets the staged memory go, leaves the gate and unlocks, always
 //     in that order: undo runs on the session its body used, and whoever
 //     takes mainLock next (Close, reopen, the next withMain) finds no call
@@ -57,8 +59,9 @@ import (
 
 // lease is what one token call holds while its body runs, and what must
 // be given back when it ends (invariant 2). Its fields are set by begin
-// and read by end only, on one goroutine at a time: the handoff passes it
-// from the caller to the body's goroutine.
+// and read by end only, on one goroutine at a time: the hand-off passes
+// it from the caller to the goroutine that runs the body (the coroutine,
+// or abandonable's goroutine).
 type lease struct {
 	mod *module
 	// main is mainLock when the call holds it, or nil.
@@ -100,29 +103,29 @@ func (l *lease) end(err error, abandoned bool) {
 	}
 }
 
-// tokenCall runs body, which calls into the token, on a goroutine of its
-// own under lease l, and waits for it until ctx ends or, when expire is
-// not nil, expire fires (the call deadline): a cgo call cannot be
-// interrupted, but its caller can stop waiting for it. The goroutine runs
-// body to its end in any case and then ends l (see lease.end). A call
-// that times out reports provider.ErrTimeout and, at its call deadline,
-// makes the backend suspect the token (see fault).
+// tokenCall runs body, which calls into the token, on a coroutine
+// (call_coro.go) under lease l, and waits for it until ctx ends or the
+// call deadline passes: a cgo call cannot be interrupted, but its caller
+// can stop waiting for it. The coroutine runs body to its end in any case
+// and then ends l (see lease.end). A call that times out reports
+// provider.ErrTimeout and, at its call deadline, makes the backend
+// suspect the token (see fault).
 //
 // With Config.InlineCalls, body runs on the caller's goroutine instead and
 // is never abandoned: the deadline then bounds only the waits around it.
-func (b *Backend) tokenCall(ctx context.Context, expire <-chan time.Time, op string, body func() error, l lease) error {
+func (b *Backend) tokenCall(ctx context.Context, deadline time.Time, op string, body func() error, l lease) error {
 	if b.inline {
 		err := body()
 		l.end(err, false)
 		return err
 	}
-	abandoned, err := abandonable(ctx, expire, body, l, nil)
+	abandoned, err := onCoroutine(ctx, time.Until(deadline), body, l)
 	if !abandoned {
 		return err
 	}
 	cause := context.Cause(ctx)
 	if cause == nil {
-		// ctx goes on: expire fired.
+		// ctx goes on: the call deadline passed.
 		cause = errCallDeadline
 	}
 	if cause == errCallDeadline {
@@ -132,8 +135,10 @@ func (b *Backend) tokenCall(ctx context.Context, expire <-chan time.Time, op str
 }
 
 // abandonable runs body on a goroutine of its own and waits for it until
-// ctx ends or expire (when not nil) fires. It reports whether it gave up
-// waiting, or else body's error. Either way, once body has returned, its
+// ctx ends or expire (when not nil) fires. It is the hand-off of a
+// backend's opening, once per backend, whose finish must run after body
+// on the goroutine that ran it; token calls use onCoroutine, which wakes
+// no thread. It reports whether it gave up waiting, or else body's error. Either way, once body has returned, its
 // goroutine ends l and then calls finish (when not nil), with body's error
 // and whether the caller had given up; a body that finishes as the wait
 // ends counts as finished, never as both.
@@ -206,33 +211,19 @@ var errCallDeadline = errors.New("hsm: no answer within the call deadline")
 // generation takes seconds on a busy token).
 const slowCalls = 6
 
-// callTimers holds stopped timers for the call deadlines of token
-// operations (see callTimer).
-var callTimers = sync.Pool{New: func() any {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return t
-}}
-
-// startCallTimer starts the call deadline of a token operation on a
-// pooled timer: a Reset and a Stop per operation, where a context with a
-// deadline makes and drops a context, a timer and a channel (5
-// allocations). The caller waits on its channel in every wait of the
-// operation, and gives it back with stopCallTimer; Stop leaves no value
-// in the channel to be read by the timer's next user.
-func (b *Backend) startCallTimer() *time.Timer { return startCallTimerFor(b.callTimeout) }
-
-// startCallTimerFor is startCallTimer for a deadline d from now.
-func startCallTimerFor(d time.Duration) *time.Timer {
-	t := callTimers.Get().(*time.Timer)
-	t.Reset(d)
-	return t
-}
-
-// stopCallTimer stops t and pools it again.
-func stopCallTimer(t *time.Timer) {
-	t.Stop()
-	callTimers.Put(t)
+// waitTimer is the timer of a wait that gives up after wait, or at
+// deadline (the call deadline; zero: none) when that comes first, which
+// byDeadline then reports. A call makes one only when it must wait: the
+// call deadline of the token call itself is the coroutine's
+// (call_coro.go), so an operation that finds a session free arms no other
+// timer.
+func waitTimer(wait time.Duration, deadline time.Time) (t *time.Timer, byDeadline bool) {
+	if !deadline.IsZero() {
+		if left := time.Until(deadline); left < wait {
+			wait, byDeadline = left, true
+		}
+	}
+	return time.NewTimer(wait), byDeadline
 }
 
 // openSessionIn opens a pooled session; it is the body's first step when
@@ -249,9 +240,9 @@ func (b *Backend) openSessionIn(pool *sessionPool, s *pkcs11.SessionHandle) erro
 	return nil
 }
 
-// lockMain takes mainLock, waiting up to the session wait, ctx or expire
-// (the call deadline).
-func (b *Backend) lockMain(ctx context.Context, expire <-chan time.Time) error {
+// lockMain takes mainLock, waiting up to the session wait, ctx or the
+// call deadline.
+func (b *Backend) lockMain(ctx context.Context, deadline time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return timeoutError(err)
 	}
@@ -260,17 +251,18 @@ func (b *Backend) lockMain(ctx context.Context, expire <-chan time.Time) error {
 		return nil
 	default:
 	}
-	timer := time.NewTimer(b.wait)
+	timer, byDeadline := waitTimer(b.wait, deadline)
 	defer timer.Stop()
 	select {
 	case b.mainLock <- struct{}{}:
 		return nil
 	case <-timer.C:
+		if byDeadline {
+			return timeoutError(errCallDeadline)
+		}
 		return fmt.Errorf("hsm: the persistent session was busy for %v: %w", b.wait, provider.ErrNoResources)
 	case <-ctx.Done():
 		return timeoutError(ctx.Err())
-	case <-expire:
-		return timeoutError(errCallDeadline)
 	}
 }
 
@@ -298,15 +290,14 @@ func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func
 	if err := b.ready(); err != nil {
 		return err
 	}
-	// The deadline runs on a pooled timer, as withSession's does: a
-	// context of its own per call was five allocations.
+	// The deadline is a time, not a context of its own (five
+	// allocations): the waits and the coroutine watch it.
 	d := b.callTimeout
 	if creating {
 		d *= slowCalls
 	}
-	timer := startCallTimerFor(d)
-	defer stopCallTimer(timer)
-	if err := b.lockMain(ctx, timer.C); err != nil {
+	deadline := time.Now().Add(d)
+	if err := b.lockMain(ctx, deadline); err != nil {
 		return err
 	}
 	var s pkcs11.SessionHandle
@@ -334,7 +325,7 @@ func (b *Backend) withMain(ctx context.Context, op string, creating bool, f func
 	if !ok {
 		return b.unavailable()
 	}
-	return ckrError(op, b.tokenCall(ctx, timer.C, op, body, l))
+	return ckrError(op, b.tokenCall(ctx, deadline, op, body, l))
 }
 
 // mainLoop is the body of withMain; the caller holds mainLock.
@@ -429,18 +420,16 @@ func (st *staged) done() {
 // lease holds st until it ends.
 func (b *Backend) withSessionHeld(ctx context.Context, op string, f func(s pkcs11.SessionHandle) error, st *staged) error {
 	defer st.done()
-	// The deadline runs on a pooled timer rather than a context of its
-	// own (see startCallTimer): every wait below watches both.
+	// The deadline is a time rather than a context of its own (see
+	// withMain): every wait below watches it and ctx.
 	deadline := time.Now().Add(b.callTimeout)
-	timer := b.startCallTimer()
-	defer stopCallTimer(timer)
 	evicted, relogins := false, 0
 	for {
 		if err := b.ready(); err != nil {
 			return err
 		}
 		pool := b.pool.Load()
-		s, err := pool.get(ctx, timer.C)
+		s, err := pool.get(ctx, deadline)
 		if errors.Is(err, errPoolClosed) && !b.closed.Load() {
 			// A recovery replaced the pool while this call waited.
 			return b.unavailable()
@@ -454,7 +443,7 @@ func (b *Backend) withSessionHeld(ctx context.Context, op string, f func(s pkcs1
 			pool.put(s, true)
 			return b.unavailable()
 		}
-		err = b.tokenCall(ctx, timer.C, op, func() error { return b.onSession(pool, s, op, f) }, l)
+		err = b.tokenCall(ctx, deadline, op, func() error { return b.onSession(pool, s, op, f) }, l)
 		switch {
 		case err == nil:
 			return nil

@@ -54,9 +54,9 @@ var errPoolClosed = fmt.Errorf("hsm: backend closed: %w", provider.ErrDevice)
 // the pool, where a deadline can abandon it). Either way the caller must
 // put back what it got (0 when opening failed). It answers
 // provider.ErrNoResources when no session is free within the pool's wait,
-// and provider.ErrTimeout when ctx ends or expire (when not nil) fires
-// first.
-func (p *sessionPool) get(ctx context.Context, expire <-chan time.Time) (pkcs11.SessionHandle, error) {
+// and provider.ErrTimeout when ctx ends or deadline (when not zero)
+// passes first.
+func (p *sessionPool) get(ctx context.Context, deadline time.Time) (pkcs11.SessionHandle, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, timeoutError(err)
 	}
@@ -65,16 +65,17 @@ func (p *sessionPool) get(ctx context.Context, expire <-chan time.Time) (pkcs11.
 	default:
 		p.waiting.Add(1)
 		defer p.waiting.Add(-1)
-		timer := time.NewTimer(p.wait)
+		timer, byDeadline := waitTimer(p.wait, deadline)
 		defer timer.Stop()
 		select {
 		case p.slots <- struct{}{}:
 		case <-timer.C:
+			if byDeadline {
+				return 0, timeoutError(errCallDeadline)
+			}
 			return 0, fmt.Errorf("hsm: session pool: all %d sessions busy for %v: %w", p.size, p.wait, provider.ErrNoResources)
 		case <-ctx.Done():
 			return 0, timeoutError(ctx.Err())
-		case <-expire:
-			return 0, timeoutError(errCallDeadline)
 		}
 	}
 	p.mu.Lock()

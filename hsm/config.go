@@ -82,19 +82,21 @@ type Config struct {
 	// generation takes seconds on a busy token).
 	CallTimeout time.Duration
 	// InlineCalls runs the PKCS#11 calls of an operation on the caller's
-	// goroutine rather than on a goroutine of their own. That saves the
-	// hand-off between goroutines, which costs about as much as a short
-	// token operation (an HMAC or an AES-GCM seal of 64 bytes on
-	// SoftHSM2; see bench/ANALYSIS.md), but gives up the deadline inside
-	// the token: a call the token does not answer holds its caller until
-	// the token answers. CallTimeout then bounds the waits around the
-	// calls (for a session, for the persistent session), so callers that
-	// find every session held by a hung token still get
-	// provider.ErrTimeout, and the OS threads in the module stay bounded
-	// by the sessions. Use it for a token that does not hang in practice
-	// (a library in the process such as SoftHSM2, a PCIe HSM), never for
-	// one across a network. Opening the backend and recovering the token
-	// keep their deadlines either way.
+	// goroutine itself rather than on a coroutine (the default), and so
+	// gives up the deadline inside the token: a call the token does not
+	// answer holds its caller until the token answers. CallTimeout then
+	// bounds only the waits around the calls (for a session, for the
+	// persistent session), so callers that find every session held by a
+	// hung token still get provider.ErrTimeout, and the OS threads in the
+	// module stay bounded by the sessions. Opening the backend and
+	// recovering the token keep their deadlines either way.
+	//
+	// It is not faster: the coroutine runs the calls on the caller's own
+	// thread (bench/ANALYSIS.md measures both). Set it only when guests
+	// call the backend from a goroutine locked to its OS thread
+	// (runtime.LockOSThread): the Go runtime does not let a locked
+	// goroutine switch to a coroutine made on another goroutine, and
+	// aborts the process at such a caller's first token call.
 	InlineCalls bool
 	// MaxBuffered bounds the bytes one hash state buffers (the token's
 	// digests cannot be copied, so a hash that must answer hash_digest

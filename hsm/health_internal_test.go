@@ -70,12 +70,12 @@ func TestAbandonableExpire(t *testing.T) {
 	// the call would not count as abandoned.
 	time.AfterFunc(time.Second, free)
 	finished := make(chan bool, 1)
-	timer := b.startCallTimer()
+	timer := time.NewTimer(b.callTimeout)
 	abandoned, err := abandonable(context.Background(), timer.C, func() error {
 		<-release
 		return nil
 	}, lease{}, func(_ error, abandoned bool) { finished <- abandoned })
-	stopCallTimer(timer)
+	timer.Stop()
 	require.True(t, abandoned)
 	require.NoError(t, err)
 	free()
@@ -85,9 +85,9 @@ func TestAbandonableExpire(t *testing.T) {
 		if i%2 == 0 {
 			want = nil
 		}
-		timer := b.startCallTimer()
+		timer := time.NewTimer(b.callTimeout)
 		abandoned, err := abandonable(context.Background(), timer.C, func() error { return want }, lease{}, func(error, bool) {})
-		stopCallTimer(timer)
+		timer.Stop()
 		require.False(t, abandoned, "call %d", i)
 		require.Equal(t, want, err, "call %d", i)
 	}

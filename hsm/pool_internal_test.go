@@ -44,7 +44,7 @@ func openInternal(t *testing.T, edit func(*Config)) (*Backend, *atomic.Int32) {
 func takeSession(t *testing.T, b *Backend) pkcs11.SessionHandle {
 	t.Helper()
 	pool := b.pool.Load()
-	s, err := pool.get(context.Background(), nil)
+	s, err := pool.get(context.Background(), time.Time{})
 	require.NoError(t, err)
 	require.NoError(t, b.openSessionIn(pool, &s))
 	return s
@@ -62,7 +62,7 @@ func TestPoolBounds(t *testing.T) {
 	require.NotEqual(t, s1, s2)
 
 	start := time.Now()
-	_, err := b.pool.Load().get(ctx, nil)
+	_, err := b.pool.Load().get(ctx, time.Time{})
 	require.ErrorIs(t, err, provider.ErrNoResources)
 	require.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond)
 

@@ -37,7 +37,7 @@ func TestStats(t *testing.T) {
 	// A third operation waits.
 	got := make(chan error, 1)
 	go func() {
-		sh, err := pool.get(ctx, nil)
+		sh, err := pool.get(ctx, time.Time{})
 		if err == nil {
 			pool.put(sh, true)
 		}

@@ -92,7 +92,6 @@ func hsmConfig(s config.Settings, lookupEnv func(string) (string, bool)) (hsm.Co
 		MaxSessions:    p.MaxSessions,
 		SessionWait:    p.SessionWait,
 		CallTimeout:    p.CallTimeout,
-		InlineCalls:    p.InlineCalls,
 		MaxBuffered:    s.Limits.MaxBufferedBytes,
 	}
 	if p.PIN.IsSet() {

@@ -45,7 +45,6 @@ const (
 	FieldPIN              = "pkcs11.pin"
 	FieldSessionWait      = "pkcs11.session_wait"
 	FieldCallTimeout      = "pkcs11.call_timeout"
-	FieldInlineCalls      = "pkcs11.inline_calls"
 	FieldMaxSessions      = "pkcs11.max_sessions"
 	FieldMaxHandles       = "limits.max_handles"
 	FieldMaxBufferedBytes = "limits.max_buffered_bytes"
@@ -142,10 +141,6 @@ type PKCS11 struct {
 	// for a session and the PKCS#11 calls): past it the guest gets
 	// timedout, and the backend treats the token as hung until it answers.
 	CallTimeout time.Duration
-	// InlineCalls runs token calls on the guest's goroutine: faster, but
-	// a guest inside a token that stops answering waits until it answers
-	// (hsm.Config.InlineCalls).
-	InlineCalls bool
 	// MaxSessions bounds the sessions the backend opens; 0 means as many
 	// as the token allows (ulMaxSessionCount).
 	MaxSessions int
@@ -284,7 +279,6 @@ var settings = []setting{
 	{FieldPIN, "", EnvPIN, "", setPIN},
 	{FieldSessionWait, "", "", "", setSessionWait},
 	{FieldCallTimeout, "", "", "", setCallTimeout},
-	{FieldInlineCalls, "", "", "", setInlineCalls},
 	{FieldMaxSessions, "", "", "", setMaxSessions},
 	{FieldMaxHandles, "max-handles", "", "open handles per guest (default 1024)", setMaxHandles},
 	{FieldMaxBufferedBytes, "max-buffered-bytes", "", "bytes one state may buffer (default 16777216)", setMaxBuffered},
@@ -678,18 +672,6 @@ func setCallTimeout(l *loader, v string, _ Origin, _ string) string {
 		return fmt.Sprintf("%q is not a positive duration; want a number with a unit, such as 5s or 500ms", v)
 	}
 	l.s.PKCS11.CallTimeout = d
-	return ""
-}
-
-func setInlineCalls(l *loader, v string, _ Origin, _ string) string {
-	switch v {
-	case "true":
-		l.s.PKCS11.InlineCalls = true
-	case "false":
-		l.s.PKCS11.InlineCalls = false
-	default:
-		return fmt.Sprintf("%q is not true or false", v)
-	}
 	return ""
 }
 

@@ -27,7 +27,6 @@
 //	user PIN                   (none)                WASIHSM_PIN            pkcs11.pin (a source)
 //	session wait                                                            pkcs11.session_wait
 //	call deadline                                                           pkcs11.call_timeout
-//	token calls on the guest's goroutine                                    pkcs11.inline_calls
 //	session limit                                                           pkcs11.max_sessions
 //	handle limit               --max-handles                                limits.max_handles
 //	buffered-bytes limit       --max-buffered-bytes                         limits.max_buffered_bytes

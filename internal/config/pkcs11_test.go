@@ -481,10 +481,8 @@ keys:
 }
 
 func TestSessionSettings(t *testing.T) {
-	s, err := load(t, map[string]string{"config": writeConfig(t, "pkcs11: {session_wait: 1m30s, call_timeout: 750ms, inline_calls: true, max_sessions: 0x10}")}, nil)
+	s, err := load(t, map[string]string{"config": writeConfig(t, "pkcs11: {session_wait: 1m30s, call_timeout: 750ms, max_sessions: 0x10}")}, nil)
 	require.NoError(t, err)
-	assert.True(t, s.PKCS11.InlineCalls)
-	assert.Equal(t, Origin{FromFile, s.ConfigFile}, s.Origin(FieldInlineCalls))
 	assert.Equal(t, 90*time.Second, s.PKCS11.SessionWait)
 	assert.Equal(t, 750*time.Millisecond, s.PKCS11.CallTimeout)
 	assert.Equal(t, Origin{FromFile, s.ConfigFile}, s.Origin(FieldCallTimeout))

@@ -93,6 +93,9 @@ func TestEvaluate(t *testing.T) {
 		{Work: "absent", Product: "BenchmarkToken/ES256-sign/product", Baseline: "BenchmarkToken/ES256-sign/raw", Kind: SpeedAtLeast, Target: 0.95},
 		{Work: "no baseline", Product: "BenchmarkCheapestCall/product", Baseline: "BenchmarkNope", Kind: TimeAtMost, Target: 1.5},
 		{Work: "unpaired", Product: "BenchmarkCheapestCall/product", Baseline: "BenchmarkHotPath/hash_update-0B", Kind: TimeAtMost, Target: 2},
+		{Work: "sha cpu", Product: "BenchmarkHash/SHA-256/host", Baseline: "BenchmarkHash/SHA-256/native", Kind: CPUAtMost, Target: 1.2},
+		{Work: "sha cpu strict", Product: "BenchmarkHash/SHA-256/host", Baseline: "BenchmarkHash/SHA-256/native", Kind: CPUAtMost, Target: 1.05},
+		{Work: "cheap cpu", Product: "BenchmarkCheapestCall/product", Baseline: "BenchmarkCheapestCall/baseline", Kind: CPUAtMost, Target: 1.5},
 	}
 	got := map[string]string{}
 	measured := map[string]float64{}
@@ -109,7 +112,10 @@ func TestEvaluate(t *testing.T) {
 		"cheap": "pass", "cheap strict": "FAIL", "sha": "pass", "sha fast": "FAIL", "bound": "pass",
 		"update": "pass", "digest": "FAIL", "growth": "pass", "growth long": "FAIL (too few calls)",
 		"idle": "—", "absent": "not run", "no baseline": "not run", "unpaired": "pass",
+		"sha cpu": "pass", "sha cpu strict": "FAIL", "cheap cpu": "not run",
 	}, got)
+	assert.InDelta(t, 1/0.90, measured["sha cpu"], 0.01, "the product's CPU time over the baseline's, the inverse of the speed row's CPU ratio")
+	assert.Equal(t, "≤ 1.05× CPU time", Evaluate(rows[len(rows)-2:len(rows)-1], results)[0].Goal())
 	assert.Equal(t, "0.95× (150 ns vs 158 ns)", values["unpaired"], "3 runs against 1 are not paired into rounds")
 	assert.Equal(t, 1.5, measured["cheap"], "the median of 150, 140, 900 over the median of 100s: one disturbed run does not decide")
 	assert.InDelta(t, 681753.0/718684.0, measured["sha"], 1e-9)

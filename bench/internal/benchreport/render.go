@@ -15,6 +15,8 @@ func (o Outcome) Goal() string {
 		return fmt.Sprintf("≤ %s× time", trim(o.Target))
 	case SpeedAtLeast:
 		return fmt.Sprintf("≥ %s×", trim(o.Target))
+	case CPUAtMost:
+		return fmt.Sprintf("≤ %s× CPU time", trim(o.Target))
 	case ZeroAllocs:
 		return "0 allocs/op"
 	case GrowthAtMost:
@@ -39,6 +41,12 @@ func (o Outcome) Value() string {
 		}
 		if o.CPU > 0 {
 			v += fmt.Sprintf("; CPU time %.2f×", o.CPU)
+		}
+		return v
+	case CPUAtMost:
+		v := fmt.Sprintf("%.2f× CPU time (%s vs %s)", o.Measured, duration(o.ProductMedian), duration(o.BaselineMedian))
+		if o.RoundMax > 0 {
+			v += fmt.Sprintf("; rounds %.2f–%.2f×", o.RoundMin, o.RoundMax)
 		}
 		return v
 	case ZeroAllocs:
@@ -177,7 +185,7 @@ func (o Outcome) Headroom() (h float64, ok bool) {
 	switch o.Kind {
 	case SpeedAtLeast:
 		return o.Measured / o.Target, true
-	case TimeAtMost:
+	case TimeAtMost, CPUAtMost:
 		return o.Target / o.Measured, true
 	}
 	return 0, false
