@@ -34,6 +34,9 @@ type Backend struct {
 	inline      bool
 	maxBuffered int
 	managed     map[string]*managedEntry
+	// probes are what probing found the token doing, per algorithm
+	// (probe.go).
+	probes map[string]*probeEntry
 
 	// pool is the pooled sessions; a recovery replaces it whole, under
 	// mainLock (see reopen).
@@ -120,6 +123,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		kept:        make(map[keptCheck]uint64),
 		maxBuffered: orDefault(cfg.MaxBuffered, DefaultMaxBuffered),
 		managed:     managed,
+		probes:      newProbeTable(),
 		mainLock:    make(chan struct{}, 1),
 		closing:     make(chan struct{}),
 	}
