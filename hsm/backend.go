@@ -316,7 +316,7 @@ func (b *Backend) closeSession(s pkcs11.SessionHandle) {
 // openMain opens the persistent session and logs in. The caller holds
 // mainLock.
 func (b *Backend) openMain() error {
-	s, err := b.openSession(b.pool.Load().slot)
+	s, err := b.openMainSession(b.pool.Load().slot)
 	if err != nil {
 		return ckrError("open the persistent session", err)
 	}
@@ -329,7 +329,7 @@ func (b *Backend) openMain() error {
 			return err
 		}
 	}
-	return nil
+	return b.settleMainSession()
 }
 
 // loginLocked logs the user in through the persistent session (see
