@@ -68,16 +68,16 @@ type slotsReport struct {
 }
 
 type slotReport struct {
-	ID            uint              `json:"id"`
-	Description   string            `json:"description"`
-	TokenPresent  bool              `json:"token_present"`
-	Label         string            `json:"label,omitempty"`
-	Serial        string            `json:"serial,omitempty"`
-	Manufacturer  string            `json:"manufacturer,omitempty"`
-	Model         string            `json:"model,omitempty"`
-	Flags         []string          `json:"flags,omitempty"`
-	MaxSessions   int               `json:"max_sessions"`
-	MaxRWSessions int               `json:"max_rw_sessions"`
+	ID            uint     `json:"id"`
+	Description   string   `json:"description"`
+	TokenPresent  bool     `json:"token_present"`
+	Label         string   `json:"label,omitempty"`
+	Serial        string   `json:"serial,omitempty"`
+	Manufacturer  string   `json:"manufacturer,omitempty"`
+	Model         string   `json:"model,omitempty"`
+	Flags         []string `json:"flags,omitempty"`
+	MaxSessions   int      `json:"max_sessions"`
+	MaxRWSessions int      `json:"max_rw_sessions"`
 	// Probed says that the configured token's algorithms were tried for
 	// real (see hsm.Backend.Probe); ProbeNote says why not, for the
 	// configured token.
