@@ -121,7 +121,7 @@ func (b *Backend) probeOnce(e *probeEntry, alg provider.Algorithm, epoch uint64)
 		return old
 	}
 	p := b.runProbe(context.Background(), alg)
-	if p.Err != nil || !b.healthy.Load() || b.recoveries.Load() != epoch {
+	if p.Err != nil || b.recoveries.Load() != epoch {
 		return old
 	}
 	r := &probeResult{epoch: epoch, probe: p}
@@ -183,6 +183,11 @@ type prober struct {
 func (b *Backend) runProbe(ctx context.Context, alg provider.Algorithm) Probe {
 	start := time.Now()
 	pr := &prober{b: b, ctx: ctx, p: Probe{Algorithm: alg}}
+	epoch := b.recoveries.Load()
+	if err := b.ready(); err != nil {
+		pr.p.Err = fmt.Errorf("hsm: probe %s: %w", alg.Name, err)
+		return pr.p
+	}
 	switch {
 	case !alg.Kind.Keyed():
 		pr.hash()
@@ -192,6 +197,10 @@ func (b *Backend) runProbe(ctx context.Context, alg provider.Algorithm) Probe {
 		pr.keys()
 	}
 	pr.p.Took = time.Since(start)
+	if pr.p.Err == nil && (!b.healthy.Load() || b.recoveries.Load() != epoch) {
+		// The token failed meanwhile: what it refused may be that.
+		pr.p.Err = fmt.Errorf("hsm: probe %s: the token failed while it was probed: %w", alg.Name, provider.ErrDevice)
+	}
 	if pr.p.Err != nil {
 		pr.p.Refusals = nil
 	}

@@ -23,13 +23,18 @@ type Refusal struct {
 	Err error
 }
 
-// String says what was refused and how: "generate: generate:
-// CKR_ATTRIBUTE_VALUE_INVALID".
+// String says what was refused and how: "generate:
+// CKR_ATTRIBUTE_VALUE_INVALID", "import: sign on an imported key:
+// CKR_HOST_MEMORY".
 func (r Refusal) String() string {
-	if r.CKR != "" {
-		return fmt.Sprintf("%s: %s: %s", r.Operation, r.Step, r.CKR)
+	what := r.Operation.String()
+	if r.Step != what {
+		what += ": " + r.Step
 	}
-	return fmt.Sprintf("%s: %s: %v", r.Operation, r.Step, r.Err)
+	if r.CKR != "" {
+		return what + ": " + r.CKR
+	}
+	return fmt.Sprintf("%s: %v", what, r.Err)
 }
 
 // Probe is what probing one algorithm on the token found.
