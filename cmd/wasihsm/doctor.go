@@ -532,7 +532,8 @@ func checkManagedKey(ctx context.Context, r *doctorReport, k config.ManagedKey, 
 		g := k.Guests[0]
 		mk, err := b.OpenManagedKey(ctx, k.Name, provider.Guest{Name: g.Module, SHA256: g.SHA256})
 		if err != nil {
-			r.fail(name, fmt.Sprintf("%s: opening it for guest %s fails: %v", sel, guestName(g), err), "see the error; wasihsm keys show --label "+k.Label+" shows the key")
+			r.fail(name, fmt.Sprintf("%s: opening it for guest %s fails: %v", sel, guestName(g), err),
+				fmt.Sprintf("if the token cannot serve the key as %s: %s; wasihsm keys show --label %s shows the key", k.Algorithm.Name, reprovisionFix(k), k.Label))
 			return
 		}
 		refused, err := b.Exercise(ctx, mk, k.Operations)
@@ -547,7 +548,7 @@ func checkManagedKey(ctx context.Context, r *doctorReport, k config.ManagedKey, 
 				what = append(what, f.String())
 			}
 			r.fail(name, fmt.Sprintf("%s: the token cannot run %s with it: %s", sel, k.Algorithm.Name, strings.Join(what, "; ")),
-				fmt.Sprintf("provision the key for an algorithm the token runs (wasihsm slots shows what it probed) and set algorithm: to it, drop the refused operations, or use another token: %s", provisionFix(k)))
+				reprovisionFix(k)+", or drop the refused operations")
 			return
 		}
 	}
@@ -571,6 +572,12 @@ func provisionCommand(k config.ManagedKey) string {
 		cmd += fmt.Sprintf(" --id %x", k.ID)
 	}
 	return cmd
+}
+
+// reprovisionFix says how to replace a managed key whose algorithm the
+// token cannot run.
+func reprovisionFix(k config.ManagedKey) string {
+	return fmt.Sprintf("replace it with a key of an algorithm the token runs (wasihsm slots shows what it probed): wasihsm keys delete --label %s, then wasihsm keys generate --algorithm ALG --label %s --id HEX, and set algorithm: ALG; or use a token that runs %s", k.Label, k.Label, k.Algorithm.Name)
 }
 
 func provisionFix(k config.ManagedKey) string {
