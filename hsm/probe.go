@@ -91,6 +91,18 @@ func (b *Backend) Supports(alg provider.Algorithm, op provider.Operation) provid
 	return s
 }
 
+// Capabilities lists, for every algorithm of docs/semantics.md#algorithms
+// and each operation that applies to it, how this token serves it: as
+// Supports answers, so every algorithm the mechanism list offers is
+// probed first (once).
+func (b *Backend) Capabilities() []Capability {
+	out := b.caps.list()
+	for i, c := range out {
+		out[i].Support = b.Supports(c.Algorithm, c.Operation)
+	}
+	return out
+}
+
 // probed returns the probe of alg for the token as it is since the last
 // recovery, probing it first when there is none; nil when the probe could
 // not finish and none was kept from before.
