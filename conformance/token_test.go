@@ -190,7 +190,7 @@ func TestContractOnToken(t *testing.T) {
 
 			// The managed key is refused to another guest.
 			r := h.Run("intruder", nil, nil, "keys/managed-key")
-			assert.Contains(t, r.Stdout, "private_key_open = access")
+			assert.Contains(t, r.Stdout, "private_key_open(ES256) = access")
 		})
 	}
 }
