@@ -25,6 +25,7 @@ import (
 	"github.com/wasihsm/wasihsm/hsm"
 	"github.com/wasihsm/wasihsm/internal/softhsmtest"
 	"github.com/wasihsm/wasihsm/internal/testguest"
+	"github.com/wasihsm/wasihsm/internal/tokentest"
 	"github.com/wasihsm/wasihsm/provider"
 	"github.com/wasihsm/wasihsm/softfallback"
 	"github.com/wasihsm/wasihsm/wasihost"
@@ -33,6 +34,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	softhsmtest.Shutdown()
+	tokentest.Shutdown()
 	os.Exit(code)
 }
 

@@ -58,6 +58,7 @@ var ockHost struct {
 	shm     []string        // the host's shared memory, renamed with savedSuffix
 	before  map[string]bool // entries of the watched directories before
 	dir     string
+	made    []string // directories the fixture made, parents first
 }
 
 // ockWatched are the directories where openCryptoki's daemon and libraries
@@ -132,7 +133,7 @@ func setupOpenCryptoki() (tok *Token, skip string, err error) {
 		return nil, "", err
 	}
 	if pid := processNamed("pkcsslotd"); pid != 0 {
-		return nil, "", fmt.Errorf("opencryptoki: pkcsslotd already runs (pid %d) though no one holds %s: stop it (one pkcsslotd per host)", pid, OCKLock)
+		return nil, "", fmt.Errorf("opencryptoki: pkcsslotd already runs (pid %d) though no one holds %s: stop it (systemctl stop pkcsslotd, or service pkcsslotd stop): there is one per host, and the fixture starts its own", pid, OCKLock)
 	}
 	// Shared memory left by earlier users would be taken for the token's
 	// state: set it aside.
@@ -145,6 +146,16 @@ func setupOpenCryptoki() (tok *Token, skip string, err error) {
 			return nil, "", fmt.Errorf("opencryptoki: set aside %s: %w", p, err)
 		}
 		ockHost.shm = append(ockHost.shm, p)
+	}
+	// The lock directories come from systemd-tmpfiles, which a host
+	// without systemd never runs; the token cannot work without them.
+	for _, d := range []string{ockLockDir, filepath.Join(ockLockDir, "swtok")} {
+		if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
+			if err := makeGroupDir(d); err != nil {
+				return nil, "", fmt.Errorf("opencryptoki: %w", err)
+			}
+			ockHost.made = append(ockHost.made, d)
+		}
 	}
 	ockHost.before = ockEntries()
 
@@ -336,10 +347,13 @@ func shutdownOpenCryptoki() {
 	if ockHost.dir != "" {
 		_ = os.RemoveAll(ockHost.dir)
 	}
+	for i := len(ockHost.made) - 1; i >= 0; i-- {
+		_ = os.RemoveAll(ockHost.made[i])
+	}
 	_ = syscall.Flock(int(ockHost.lock.Fd()), syscall.LOCK_UN)
 	ockHost.lock.Close()
 	ockHost.lock = nil
-	ockHost.created, ockHost.saved, ockHost.shm, ockHost.before, ockHost.dir = false, false, nil, nil, ""
+	ockHost.created, ockHost.saved, ockHost.shm, ockHost.before, ockHost.dir, ockHost.made = false, false, nil, nil, "", nil
 }
 
 // processNamed returns the pid of a running process whose command name is
