@@ -62,8 +62,10 @@ func setupTPM2() (tok *Token, skip string, err error) {
 	if why := missing(tpm2Tools); why != "" {
 		return nil, why, nil
 	}
-	if firstExisting(tctiTabrmd) == "" {
-		return nil, "libtss2-tcti-tabrmd.so not found (install libtss2-tcti-tabrmd0)", nil
+	for _, tcti := range []struct{ name, pkg string }{{"tabrmd", "libtss2-tcti-tabrmd0"}, {"swtpm", "libtss2-tcti-swtpm0"}} {
+		if firstExisting(tctiPaths(tcti.name)) == "" {
+			return nil, fmt.Sprintf("libtss2-tcti-%s.so.0 not found (install %s)", tcti.name, tcti.pkg), nil
+		}
 	}
 	dir, err := os.MkdirTemp("", "tokentest-tpm2-")
 	if err != nil {
@@ -173,12 +175,13 @@ func setupTPM2() (tok *Token, skip string, err error) {
 	return tok, "", nil
 }
 
-// tctiTabrmd are where distributions put the tabrmd TCTI.
-var tctiTabrmd = []string{
-	"/usr/lib/x86_64-linux-gnu/libtss2-tcti-tabrmd.so.0",
-	"/usr/lib/aarch64-linux-gnu/libtss2-tcti-tabrmd.so.0",
-	"/usr/lib64/libtss2-tcti-tabrmd.so.0",
-	"/usr/lib/libtss2-tcti-tabrmd.so.0",
+// tctiPaths are where distributions put the TCTI library named name.
+func tctiPaths(name string) []string {
+	var ps []string
+	for _, dir := range []string{"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"} {
+		ps = append(ps, filepath.Join(dir, "libtss2-tcti-"+name+".so.0"))
+	}
+	return ps
 }
 
 // serialFromPKCS11Tool reads the serial number of the token labelled label
