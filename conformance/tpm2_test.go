@@ -14,7 +14,7 @@ import (
 
 	"github.com/wasihsm/wasihsm/conformance/suite"
 	"github.com/wasihsm/wasihsm/internal/testguest"
-	"github.com/wasihsm/wasihsm/internal/tpm2test"
+	"github.com/wasihsm/wasihsm/internal/tokentest"
 	"github.com/wasihsm/wasihsm/provider"
 	"github.com/wasihsm/wasihsm/softfallback"
 )
@@ -32,7 +32,7 @@ var tokenErrno = regexp.MustCompile(`= (inval|access|io)\b`)
 // fails: what the token cannot do is notsup, never the token's inval,
 // access or io reaching the guest.
 func TestGuestOnTPM2(t *testing.T) {
-	fx := tpm2test.Token(t)
+	fx := tokentest.TPM2(t)
 	b := openSlowBackend(t, fx.Module, fx.Label, fx.PIN)
 	software := softfallback.New()
 	for _, policy := range []provider.Policy{provider.FallbackAllow, provider.FallbackDeny} {

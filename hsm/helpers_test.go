@@ -11,7 +11,7 @@ import (
 
 	"github.com/wasihsm/wasihsm/hsm"
 	"github.com/wasihsm/wasihsm/internal/softhsmtest"
-	"github.com/wasihsm/wasihsm/internal/tpm2test"
+	"github.com/wasihsm/wasihsm/internal/tokentest"
 	"github.com/wasihsm/wasihsm/provider"
 )
 
@@ -22,7 +22,7 @@ var ctx = context.Background()
 func TestMain(m *testing.M) {
 	code := m.Run()
 	softhsmtest.Shutdown()
-	tpm2test.Shutdown()
+	tokentest.Shutdown()
 	os.Exit(code)
 }
 
@@ -51,10 +51,10 @@ func remote(t testing.TB) target {
 }
 
 // tpm2 is the tpm2-pkcs11 token on a software TPM (see package
-// tpm2test).
+// tokentest).
 func tpm2(t testing.TB) target {
 	t.Helper()
-	fx := tpm2test.Token(t)
+	fx := tokentest.TPM2(t)
 	return target{name: "tpm2-pkcs11", module: fx.Module, label: fx.Label, pin: fx.PIN}
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasihsm/wasihsm/internal/softhsmtest"
-	"github.com/wasihsm/wasihsm/internal/tpm2test"
+	"github.com/wasihsm/wasihsm/internal/tokentest"
 )
 
 // TestSlotsAndDoctorOnTPM2: on tpm2-pkcs11, `slots` shows what probing
@@ -23,10 +23,10 @@ import (
 // use (its P-521 keys are broken), with a fix that names the command,
 // while a managed ES256 key passes.
 func TestSlotsAndDoctorOnTPM2(t *testing.T) {
-	fx := tpm2test.Token(t)
+	fx := tokentest.TPM2(t)
 	// TestMain exits without a word after the tests (testscript.Main):
 	// the one test of the package that needs the token stops it.
-	t.Cleanup(tpm2test.Shutdown)
+	t.Cleanup(tokentest.Shutdown)
 	in := softhsmtest.Inspect(t, fx.Module, fx.Label, fx.PIN)
 	p := in.Ctx()
 	s, err := p.OpenSession(in.Slot(), pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
