@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,6 +46,28 @@ func TestProbeOncePerAlgorithm(t *testing.T) {
 	assert.Less(t, time.Since(start), 200*time.Millisecond, "4000 answers from what was probed")
 	assert.Equal(t, checks, b.keptChecks.Load(), "no key made after the first probe")
 	assert.Same(t, r, b.probes[es.Name].res.Load())
+}
+
+// TestProbeConcurrentFirstUse: guests asking about a fresh algorithm at
+// the same moment wait for one probe and all get its answer.
+func TestProbeConcurrentFirstUse(t *testing.T) {
+	b, _ := openInternal(t, nil)
+	es := provider.MustLookup("ES256")
+	checks := b.keptChecks.Load()
+	var wg sync.WaitGroup
+	answers := make([]provider.Support, 16)
+	for i := range answers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = b.Supports(es, provider.OpSign)
+		}()
+	}
+	wg.Wait()
+	for _, a := range answers {
+		assert.Equal(t, provider.Native, a)
+	}
+	assert.Equal(t, checks+2, b.keptChecks.Load(), "one probe: one generated and one imported key")
 }
 
 // TestProbeRefusalIsUnsupported: what the probe found refused is
