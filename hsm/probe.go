@@ -329,10 +329,17 @@ var hostHashes = map[string]func() hash.Hash{
 
 // keys probes a key algorithm: a generated key and an imported one (each
 // as far as the mechanism list offers it), with each of the algorithm's
-// operations on each key made.
+// operations that the list offers on each key made.
 func (pr *prober) keys() {
 	alg := pr.p.Algorithm
-	ops := provider.KeyOperations(alg)
+	// The operations the list rules out are unavailable already: only
+	// those it offers are tried.
+	var ops []provider.Operation
+	for _, op := range provider.KeyOperations(alg) {
+		if pr.offered(op) {
+			ops = append(ops, op)
+		}
+	}
 	var passed, failed opSet
 	var first []Refusal
 	try := func(create provider.Operation, req provider.KeyRequest, secret []byte) bool {

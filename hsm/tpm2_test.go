@@ -88,6 +88,8 @@ func TestQuirkNoKeyImport(t *testing.T) {
 func TestQuirkNoGenerateKey(t *testing.T) {
 	b := open(t, tpm2(t))
 	assert.Equal(t, "CKR_FUNCTION_NOT_SUPPORTED", refusal(t, b, "A256GCM", provider.OpGenerate))
+	// It lists no AES-GCM: that is the list's answer, not tried.
+	assert.Len(t, probeOf(t, b, "A256GCM").Refusals, 1)
 	assert.Equal(t, provider.Unsupported, b.Supports(alg("A256GCM"), provider.OpGenerate))
 }
 
