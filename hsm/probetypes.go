@@ -50,13 +50,3 @@ type Probe struct {
 	// then nothing was learned, and the next use probes again.
 	Err error
 }
-
-// Refused reports whether the probe found op unavailable.
-func (p Probe) Refused(op provider.Operation) bool {
-	for _, r := range p.Refusals {
-		if r.Operation == op {
-			return true
-		}
-	}
-	return false
-}
