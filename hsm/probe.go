@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"hash"
 	"math/big"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -340,7 +341,9 @@ func (pr *prober) keys() {
 			ops = append(ops, op)
 		}
 	}
-	var passed, failed opSet
+	// passed are the operations that worked on some key made; first is
+	// the first failure of each operation.
+	var passed opSet
 	var first []Refusal
 	try := func(create provider.Operation, req provider.KeyRequest, secret []byte) bool {
 		k, err := pr.b.generateKey(pr.ctx, req, false)
@@ -352,23 +355,22 @@ func (pr *prober) keys() {
 		if create == provider.OpImport {
 			origin = "an imported key"
 		}
-		for _, r := range pr.exercise(k, ops, origin, secret) {
-			if pr.p.Err != nil {
-				return false
-			}
-			// The key cannot do what its kind must: keys made this way
-			// are no good on the token.
-			if !failed.has(r.Operation) {
-				first = append(first, r)
-			}
-			failed |= opsOf(r.Operation)
-			pr.p.Refusals = append(pr.p.Refusals, Refusal{Operation: create, Step: r.Step, CKR: r.CKR, Err: r.Err})
-		}
+		refused := pr.exercise(k, ops, origin, secret)
 		if pr.p.Err != nil {
 			return false
 		}
+		var bad opSet
+		for _, r := range refused {
+			// The key cannot do what its kind must: keys made this way
+			// are no good on the token.
+			pr.p.Refusals = append(pr.p.Refusals, Refusal{Operation: create, Step: r.Step, CKR: r.CKR, Err: r.Err})
+			if !slices.ContainsFunc(first, func(f Refusal) bool { return f.Operation == r.Operation }) {
+				first = append(first, r)
+			}
+			bad |= opsOf(r.Operation)
+		}
 		for _, op := range ops {
-			if !failed.has(op) {
+			if !bad.has(op) {
 				passed |= opsOf(op)
 			}
 		}
