@@ -34,6 +34,9 @@ type Backend struct {
 	inline      bool
 	maxBuffered int
 	managed     map[string]*managedEntry
+	// probes are what probing found the token doing, per algorithm
+	// (probe.go).
+	probes map[string]*probeEntry
 
 	// pool is the pooled sessions; a recovery replaces it whole, under
 	// mainLock (see reopen).
@@ -120,6 +123,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		kept:        make(map[keptCheck]uint64),
 		maxBuffered: orDefault(cfg.MaxBuffered, DefaultMaxBuffered),
 		managed:     managed,
+		probes:      newProbeTable(),
 		mainLock:    make(chan struct{}, 1),
 		closing:     make(chan struct{}),
 	}
@@ -312,7 +316,7 @@ func (b *Backend) closeSession(s pkcs11.SessionHandle) {
 // openMain opens the persistent session and logs in. The caller holds
 // mainLock.
 func (b *Backend) openMain() error {
-	s, err := b.openSession(b.pool.Load().slot)
+	s, err := b.openMainSession(b.pool.Load().slot)
 	if err != nil {
 		return ckrError("open the persistent session", err)
 	}
@@ -325,7 +329,7 @@ func (b *Backend) openMain() error {
 			return err
 		}
 	}
-	return nil
+	return b.settleMainSession()
 }
 
 // loginLocked logs the user in through the persistent session (see

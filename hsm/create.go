@@ -31,12 +31,18 @@ const (
 // true (docs/semantics.md#where-keys-live). The import formats and rules are those of the
 // software backend (see the package documentation).
 func (b *Backend) GenerateKey(ctx context.Context, req provider.KeyRequest) (provider.Key, error) {
+	return b.generateKey(ctx, req, true)
+}
+
+// generateKey is GenerateKey; check says whether it asks Supports first
+// (a probe, which is how Supports finds out, does not).
+func (b *Backend) generateKey(ctx context.Context, req provider.KeyRequest, check bool) (provider.Key, error) {
 	alg := req.Algorithm
 	if !registered(alg) || !alg.Kind.Keyed() {
 		return nil, fmt.Errorf("hsm: key algorithm %q: %w", alg.Name, provider.ErrNotSupported)
 	}
 	if alg.Kind == provider.KindKDF {
-		return b.newHKDFKey(ctx, req)
+		return b.newHKDFKey(ctx, req, check)
 	}
 	if req.Nonce != nil {
 		return nil, errorf(alg, provider.ErrInvalidArgument, "the algorithm takes no nonce")
@@ -48,7 +54,7 @@ func (b *Backend) GenerateKey(ctx context.Context, req provider.KeyRequest) (pro
 	if req.Imported() {
 		op = provider.OpImport
 	}
-	if b.Supports(alg, op) == provider.Unsupported {
+	if check && b.Supports(alg, op) == provider.Unsupported {
 		return nil, errorf(alg, provider.ErrNotSupported, "the token cannot %s such keys", op)
 	}
 	// The key is made first: what it cannot be fails before the token

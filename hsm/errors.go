@@ -169,15 +169,15 @@ var ckrTable = map[uint]ckr{
 }
 
 // decryptAEADError is ckrError for the C_Decrypt of an AEAD mechanism,
-// where a failure means that the input did not authenticate.
-// SoftHSM2 2.6.1 answers a GCM tag that does not verify with
+// where a failure means that the input did not authenticate: the codes
+// of aeadTagCodes (see QuirkGCMTagGeneralError). SoftHSM2 2.6.1 answers a GCM tag that does not verify with
 // CKR_GENERAL_ERROR (what its OpenSSL wrapper reports), not with
 // CKR_ENCRYPTED_DATA_INVALID as PKCS#11 3.0 says; a device that really
 // broke down mid-decryption is thus reported as a failed authentication,
 // which is still a failure, and opaque as docs/semantics.md#errors wants.
 func decryptAEADError(op string, err error) error {
-	if rv := pkcs11.Error(0); errors.As(err, &rv) && rv == pkcs11.CKR_GENERAL_ERROR {
-		return ckr{"CKR_GENERAL_ERROR", provider.ErrAuthentication, 0}.tokenError(op, uint(rv))
+	if rv := pkcs11.Error(0); errors.As(err, &rv) && aeadTagCodes[uint(rv)] != "" {
+		return ckr{lookupCKR(uint(rv)).name, provider.ErrAuthentication, 0}.tokenError(op, uint(rv))
 	}
 	return ckrError(op, err)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wasihsm/wasihsm/hsm"
 	"github.com/wasihsm/wasihsm/internal/softhsmtest"
+	"github.com/wasihsm/wasihsm/internal/tokentest"
 	"github.com/wasihsm/wasihsm/provider"
 )
 
@@ -21,6 +22,7 @@ var ctx = context.Background()
 func TestMain(m *testing.M) {
 	code := m.Run()
 	softhsmtest.Shutdown()
+	tokentest.Shutdown()
 	os.Exit(code)
 }
 
@@ -46,6 +48,14 @@ func remote(t testing.TB) target {
 	fx := softhsmtest.Token(t)
 	r := fx.Remote(t)
 	return target{name: "p11-kit", module: r.Module, label: r.Label, pin: fx.PIN}
+}
+
+// tpm2 is the tpm2-pkcs11 token on a software TPM (see package
+// tokentest).
+func tpm2(t testing.TB) target {
+	t.Helper()
+	fx := tokentest.TPM2(t)
+	return target{name: "tpm2-pkcs11", module: fx.Module, label: fx.Label, pin: fx.PIN}
 }
 
 // targets returns both ways to the token; the direct one first, so that

@@ -27,8 +27,9 @@ var _ provider.HKDFKey = (*hkdfKey)(nil)
 // none, a hash-length string of zeros, RFC 5869 §2.2) becomes a temporary
 // HMAC key object, the token computes PRK = HMAC(salt, IKM), and the PRK
 // becomes the key's object. The host copy of the PRK is zeroed at once;
-// the salt, a public value, is not secret.
-func (b *Backend) newHKDFKey(ctx context.Context, req provider.KeyRequest) (*hkdfKey, error) {
+// the salt, a public value, is not secret. check says whether it asks
+// Supports first (see generateKey).
+func (b *Backend) newHKDFKey(ctx context.Context, req provider.KeyRequest, check bool) (*hkdfKey, error) {
 	alg := req.Algorithm
 	if req.Input == nil {
 		return nil, errorf(alg, provider.ErrInvalidArgument, "input keying material required")
@@ -39,7 +40,7 @@ func (b *Backend) newHKDFKey(ctx context.Context, req provider.KeyRequest) (*hkd
 	if !registered(req.Hash) || !provider.HKDFHash(req.Hash) {
 		return nil, errorf(alg, provider.ErrInvalidArgument, "hash %q: want SHA-256, SHA-384 or SHA-512", req.Hash.Name)
 	}
-	if b.Supports(alg, provider.OpImport) == provider.Unsupported {
+	if check && b.Supports(alg, provider.OpImport) == provider.Unsupported {
 		return nil, errorf(alg, provider.ErrNotSupported, "the token has no HMAC to compose HKDF from")
 	}
 	mech := hmacMechanisms[req.Hash.Name]

@@ -29,13 +29,12 @@ func lie(b *Backend, m, flags uint) {
 }
 
 // TestLyingToken: SoftHSM2 has no SHA3 digests; a token that lists
-// CKM_SHA3_256 anyway gets SHA3-256 routed to it, and the digest then
-// fails with CKR_MECHANISM_INVALID. The caller gets ErrNotSupported (the
-// guest: notsup), the error names the CKR code, the pooled session goes
-// back to the pool (the token's open sessions do not grow), and the
-// backend goes on serving everything else. The router does not send the
-// failed call to the fallback: where an algorithm runs is decided from
-// the mechanism list, once, as for keys.
+// CKM_SHA3_256 anyway is caught by the probe, before anything is routed
+// to it: its digest answers CKR_MECHANISM_INVALID, so Supports answers
+// Unsupported, the router sends SHA3-256 to the fallback, and the probe's
+// refusal names the CKR code. The probe's session goes back to the pool
+// (the token's open sessions do not grow), and the backend goes on
+// serving everything else.
 func TestLyingToken(t *testing.T) {
 	fx := softhsmtest.Token(t)
 	b, err := Open(context.Background(), Config{Module: fx.Module, Token: TokenSelector{Label: fx.Label},
@@ -46,32 +45,39 @@ func TestLyingToken(t *testing.T) {
 	sha3 := provider.MustLookup("SHA3-256")
 	require.Equal(t, provider.Unsupported, b.Supports(sha3, provider.OpHash), "the honest token has no SHA3-256")
 
-	lie(b, pkcs11.CKM_SHA3_256, pkcs11.CKF_DIGEST)
-	require.Equal(t, provider.Native, b.Supports(sha3, provider.OpHash), "the lie is believed")
-	router, err := provider.NewRouter(provider.RouterConfig{Primary: b, Fallback: softwareHashes{}, Policy: provider.FallbackAllow})
-	require.NoError(t, err)
-
 	// One good digest first, so that the pool has its first session.
-	digest := func(alg provider.Algorithm) ([]byte, error) {
-		h, err := router.NewHash(context.Background(), alg)
-		require.NoError(t, err, "the hash opens: the token buffers until the digest")
+	sha256 := provider.MustLookup("SHA-256")
+	digest := func(p provider.Provider, alg provider.Algorithm) ([]byte, error) {
+		h, err := p.NewHash(context.Background(), alg)
+		if err != nil {
+			return nil, err
+		}
 		defer h.Close()
 		require.NoError(t, h.Update([]byte("abc")))
 		sum := make([]byte, 32)
 		return sum, h.Digest(sum)
 	}
-	_, err = digest(provider.MustLookup("SHA-256"))
+	router, err := provider.NewRouter(provider.RouterConfig{Primary: b, Fallback: softwareHashes{}, Policy: provider.FallbackAllow})
+	require.NoError(t, err)
+	_, err = digest(router, sha256)
 	require.NoError(t, err)
 	sessions := openSessions(in)
-	for range 3 * DefaultMaxSessions { // more than the pool: a leaked session would show
-		_, err := digest(sha3)
-		require.ErrorIs(t, err, provider.ErrNotSupported)
-		assert.Contains(t, err.Error(), "CKR_MECHANISM_INVALID")
-	}
-	assert.Equal(t, sessions, openSessions(in), "no session leaked by the failed digests")
+
+	lie(b, pkcs11.CKM_SHA3_256, pkcs11.CKF_DIGEST)
+	require.Equal(t, provider.Native, b.token.Supports(sha3, provider.OpHash), "the list now has it")
+	require.Equal(t, provider.Unsupported, b.Supports(sha3, provider.OpHash), "the probe caught the lie")
+	p := b.probes[sha3.Name].res.Load()
+	require.NotNil(t, p)
+	require.Len(t, p.probe.Refusals, 1)
+	assert.Equal(t, "CKR_MECHANISM_INVALID", p.probe.Refusals[0].CKR)
+	_, err = digest(router, sha3)
+	require.ErrorContains(t, err, "the fallback was reached", "SHA3-256 goes to the fallback")
+	_, err = b.NewHash(context.Background(), sha3)
+	require.ErrorIs(t, err, provider.ErrNotSupported)
+	assert.Equal(t, sessions, openSessions(in), "no session leaked by the probe")
 
 	// Everything else still works.
-	sum, err := digest(provider.MustLookup("SHA-256"))
+	sum, err := digest(router, sha256)
 	require.NoError(t, err)
 	assert.Equal(t, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", hexString(sum))
 	k, err := b.GenerateKey(context.Background(), provider.KeyRequest{Algorithm: provider.MustLookup("ES256")})
@@ -79,7 +85,7 @@ func TestLyingToken(t *testing.T) {
 	require.NoError(t, k.Destroy(context.Background()))
 }
 
-// softwareHashes is a fallback that must not be reached.
+// softwareHashes is a fallback that says when it is reached.
 type softwareHashes struct{ provider.Backend }
 
 func (softwareHashes) Name() string { return "software" }

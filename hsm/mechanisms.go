@@ -270,10 +270,6 @@ func (t *token) Supports(alg provider.Algorithm, op provider.Operation) provider
 	return t.caps.supports(alg, op)
 }
 
-// Capabilities lists, for every algorithm of docs/semantics.md#algorithms and each
-// operation that applies to it, how this token serves it.
-func (b *Backend) Capabilities() []Capability { return b.caps.list() }
-
 // registered reports whether alg is exactly an entry of the registry, so
 // that a hand-made Algorithm value cannot pass for a known one.
 func registered(alg provider.Algorithm) bool {

@@ -57,3 +57,17 @@ func (b *Backend) OpenManagedKey(context.Context, string, provider.Guest) (provi
 
 // Close does nothing.
 func (b *Backend) Close() error { return nil }
+
+// Probe returns nothing: there is no token.
+func (b *Backend) Probe() []Probe { return nil }
+
+// Exercise fails: there is no token.
+func (b *Backend) Exercise(context.Context, provider.Key, []provider.Operation) ([]Refusal, error) {
+	return nil, errNoCGO
+}
+
+// Quirks returns nothing: there is no token.
+func (b *Backend) Quirks() []string { return nil }
+
+// Slot returns 0: there is no token.
+func (b *Backend) Slot() uint { return 0 }

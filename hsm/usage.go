@@ -77,6 +77,8 @@ type deviations struct {
 	// made without it from then on; they are still not modifiable, and
 	// such a token has no notion of copy restrictions to set.
 	noCopyable atomic.Bool
+	// The quirks of quirks.go that change what the backend does.
+	quirkFlags
 }
 
 // policy is the part of a template that fixes what an object of class

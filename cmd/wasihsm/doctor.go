@@ -115,7 +115,7 @@ func (r *doctorReport) write(w io.Writer) {
 
 // checkOrder is the order in which the checks run; the managed keys come
 // last, one check each.
-var checkOrder = []string{chkConfig, chkConfigFile, chkPIN, chkModule, chkToken, chkLogin, chkSessions, chkBackend, chkMechs, chkFallback}
+var checkOrder = []string{chkConfig, chkConfigFile, chkPIN, chkModule, chkToken, chkLogin, chkSessions, chkBackend, chkProbe, chkMechs, chkFallback}
 
 // The names of the checks.
 const (
@@ -127,6 +127,7 @@ const (
 	chkLogin      = "login"
 	chkSessions   = "session limits"
 	chkBackend    = "backend opens"
+	chkProbe      = "token probed"
 	chkMechs      = "mechanisms for managed keys"
 	chkFallback   = "fallback policy"
 )
@@ -214,13 +215,16 @@ func (c *cli) diagnose(ctx context.Context, flags map[string]string) *doctorRepo
 	checkSessions(r, s, slot)
 
 	b, err := hsm.Open(ctx, cfg)
+	var probed *tokenProbe
 	if err != nil {
 		r.fail(chkBackend, err.Error(), backendFix(err))
 	} else {
 		r.pass(chkBackend, "the PKCS#11 backend opens as run opens it")
+		probed = newTokenProbe(b)
+		checkProbe(r, probed)
 	}
-	checkMechanisms(r, s, admin)
-	checkFallback(r, s, slot)
+	checkMechanisms(r, s, admin, b)
+	checkFallback(r, s, slot, probed)
 	for _, k := range s.Keys {
 		checkManagedKey(ctx, r, k, s.PKCS11.PIN.IsSet(), admin, b)
 	}
@@ -387,7 +391,15 @@ func checkSessions(r *doctorReport, s config.Settings, slot hsm.SlotInfo) {
 
 // checkMechanisms checks that the token can do what each managed key
 // allows: managed keys never fall back to software.
-func checkMechanisms(r *doctorReport, s config.Settings, admin *hsm.Admin) {
+func checkMechanisms(r *doctorReport, s config.Settings, admin *hsm.Admin, b *hsm.Backend) {
+	// The backend's answer takes in what probing found; the admin's is
+	// the mechanism list's.
+	var supports interface {
+		Supports(provider.Algorithm, provider.Operation) provider.Support
+	} = admin
+	if b != nil {
+		supports = b
+	}
 	if len(s.Keys) == 0 {
 		r.pass(chkMechs, "no managed keys configured")
 		return
@@ -395,7 +407,7 @@ func checkMechanisms(r *doctorReport, s config.Settings, admin *hsm.Admin) {
 	var missing []string
 	for _, k := range s.Keys {
 		for _, op := range k.Operations {
-			if admin.Supports(k.Algorithm, op) == provider.Unsupported {
+			if supports.Supports(k.Algorithm, op) == provider.Unsupported {
 				missing = append(missing, fmt.Sprintf("%s (%s %s)", k.Name, k.Algorithm.Name, op))
 			}
 		}
@@ -408,10 +420,44 @@ func checkMechanisms(r *doctorReport, s config.Settings, admin *hsm.Admin) {
 	r.pass(chkMechs, "the token has the mechanisms for every operation the managed keys allow")
 }
 
+// checkProbe reports what probing the token found: the algorithms it
+// refuses (each with the token's answer), the quirks found, and the
+// algorithms whose probe could not finish.
+func checkProbe(r *doctorReport, tp *tokenProbe) {
+	var refused, unfinished []string
+	for _, alg := range provider.Algorithms() {
+		p, ok := tp.probe(alg)
+		if !ok {
+			continue
+		}
+		if p.Err != nil {
+			unfinished = append(unfinished, fmt.Sprintf("%s (%v)", alg.Name, p.Err))
+			continue
+		}
+		if len(p.Refusals) > 0 {
+			var what []string
+			for _, f := range p.Refusals {
+				what = append(what, f.String())
+			}
+			refused = append(refused, fmt.Sprintf("%s (%s)", alg.Name, strings.Join(what, "; ")))
+		}
+	}
+	detail := fmt.Sprintf("%d algorithm(s) tried on throwaway keys; quirks found: %s", len(tp.probes), dashIfNone(strings.Join(tp.quirks, " ")))
+	if len(refused) > 0 {
+		detail += "; the token refuses: " + strings.Join(refused, ", ")
+	}
+	if len(unfinished) > 0 {
+		r.add(chkProbe, checkWarn, detail+"; could not finish: "+strings.Join(unfinished, ", "),
+			"the token was busy or failing while doctor probed it: run doctor again; wasihsm slots shows the probes")
+		return
+	}
+	r.pass(chkProbe, "%s", detail)
+}
+
 // checkFallback says what guests lose or move to software under the
 // fallback policy with this token.
-func checkFallback(r *doctorReport, s config.Settings, slot hsm.SlotInfo) {
-	report := newSlotReport(slot, s.Fallback)
+func checkFallback(r *doctorReport, s config.Settings, slot hsm.SlotInfo, probed *tokenProbe) {
+	report := newSlotReport(slot, s.Fallback, probed)
 	var software, unavailable []string
 	for _, a := range report.Algorithms {
 		switch a.Where {
@@ -486,10 +532,25 @@ func checkManagedKey(ctx context.Context, r *doctorReport, k config.ManagedKey, 
 		g := k.Guests[0]
 		mk, err := b.OpenManagedKey(ctx, k.Name, provider.Guest{Name: g.Module, SHA256: g.SHA256})
 		if err != nil {
-			r.fail(name, fmt.Sprintf("%s: opening it for guest %s fails: %v", sel, guestName(g), err), "see the error; wasihsm keys show --label "+k.Label+" shows the key")
+			r.fail(name, fmt.Sprintf("%s: opening it for guest %s fails: %v", sel, guestName(g), err),
+				fmt.Sprintf("if the token cannot serve the key as %s: %s; wasihsm keys show --label %s shows the key", k.Algorithm.Name, reprovisionFix(k), k.Label))
 			return
 		}
+		refused, err := b.Exercise(ctx, mk, k.Operations)
 		_ = mk.Destroy(ctx) // a managed key is only released
+		switch {
+		case err != nil:
+			r.fail(name, fmt.Sprintf("%s: using it fails: %v", sel, err), "see the error; the token may be busy or failing (run doctor again)")
+			return
+		case len(refused) > 0:
+			var what []string
+			for _, f := range refused {
+				what = append(what, f.String())
+			}
+			r.fail(name, fmt.Sprintf("%s: the token cannot run %s with it: %s", sel, k.Algorithm.Name, strings.Join(what, "; ")),
+				reprovisionFix(k)+", or drop the refused operations")
+			return
+		}
 	}
 	if warnExcessUsage(r, name, sel, k, key, admin) {
 		return
@@ -511,6 +572,12 @@ func provisionCommand(k config.ManagedKey) string {
 		cmd += fmt.Sprintf(" --id %x", k.ID)
 	}
 	return cmd
+}
+
+// reprovisionFix says how to replace a managed key whose algorithm the
+// token cannot run.
+func reprovisionFix(k config.ManagedKey) string {
+	return fmt.Sprintf("replace it with a key of an algorithm the token runs (wasihsm slots shows what it probed): wasihsm keys delete --label %s, then wasihsm keys generate --algorithm ALG --label %s --id HEX, and set algorithm: ALG; or use a token that runs %s", k.Label, k.Label, k.Algorithm.Name)
 }
 
 func provisionFix(k config.ManagedKey) string {

@@ -22,8 +22,10 @@ everything after it goes to the guest untouched.
 slots lists the slots and tokens of the PKCS#11 module (label, serial, flags,
 session limits) and, per algorithm, where it runs with that token: token,
 composed (built from the token's mechanisms), software (as the fallback
-policy allows) or unavailable. It takes the configuration flags below and
---json.
+policy allows) or unavailable. The configured token (--token, with its PIN)
+is probed: each algorithm is tried on throwaway keys, and what the token
+refuses is shown with its CKR code. It takes the configuration flags below
+and --json.
 
 keys lists, generates, imports and deletes the managed keys on the token
 (token objects, not extractable) and prints their public keys and the

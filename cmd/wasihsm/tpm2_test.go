@@ -1,0 +1,105 @@
+//go:build cgo
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/miekg/pkcs11"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasihsm/wasihsm/internal/softhsmtest"
+	"github.com/wasihsm/wasihsm/internal/tokentest"
+)
+
+// TestSlotsAndDoctorOnTPM2: on tpm2-pkcs11, `slots` shows what probing
+// found, each refusal with the token's CKR code and the quirks found; and
+// `doctor` fails a managed ES512 key, which the token makes but cannot
+// use (its P-521 keys are broken), with a fix that names the command,
+// while a managed ES256 key passes.
+func TestSlotsAndDoctorOnTPM2(t *testing.T) {
+	fx := tokentest.TPM2(t)
+	// TestMain exits without a word after the tests (testscript.Main):
+	// the one test of the package that needs the token stops it.
+	t.Cleanup(tokentest.Shutdown)
+	in := softhsmtest.Inspect(t, fx.Module, fx.Label, fx.PIN)
+	p := in.Ctx()
+	s, err := p.OpenSession(in.Slot(), pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.CloseSession(s) })
+	// Managed keys as an operator makes them: token objects.
+	for _, k := range []struct {
+		label  string
+		params []byte
+	}{
+		{"cli-p256", []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}},
+		{"cli-p521", []byte{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}},
+	} {
+		id := []byte(k.label)
+		pub, priv, err := p.GenerateKeyPair(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)},
+			[]*pkcs11.Attribute{
+				pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true), pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true),
+				pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, k.params),
+				pkcs11.NewAttribute(pkcs11.CKA_LABEL, k.label), pkcs11.NewAttribute(pkcs11.CKA_ID, id),
+			},
+			[]*pkcs11.Attribute{
+				pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true), pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
+				pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true), pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+				pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
+				pkcs11.NewAttribute(pkcs11.CKA_LABEL, k.label), pkcs11.NewAttribute(pkcs11.CKA_ID, id),
+			})
+		require.NoError(t, err, k.label)
+		t.Cleanup(func() { _ = p.DestroyObject(s, priv); _ = p.DestroyObject(s, pub) })
+	}
+
+	dir := t.TempDir()
+	pin := filepath.Join(dir, "pin")
+	require.NoError(t, os.WriteFile(pin, []byte(fx.PIN), 0o600))
+	cfg := filepath.Join(dir, "wasihsm.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`fallback: allow
+pkcs11:
+  module: `+fx.Module+`
+  token: `+fx.Label+`
+  pin: file:`+pin+`
+keys:
+  - name: es256
+    label: cli-p256
+    algorithm: ES256
+    operations: [sign]
+    guests: [{module: g.wasm}]
+  - name: es512
+    label: cli-p521
+    algorithm: ES512
+    operations: [sign]
+    guests: [{module: g.wasm}]
+`), 0o644))
+
+	run := func(args ...string) (int, string) {
+		var out, errOut bytes.Buffer
+		c := &cli{stdin: bytes.NewReader(nil), stdout: &out, stderr: &errOut, lookupEnv: func(string) (string, bool) { return "", false }}
+		code := c.run(context.Background(), args)
+		return code, out.String() + errOut.String()
+	}
+
+	code, out := run("slots", "--config", cfg)
+	require.Equal(t, exitOK, code, out)
+	assert.Regexp(t, `(?m)^  probed +yes`, out)
+	assert.Regexp(t, `(?m)^  quirks +read-write-objects$`, out)
+	assert.Regexp(t, `(?m)^  SHA-256 +hash +token +ok$`, out)
+	assert.Regexp(t, `(?m)^  ES256 +signature +software +refused: generate: CKR_ATTRIBUTE_VALUE_INVALID; import: CKR_ATTRIBUTE_VALUE_INVALID$`, out)
+	assert.Regexp(t, `(?m)^  A256GCM +aead +software +refused: generate: CKR_FUNCTION_NOT_SUPPORTED$`, out)
+	assert.NotContains(t, out, "CKR_SESSION_READ_ONLY")
+
+	code, out = run("doctor", "--config", cfg)
+	assert.Equal(t, 1, code, out)
+	assert.Regexp(t, `(?m)^PASS  token probed: .*quirks found: read-write-objects; the token refuses: .*ES256 \(generate: CKR_ATTRIBUTE_VALUE_INVALID`, out)
+	assert.Regexp(t, `(?m)^(PASS|WARN)  managed key "es256": label "cli-p256" \(EC P-256\)`, out, "the ES256 key serves")
+	assert.NotRegexp(t, `(?m)^FAIL  managed key "es256"`, out)
+	assert.Regexp(t, `(?m)^FAIL  managed key "es512": .*P-521`, out)
+	assert.Regexp(t, `wasihsm keys delete --label cli-p521, then wasihsm keys generate --algorithm ALG --label cli-p521`, out)
+}
