@@ -113,3 +113,38 @@ func TestGrading(t *testing.T) {
 	assert.Contains(t, md.String(), "| SHA3-256 | hash | fail |\n")
 	assert.Contains(t, md.String(), "| A128GCM | generate | pass (1) |\n")
 }
+
+// noSHA2Backend is the software backend without SHA-256, SHA-384 and
+// SHA-512 hashes (it says so), as NSS softokn's database token lists no
+// digest mechanism but has HKDF.
+type noSHA2Backend struct{ provider.Backend }
+
+func (noSHA2Backend) Name() string { return "no-sha2" }
+
+func (b noSHA2Backend) Supports(alg provider.Algorithm, op provider.Operation) provider.Support {
+	if op == provider.OpHash && provider.HKDFHash(alg) {
+		return provider.Unsupported
+	}
+	return b.Backend.Supports(alg, op)
+}
+
+// TestGradingHKDFNeedsItsHash: a guest names an HKDF key's hash with a
+// hash state, so on a target that opens no SHA-2 state HKDF is notsup too,
+// though the backend has HKDF itself; nothing fails.
+func TestGradingHKDFNeedsItsHash(t *testing.T) {
+	res, err := suite.Run(context.Background(),
+		suite.Target{Name: "no-sha2", Primary: noSHA2Backend{softfallback.New()}, Policy: provider.FallbackDeny},
+		suite.Options{Cache: testguest.CompilationCache()})
+	require.NoError(t, err)
+	for _, c := range res.Cells {
+		want := suite.Pass
+		switch c.Algorithm {
+		case "SHA-256", "SHA-384", "SHA-512", "HKDF":
+			want = suite.NotSup
+		}
+		assert.Equal(t, want, c.Status, "%s %s: %v", c.Algorithm, c.Operation, c.Failures)
+	}
+	for _, s := range res.Scenarios {
+		assert.NotEqual(t, suite.Fail, s.Status, "%s: %s", s.Name, s.Detail)
+	}
+}
