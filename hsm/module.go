@@ -20,6 +20,9 @@ type module struct {
 	path string // as first given, for messages
 	key  string // registry key: the resolved path
 	ctx  *pkcs11.Ctx
+	// fns is the module's function list, for the calls that package
+	// pkcs11 cannot make as PKCS#11 wants them (see module.finish).
+	fns functionList
 
 	// Guarded by registry.mu.
 	refs        int
@@ -151,7 +154,11 @@ func openModule(path string) (*module, error) {
 		if ctx == nil {
 			return nil, fmt.Errorf("hsm: load module %q: the library cannot be loaded or is not a PKCS#11 module: %w", path, provider.ErrDevice)
 		}
-		m = &module{path: path, key: key, ctx: ctx}
+		fns, err := functionsOf(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("hsm: load module %q: %w: %w", path, provider.ErrDevice, err)
+		}
+		m = &module{path: path, key: key, ctx: ctx, fns: fns}
 		m.drained = sync.NewCond(&m.gateMu)
 		registry.modules[key] = m
 	}
