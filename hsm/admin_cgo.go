@@ -61,7 +61,7 @@ func OpenAdmin(ctx context.Context, cfg Config, opts AdminOptions) (*Admin, erro
 	if err := ctx.Err(); err != nil {
 		return nil, timeoutError(err)
 	}
-	mod, err := openModule(cfg.Module)
+	mod, err := openModule(cfg.Module, cfg.InitArgs)
 	if err != nil {
 		return nil, err
 	}

@@ -107,7 +107,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, timeoutError(err)
 	}
-	mod, err := openModule(cfg.Module)
+	mod, err := openModule(cfg.Module, cfg.InitArgs)
 	if err != nil {
 		return nil, err
 	}

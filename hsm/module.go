@@ -24,6 +24,14 @@ type module struct {
 	// pkcs11 cannot make as PKCS#11 wants them (see module.finish).
 	fns functionList
 
+	// initArgs are the init args (Config.InitArgs) of the module's
+	// initialisation by this package, and reserved their C copy, passed
+	// as pReserved (nil when initArgs is ""). Guarded by registry.mu;
+	// reserved lives as long as initArgs stays the same, since a module
+	// may keep the pointer until C_Finalize.
+	initArgs string
+	reserved *cString
+
 	// Guarded by registry.mu.
 	refs        int
 	initialized bool // C_Initialize succeeded and C_Finalize is still due
@@ -108,7 +116,7 @@ func (m *module) reinit(seen uint64) error {
 		_ = m.ctx.Finalize()
 		m.initialized = false
 	}
-	if err := m.ctx.Initialize(); err != nil && !hasTrait(err, done) {
+	if err := m.initialize(m.initArgs); err != nil && !hasTrait(err, done) {
 		return ckrError(fmt.Sprintf("initialize module %q again", m.path), err)
 	}
 	m.initialized, m.owned = true, true
@@ -142,9 +150,31 @@ func moduleKey(path string) string {
 	return filepath.Clean(path)
 }
 
-// openModule loads and initialises the module at path, or takes another
-// reference to it. Every successful call must be paired with release.
-func openModule(path string) (*module, error) {
+// initialize calls C_Initialize with args as pReserved ("" passes NULL)
+// and remembers them for reinit. The caller holds registry.mu.
+func (m *module) initialize(args string) error {
+	if m.reserved != nil && m.initArgs != args {
+		m.reserved.free()
+		m.reserved = nil
+	}
+	m.initArgs = args
+	if args == "" {
+		return m.ctx.Initialize()
+	}
+	if m.reserved == nil {
+		m.reserved = newCString(args)
+	}
+	return m.ctx.Initialize(pkcs11.InitializeWithReserved(m.reserved.ptr()))
+}
+
+// openModule loads and initialises the module at path with initArgs (see
+// Config.InitArgs), or takes another reference to it. A module that this
+// package initialised with other init args is refused: a library is
+// initialised once per process, so a second set of arguments could not
+// take effect, and sharing the module would run this user's token with
+// the first user's settings. Every successful call must be paired with
+// release.
+func openModule(path, initArgs string) (*module, error) {
 	key := moduleKey(path)
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
@@ -162,8 +192,11 @@ func openModule(path string) (*module, error) {
 		m.drained = sync.NewCond(&m.gateMu)
 		registry.modules[key] = m
 	}
+	if m.initialized && m.owned && m.initArgs != initArgs {
+		return nil, fmt.Errorf("hsm: initialize module %q: it is initialised in this process with other init args (pkcs11.init_args), and a module takes one set per process: %w", path, provider.ErrInvalidArgument)
+	}
 	if !m.initialized {
-		err := m.ctx.Initialize()
+		err := m.initialize(initArgs)
 		switch {
 		case err == nil:
 			m.owned = true

@@ -207,13 +207,13 @@ func matchText(want, have string) bool { return want == "" || want == trimPaddin
 
 // Slots lists the slots of the PKCS#11 module at path, with their tokens
 // and what each token can do, for `wasihsm slots`. It needs no PIN. It
-// loads the module (or shares the process's instance of it) and releases
-// it before returning.
-func Slots(ctx context.Context, path string) ([]SlotInfo, error) {
+// loads the module with initArgs (see Config.InitArgs), or shares the
+// process's instance of it, and releases it before returning.
+func Slots(ctx context.Context, path, initArgs string) ([]SlotInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, timeoutError(err)
 	}
-	mod, err := openModule(path)
+	mod, err := openModule(path, initArgs)
 	if err != nil {
 		return nil, err
 	}

@@ -169,7 +169,7 @@ func (c *cli) diagnose(ctx context.Context, flags map[string]string) *doctorRepo
 	checkGuestGrants(r, s.Keys)
 
 	// The module: it is in the allow-list (Load checked), and it loads.
-	slots, err := hsm.Slots(ctx, s.PKCS11.Module)
+	slots, err := hsm.Slots(ctx, s.PKCS11.Module, s.PKCS11.InitArgs)
 	if err != nil {
 		r.fail(chkModule, err.Error(), moduleFix(s.PKCS11.Module))
 		r.skipRest("the module did not load", s.Keys)
