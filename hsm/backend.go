@@ -174,7 +174,7 @@ func (b *Backend) open() error {
 	if t.loginRequired() && !b.login {
 		return t.noPIN()
 	}
-	size := SessionLimit(sessionCount(t.info.MaxSessionCount), b.cfg.MaxSessions)
+	size := SessionLimit(sessionLimit(t.info.MaxSessionCount), b.cfg.MaxSessions)
 	if size < 2 {
 		return fmt.Errorf("hsm: token %q allows %d session(s); the backend needs 2 or more: %w", t.info.Label, size, provider.ErrNoResources)
 	}
@@ -187,7 +187,7 @@ func (b *Backend) open() error {
 // poolSize is the size of the session pool on the token of info: one
 // session of the limit is the persistent one, the pool has the rest.
 func (b *Backend) poolSize(info pkcs11.TokenInfo) int {
-	return max(1, SessionLimit(sessionCount(info.MaxSessionCount), b.cfg.MaxSessions)-1)
+	return max(1, SessionLimit(sessionLimit(info.MaxSessionCount), b.cfg.MaxSessions)-1)
 }
 
 // checkConfig checks what Open can check before it loads anything.

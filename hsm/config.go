@@ -31,7 +31,8 @@ const (
 // SessionLimit is the number of sessions the backend opens at most: the
 // configured number (Config.MaxSessions; 0 means [DefaultMaxSessions]),
 // lowered to the token's limit tokenMax (as [SlotInfo.MaxSessions]: 0 for
-// no limit, -1 when the token does not say).
+// no limit, -1 when the token does not say; any value below 1 sets no
+// limit).
 func SessionLimit(tokenMax, configured int) int {
 	n := DefaultMaxSessions
 	if configured > 0 {
