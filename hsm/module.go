@@ -168,12 +168,13 @@ func (m *module) initialize(args string) error {
 }
 
 // openModule loads and initialises the module at path with initArgs (see
-// Config.InitArgs), or takes another reference to it. A module that this
-// package initialised with other init args is refused: a library is
-// initialised once per process, so a second set of arguments could not
-// take effect, and sharing the module would run this user's token with
-// the first user's settings. Every successful call must be paired with
-// release.
+// Config.InitArgs), or takes another reference to it. While the module is
+// in use with other init args, it is refused: a library is initialised
+// once per process, so a second set of arguments could not take effect,
+// and sharing the module would run this user's token with the first
+// user's settings. (When something else in the process initialised the
+// module, the first user's args are compared, though the module never
+// saw them.) Every successful call must be paired with release.
 func openModule(path, initArgs string) (*module, error) {
 	key := moduleKey(path)
 	registry.mu.Lock()
@@ -192,7 +193,7 @@ func openModule(path, initArgs string) (*module, error) {
 		m.drained = sync.NewCond(&m.gateMu)
 		registry.modules[key] = m
 	}
-	if m.initialized && m.owned && m.initArgs != initArgs {
+	if m.initialized && m.initArgs != initArgs {
 		return nil, fmt.Errorf("hsm: initialize module %q: it is initialised in this process with other init args (pkcs11.init_args), and a module takes one set per process: %w", path, provider.ErrInvalidArgument)
 	}
 	if !m.initialized {
