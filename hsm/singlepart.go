@@ -177,15 +177,15 @@ func (m *module) finish(call singlePart, s pkcs11.SessionHandle, in []byte, size
 	return nil, m.stillActive(call, s, in), pkcs11.Error(rv)
 }
 
-// stillActive reports whether the operation of call may still be active
-// on s after the call failed. PKCS#11 ends an operation on any failure but
+// stillActive reports whether the operation of call is still active on s
+// after the call failed. PKCS#11 ends an operation on any failure but
 // CKR_BUFFER_TOO_SMALL; a token that does not is found out by asking for
-// the output's length, which answers CKR_OPERATION_NOT_INITIALIZED only
-// when no operation is active (a length query leaves an active one
-// active). Any other answer counts as active.
+// the output's length, which succeeds (and leaves the operation active)
+// only while one is. A query that fails ends whatever was active, so only
+// its success, or CKR_BUFFER_TOO_SMALL, counts as active.
 func (m *module) stillActive(call singlePart, s pkcs11.SessionHandle, in []byte) bool {
 	rv, _ := m.call(call, s, in, nil)
-	return rv != pkcs11.CKR_OPERATION_NOT_INITIALIZED
+	return rv == pkcs11.CKR_OK || rv == pkcs11.CKR_BUFFER_TOO_SMALL
 }
 
 // call makes one single-part call with out as the output buffer (nil: a

@@ -103,13 +103,15 @@ func (t *token) singleCall(op string, call singlePart, s pkcs11.SessionHandle, i
 func outputLimit(in, out int) int { return in + out + 64 }
 
 // endOperation is err, the failure of a call for op, when the operation
-// is no longer active on the session; when it may be (active), the error
+// is no longer active on the session; when it is (active), the error
 // gains trait evict, so that the session is closed rather than given to
 // the next call (which would inherit the operation), and the call is
 // tried once more on a fresh session. Closing the session is the one end
 // of an operation that every token honours: PKCS#11 3.0 ends one with an
 // init without a mechanism, which 2.40 tokens such as SoftHSM2 2.6.1
-// refuse (CKR_ARGUMENTS_BAD), keeping the operation.
+// refuse (CKR_ARGUMENTS_BAD), keeping the operation. On the persistent
+// session (HKDF-Extract's HMAC) that means reopening it, and the session
+// objects go with it, as when the token loses the session (withMain).
 func endOperation(op string, err error, active bool) error {
 	if !active {
 		return err
