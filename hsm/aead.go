@@ -54,7 +54,7 @@ func (k *aeadKey) Seal(ctx context.Context, dst, nonce, plaintext, aad []byte) (
 // input, which the token reads until the body returns (also after the
 // caller stopped waiting), and the buffer the token answers into, which
 // grows up to outputLimit when the token asks for more.
-func tokenStaging(in, out int) int { return in + outputLimit(in, out) }
+func tokenStaging(in, out int) int { return in + outputLimit(out) }
 
 // errOpen is the one error of a failed authentication: it says nothing
 // about which input was wrong.

@@ -107,7 +107,7 @@ func (k *hkdfKey) Expand(ctx context.Context, info, out []byte) error {
 	// HMAC is answered into are charged to the budget in ctx until the
 	// body ends.
 	blockLen := hashLen + len(info) + 1
-	st, err := stage(provider.BudgetFrom(ctx), len(info)+blockLen+len(out)+outputLimit(blockLen, hashLen), op)
+	st, err := stage(provider.BudgetFrom(ctx), len(info)+blockLen+len(out)+outputLimit(hashLen), op)
 	if err != nil {
 		return err
 	}

@@ -88,7 +88,7 @@ func TestNoOperationLeftActive(t *testing.T) {
 	digest := sha256.Sum256([]byte("message"))
 	data := append(append([]byte(nil), k.prefix...), digest[:]...)
 
-	// 1 byte for a 256-byte signature, and a limit of 1+len(data)+64.
+	// 1 byte for a 256-byte signature, and a limit of 1+64.
 	require.NoError(t, k.acquire(provider.OpSign))
 	_, err := k.runOp(ctx, nil, opSign, k.names.sign, mechanismList(k.mech, k.params), data, 1, nil, nil)
 	k.release()

@@ -75,7 +75,7 @@ func (c *tokenOp) once(s pkcs11.SessionHandle) error {
 		if err := t.p.DecryptInit(s, c.mechs, obj); err != nil {
 			return err
 		}
-		out, active, err := t.mod.finish(callDecrypt, s, c.data, c.size, outputLimit(len(c.data), c.size))
+		out, active, err := t.mod.finish(callDecrypt, s, c.data, c.size, outputLimit(c.size))
 		if err != nil {
 			return endOperation(c.name, decryptAEADError(c.name, err), active)
 		}
@@ -89,18 +89,20 @@ func (c *tokenOp) once(s pkcs11.SessionHandle) error {
 // errors. A failure that may have left the operation active on s ends it
 // (see endOperation).
 func (t *token) singleCall(op string, call singlePart, s pkcs11.SessionHandle, in []byte, size int) ([]byte, error) {
-	out, active, err := t.mod.finish(call, s, in, size, outputLimit(len(in), size))
+	out, active, err := t.mod.finish(call, s, in, size, outputLimit(size))
 	if err != nil {
 		return nil, endOperation(op, err, active)
 	}
 	return out, nil
 }
 
-// outputLimit is the largest output buffer that a call for in bytes of
-// input and an answer of out bytes gives a token which asks for more than
-// out (CKR_BUFFER_TOO_SMALL): no token needs more than the input and the
-// answer together, and a few blocks.
-func outputLimit(in, out int) int { return in + out + 64 }
+// outputLimit is the largest output buffer that a call for an answer of
+// out bytes gives a token which asks for more (CKR_BUFFER_TOO_SMALL): a
+// few blocks more, room for an AES-GCM decryption that wants its whole
+// input's length, or an encryption that wants a block and a tag beyond
+// it. It does not grow with the input: a guest's large message to sign
+// is not charged twice.
+func outputLimit(out int) int { return out + 64 }
 
 // endOperation is err, the failure of a call for op, when the operation
 // is no longer active on the session; when it is (active), the error
