@@ -87,11 +87,12 @@ fuzz:
 		done; \
 	done
 
-## conformance: the whole conformance suite on software and SoftHSM2 (fallback allow,
-## fallback deny, through p11-kit); prints the matrix, writes conformance/RESULTS.md,
+## conformance: the whole conformance suite on software, SoftHSM2 (fallback allow,
+## fallback deny, through p11-kit) and openCryptoki, tpm2-pkcs11 and NSS softokn (fallback
+## allow and deny, a process each); prints the matrix, writes conformance/RESULTS.md,
 ## and fails on any failed cell
 conformance:
-	$(GO) test -count=1 -v -run '^TestMatrix$$' ./conformance -args -results $(CURDIR)/conformance/RESULTS.md
+	$(GO) test -count=1 -timeout 30m -v -run '^TestMatrix$$' ./conformance -args -results $(CURDIR)/conformance/RESULTS.md
 
 ## generate: rebuild generated files (the contract guest that wasihsm embeds)
 generate:

@@ -29,8 +29,11 @@ import (
 var resultsFile = flag.String("results", "", "run TestMatrix and write the matrix to this Markdown file (make conformance)")
 
 // TestMatrix runs the whole conformance suite (conformance/suite, with
-// the embedded guest) against the four backends of CI and prints the
-// matrix; with -results FILE it also writes it there. Any failed cell or
+// the embedded guest) against the backends of CI — software, SoftHSM2
+// (directly under fallback allow and deny, and through p11-kit), and each
+// token of internal/tokentest under fallback allow and deny, each token in
+// a process of its own (tokenColumns) — and prints the matrix; with
+// -results FILE it also writes it there. Any failed cell or
 // scenario fails the test. `make conformance` runs it; `make test` does
 // not (the per-target tests above cover the same ground there).
 func TestMatrix(t *testing.T) {
@@ -61,11 +64,14 @@ func TestMatrix(t *testing.T) {
 		assert.Equal(t, sessionObjects, len(in.SessionObjects()), "%s: session objects back to where they were", tg.Name)
 	}
 	assert.Equal(t, tokenObjects, len(in.Find(pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true))), "no token object added")
+	softhsmResults := len(results)
+	tokenResults, versions := tokenColumns(t)
+	results = append(results, tokenResults...)
 
 	// notsup only where the token lacks the mechanism: SoftHSM2 has no
 	// SHA-3 and no X25519, so with fallback deny those cells are notsup,
 	// and every cell of the other columns passes.
-	for i, res := range results {
+	for i, res := range results[:softhsmResults] {
 		for _, c := range res.Cells {
 			if targets[i].Policy == provider.FallbackDeny {
 				continue
@@ -88,8 +94,9 @@ func TestMatrix(t *testing.T) {
 		"`conformance/suite` — the contract guest's scenarios and every known-answer vector\n"+
 		"and probe, through the embedded wasm guest — against each backend. A cell is\n"+
 		"`pass (checks, of which published vectors)`, `fail`, or `notsup` where the token\n"+
-		"lacks the mechanism and the fallback policy forbids software. %s, %s/%s.\n\n",
-		softhsmVersion(t), runtime.GOOS, runtime.GOARCH)
+		"lacks the mechanism and the fallback policy forbids software; docs/tokens.md lists\n"+
+		"what each token lacks. %s, %s/%s.\n\n",
+		strings.Join(append([]string{softhsmVersion(t)}, versions...), ", "), runtime.GOOS, runtime.GOARCH)
 	suite.WriteMarkdown(&md, results)
 	require.NoError(t, os.WriteFile(*resultsFile, md.Bytes(), 0o644))
 	require.False(t, suite.Failed(results), "a cell or scenario failed:\n%s", text.String())

@@ -25,6 +25,7 @@ import (
 	"github.com/wasihsm/wasihsm/hsm"
 	"github.com/wasihsm/wasihsm/internal/softhsmtest"
 	"github.com/wasihsm/wasihsm/internal/testguest"
+	"github.com/wasihsm/wasihsm/internal/tokentest"
 	"github.com/wasihsm/wasihsm/provider"
 	"github.com/wasihsm/wasihsm/softfallback"
 	"github.com/wasihsm/wasihsm/wasihost"
@@ -33,6 +34,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	softhsmtest.Shutdown()
+	tokentest.Shutdown()
 	os.Exit(code)
 }
 
@@ -190,7 +192,7 @@ func TestContractOnToken(t *testing.T) {
 
 			// The managed key is refused to another guest.
 			r := h.Run("intruder", nil, nil, "keys/managed-key")
-			assert.Contains(t, r.Stdout, "private_key_open = access")
+			assert.Contains(t, r.Stdout, "private_key_open(ES256) = access")
 		})
 	}
 }

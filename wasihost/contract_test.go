@@ -122,7 +122,7 @@ func TestContract(t *testing.T) {
 		_, err := keys.OpenManagedKey(context.Background(), "managed-es256", provider.Guest{Name: "intruder"})
 		require.ErrorIs(t, err, provider.ErrAccessDenied)
 		out, _, code := h.run("intruder", nil, nil, "keys/managed-key")
-		assert.Contains(t, out, "FAIL keys/managed-key: private_key_open = access")
+		assert.Contains(t, out, "FAIL keys/managed-key: private_key_open(ES256) = access")
 		assert.NotZero(t, code)
 		h.requireClean()
 	})
