@@ -144,7 +144,9 @@ var stub [1]byte
 // input in and an output of size bytes, the length the algorithm fixes.
 // It passes a buffer of that length; a token that answers
 // CKR_BUFFER_TOO_SMALL gets the call again with a buffer of the length it
-// reported, when that is larger and at most limit bytes. It returns the
+// reported (or, when that is not larger or beyond limit, the length its
+// answer to a length query says), when that is larger and at most limit
+// bytes. It returns the
 // output, in memory of its own, or the token's answer as a pkcs11.Error;
 // active says that the operation may still be active on s after the
 // failure, so s must not serve another call (see endOperation).
@@ -152,6 +154,15 @@ func (m *module) finish(call singlePart, s pkcs11.SessionHandle, in []byte, size
 	out = make([]byte, size, max(size, 1))
 	rv, n := m.call(call, s, in, out)
 	for tries := 0; rv == pkcs11.CKR_BUFFER_TOO_SMALL && tries < maxRetries; tries++ {
+		if n <= uint(len(out)) || n > uint(limit) {
+			// The token did not say how much it needs, or said more than
+			// any answer takes (NSS softokn 3.87 leaves the length as it
+			// was, sets 0, or leaves what was on its stack): ask it with
+			// a length query, which leaves the operation active.
+			if qrv, qn := m.call(call, s, in, nil); qrv == pkcs11.CKR_OK {
+				n = qn
+			}
+		}
 		if n <= uint(len(out)) || n > uint(limit) {
 			break
 		}
