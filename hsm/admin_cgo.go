@@ -472,15 +472,8 @@ func (a *Admin) Create(ctx context.Context, spec KeySpec) (TokenKey, error) {
 		return TokenKey{}, err
 	}
 	priv, pub := o.priv, o.pub
-	if alg.Kind == provider.KindSignature || alg.Kind == provider.KindKeyAgreement {
-		// describe leaves out a public key it cannot read; a new key must
-		// have one (tpm2-pkcs11 1.9.0 stores a malformed CKA_EC_POINT for
-		// P-521).
-		if _, _, err := a.readPublic(a.s, alg, priv, pub); err != nil {
-			_ = destroyObjects(a.p, a.s, priv, pub)
-			return TokenKey{}, fmt.Errorf("hsm: admin: create: the token made a %s key whose public key cannot be read, and the key was removed: %w",
-				alg.Name, ckrError("admin: create: read the public key", err))
-		}
+	if err := a.requirePublic(alg, priv, pub); err != nil {
+		return TokenKey{}, err
 	}
 	k := a.describe(priv, pub)
 	bad := k.Compliant(a.login)
@@ -499,6 +492,23 @@ func (a *Admin) Create(ctx context.Context, spec KeySpec) (TokenKey, error) {
 			bad[0], provider.ErrDevice)
 	}
 	return k, nil
+}
+
+// requirePublic checks that the new key pair priv, pub of alg (a
+// signature or key-agreement algorithm; others pass) has a public key
+// that can be read: describe leaves out one it cannot read, and a new key
+// must have one (tpm2-pkcs11 1.9.0 stores a malformed CKA_EC_POINT for
+// P-521). When it has none, the pair is destroyed. The caller holds mu.
+func (a *Admin) requirePublic(alg provider.Algorithm, priv, pub pkcs11.ObjectHandle) error {
+	if alg.Kind != provider.KindSignature && alg.Kind != provider.KindKeyAgreement {
+		return nil
+	}
+	if _, _, err := a.readPublic(a.s, alg, priv, pub); err != nil {
+		_ = destroyObjects(a.p, a.s, priv, pub)
+		return fmt.Errorf("hsm: admin: create: the token made a %s key whose public key cannot be read, and the key was removed: %w",
+			alg.Name, ckrError("admin: create: read the public key", err))
+	}
+	return nil
 }
 
 // cannotRun is the error for a managed key of alg on a token that cannot

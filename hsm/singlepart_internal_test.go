@@ -4,8 +4,10 @@ package hsm
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
@@ -16,6 +18,8 @@ import (
 	"github.com/miekg/pkcs11"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasihsm/wasihsm/internal/softhsmtest"
+	"github.com/wasihsm/wasihsm/internal/tokentest"
 	"github.com/wasihsm/wasihsm/provider"
 )
 
@@ -55,36 +59,92 @@ func requireNoActiveSign(t *testing.T, b *Backend) {
 	}
 }
 
-// TestBufferTooSmallIsRetried: a token that answers CKR_BUFFER_TOO_SMALL
-// gets the call again with the length it asked for. SoftHSM2 asks for 64
-// bytes of an ES256 signature when given 8.
+// TestBufferTooSmallIsRetried: on each token, a call answered
+// CKR_BUFFER_TOO_SMALL is made again with the length the token asked for,
+// and its answer is right: an RS256 signature given 8 bytes too few
+// verifies. SoftHSM2 and openCryptoki report the length with their answer;
+// NSS softokn reports 0, and says 256 to a length query.
 func TestBufferTooSmallIsRetried(t *testing.T) {
-	ctx := context.Background()
-	b, _ := openInternal(t, func(c *Config) { c.MaxSessions = 2 })
-	k := genKey(t, b, "ES256").(*signKey)
-	digest := sha256.Sum256([]byte("message"))
+	for _, tc := range tokenConfigs {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			cfg := tc.config(t)
+			cfg.MaxSessions = 2
+			b, err := Open(ctx, cfg)
+			require.NoError(t, err)
+			t.Cleanup(func() { require.NoError(t, b.Close()) })
+			k := genKey(t, b, "RS256").(*signKey)
+			t.Cleanup(func() { _ = k.Destroy(ctx) })
+			digest := sha256.Sum256([]byte("message"))
+			data := append(append([]byte(nil), k.prefix...), digest[:]...)
 
-	require.NoError(t, k.acquire(provider.OpSign))
-	sig, err := k.runOp(ctx, nil, opSign, k.names.sign, mechanismList(k.mech, k.params), digest[:], 8, nil, nil)
-	k.release()
-	require.NoError(t, err)
-	require.Len(t, sig, 64, "the signature at the length the token asked for")
+			require.NoError(t, k.acquire(provider.OpSign))
+			sig, err := k.runOp(ctx, nil, opSign, k.names.sign, mechanismList(k.mech, k.params), data, k.size-8, nil, nil)
+			k.release()
+			require.NoError(t, err)
+			require.Len(t, sig, k.size, "the signature at the length the token asked for")
 
-	pub, err := x509.ParsePKIXPublicKey(k.spki)
-	require.NoError(t, err)
-	require.True(t, ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), digest[:], rawToASN1(t, sig)), "the retried call's signature verifies")
-	requireNoActiveSign(t, b)
+			pub, err := x509.ParsePKIXPublicKey(k.spki)
+			require.NoError(t, err)
+			switch pub := pub.(type) {
+			case *ecdsa.PublicKey:
+				require.True(t, ecdsa.VerifyASN1(pub, digest[:], rawToASN1(t, sig)), "the retried call's signature verifies")
+			case *rsa.PublicKey:
+				require.NoError(t, rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig), "the retried call's signature verifies")
+			}
+			requireNoActiveSign(t, b)
+		})
+	}
 }
 
-// TestNoOperationLeftActive: a call that fails with its operation still
-// active (CKR_BUFFER_TOO_SMALL, with a length above the limit the
-// backend allows) does not give its session back to the pool; the next
-// call finds a clean session. A failure that ended the operation (a tag
-// that does not verify) keeps its session.
+// tokenConfigs are the real tokens the internal tests run on: SoftHSM2,
+// and those of package tokentest that have what a test needs.
+var tokenConfigs = []struct {
+	name   string
+	config func(t *testing.T) Config
+}{
+	{"softhsm2", func(t *testing.T) Config {
+		fx := softhsmtest.Token(t)
+		return Config{Module: fx.Module, Token: TokenSelector{Label: fx.Label}, PIN: pinFunc(fx.PIN)}
+	}},
+	{tokentest.NameNSS, func(t *testing.T) Config { return fixtureConfig(tokentest.NSS(t)) }},
+	{tokentest.NameOpenCryptoki, func(t *testing.T) Config { return fixtureConfig(tokentest.OpenCryptoki(t)) }},
+}
+
+func pinFunc(pin string) func() ([]byte, error) {
+	if pin == "" {
+		return nil
+	}
+	return func() ([]byte, error) { return []byte(pin), nil }
+}
+
+func fixtureConfig(tok *tokentest.Token) Config {
+	return Config{Module: tok.Module, InitArgs: tok.InitArgs, Token: TokenSelector{Label: tok.Label}, PIN: pinFunc(tok.PIN)}
+}
+
+// TestNoOperationLeftActive: on each token, a call that fails with its
+// operation still active (CKR_BUFFER_TOO_SMALL, with a length above the
+// limit the backend allows) does not give its session back to the pool;
+// the next call finds a clean session. A failure that ended the operation
+// (a tag that does not verify, where the token has AES-GCM) keeps its
+// session.
 func TestNoOperationLeftActive(t *testing.T) {
+	for _, tc := range tokenConfigs {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.config(t)
+			cfg.MaxSessions = 2 // a pool of one session
+			b, err := Open(context.Background(), cfg)
+			require.NoError(t, err)
+			t.Cleanup(func() { require.NoError(t, b.Close()) })
+			noOperationLeftActive(t, b)
+		})
+	}
+}
+
+func noOperationLeftActive(t *testing.T, b *Backend) {
 	ctx := context.Background()
-	b, _ := openInternal(t, func(c *Config) { c.MaxSessions = 2 }) // a pool of one session
 	k := genKey(t, b, "RS256").(*signKey)
+	t.Cleanup(func() { _ = k.Destroy(ctx) })
 	digest := sha256.Sum256([]byte("message"))
 	data := append(append([]byte(nil), k.prefix...), digest[:]...)
 
@@ -108,9 +168,14 @@ func TestNoOperationLeftActive(t *testing.T) {
 	require.NoError(t, st.Close())
 	requireNoActiveSign(t, b)
 
+	a256 := provider.MustLookup("A256GCM")
+	if b.Supports(a256, provider.OpEncrypt) == provider.Unsupported {
+		return // openCryptoki 3.8.1: no AES-GCM
+	}
 	// A failed authentication ends the operation (the token says so when
 	// asked): the session stays in the pool.
 	aead := genKey(t, b, "A256GCM").(*aeadKey)
+	t.Cleanup(func() { _ = aead.Destroy(ctx) })
 	nonce := make([]byte, 12)
 	_, _ = rand.Read(nonce)
 	ct, err := aead.Seal(ctx, nil, nonce, []byte("plaintext"), nil)

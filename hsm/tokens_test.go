@@ -8,53 +8,25 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
-	"os/exec"
+	"math"
 	"testing"
 
+	"github.com/miekg/pkcs11"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/wasihsm/wasihsm/hsm"
+	"github.com/wasihsm/wasihsm/internal/tokentest"
 	"github.com/wasihsm/wasihsm/provider"
 )
-
-// nssConfig makes an NSS database under a temporary directory and returns
-// a configuration of NSS softokn's "NSS Certificate DB" token in it,
-// which needs no login (an empty password).
-func nssConfig(t *testing.T) hsm.Config {
-	t.Helper()
-	const module = "/usr/lib/x86_64-linux-gnu/libsoftokn3.so"
-	missing := func(what string) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("NSS softokn: %s (CI=true: tests that need it must not skip)", what)
-		}
-		t.Skipf("NSS softokn: %s", what)
-	}
-	if _, err := os.Stat(module); err != nil {
-		missing("no module (apt-get install libnss3): " + err.Error())
-	}
-	certutil, err := exec.LookPath("certutil")
-	if err != nil {
-		missing("no certutil (apt-get install libnss3-tools)")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command(certutil, "-N", "-d", "sql:"+dir, "--empty-password").CombinedOutput(); err != nil {
-		t.Fatalf("certutil -N: %v: %s", err, out)
-	}
-	return hsm.Config{
-		Module:   module,
-		InitArgs: "configdir='sql:" + dir + "' certPrefix='' keyPrefix='' secmod='secmod.db' flags=",
-		Token:    hsm.TokenSelector{Label: "NSS Certificate DB"},
-	}
-}
 
 // TestNSSSoftokn: NSS softokn 3.87 answers the length query of an AES-GCM
 // encryption without the tag, and then CKR_BUFFER_TOO_SMALL; the backend
 // passes buffers of the algorithm's size, so every seal works, gives what
 // AES-GCM gives, and opens again. The module starts only with its init
-// args, so they reach C_Initialize.
+// args, so they reach C_Initialize. (The token is package tokentest's.)
 func TestNSSSoftokn(t *testing.T) {
-	cfg := nssConfig(t)
+	cfg := tokenConfig(tokentest.NSS(t))
 	noArgs := cfg
 	noArgs.InitArgs = ""
 	_, err := hsm.Open(ctx, noArgs)
@@ -125,4 +97,54 @@ func TestNSSSoftokn(t *testing.T) {
 	require.NoError(t, h.Digest(sum))
 	require.NoError(t, h.Close())
 	require.Equal(t, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", hex.EncodeToString(sum))
+}
+
+// TestOpenCryptokiSessionLimit: openCryptoki's soft token reports
+// ulMaxSessionCount = ULONG_MAX-1, more than an int holds. It is a token
+// without a session limit: slots says so, the backend opens, and its pool
+// grows past a handful of sessions.
+func TestOpenCryptokiSessionLimit(t *testing.T) {
+	tok := tokentest.OpenCryptoki(t)
+	cfg := tokenConfig(tok)
+	b, err := hsm.Open(ctx, cfg)
+	require.NoError(t, err, "%s", tok.Version)
+	t.Cleanup(func() { require.NoError(t, b.Close()) })
+
+	// What the token reports, read past the backend (the module is
+	// initialised in the process: no C_Initialize of our own).
+	p := pkcs11.New(tok.Module)
+	require.NotNil(t, p)
+	slots, err := hsm.Slots(ctx, tok.Module, tok.InitArgs)
+	require.NoError(t, err)
+	var slot *hsm.SlotInfo
+	for i := range slots {
+		if slots[i].Label == tok.Label {
+			slot = &slots[i]
+		}
+	}
+	require.NotNil(t, slot, "the token's slot")
+	info, err := p.GetTokenInfo(slot.ID)
+	require.NoError(t, err)
+	require.Greater(t, info.MaxSessionCount, uint(math.MaxInt32), "the token reports a limit larger than any int32")
+	require.Equal(t, 0, slot.MaxSessions, "no limit")
+
+	// More operations at once than a small pool would hold.
+	k := generate(t, b, provider.KeyRequest{Algorithm: alg("HS256")})
+	defer destroy(t, k)
+	var g errgroup.Group
+	for range hsm.DefaultMaxSessions {
+		g.Go(func() error {
+			st, err := k.(provider.Signer).NewSignState(ctx, 1<<10)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.Update(ctx, []byte("message")); err != nil {
+				return err
+			}
+			_, err = st.Sign(ctx, nil)
+			return err
+		})
+	}
+	require.NoError(t, g.Wait())
 }
