@@ -24,7 +24,7 @@ import (
 // ES256 (docs/tokens.md).
 var jwsOnToken = map[string]bool{
 	tokentest.NameOpenCryptoki: false, // no EC at all
-	tokentest.NameTPM2:         true,
+	tokentest.NameTPM2:         false, // key pairs only as token objects: no guest keys (docs/semantics.md#token-only-tokens)
 	tokentest.NameNSS:          true,
 }
 

@@ -32,6 +32,10 @@ type check struct {
 	create provider.Operation
 	// ops are the operations the check exercises; its cells are (alg, op).
 	ops []provider.Operation
+	// hashes are the hashes whose states the check opens besides: the
+	// hash state that names an HKDF key's hash (docs/semantics.md#derivation).
+	// A target that cannot serve one cannot serve the check.
+	hashes []provider.Algorithm
 	// vector is true for a published known answer (as opposed to a probe
 	// whose answer the host verifies with keys of its own).
 	vector  bool
@@ -131,6 +135,7 @@ func (b *builder) vectors() {
 	for _, v := range vectors.HKDF(t) {
 		c := check{name: v.Case.String(), alg: hkdf, create: provider.OpImport,
 			ops: []provider.Operation{provider.OpImport, provider.OpDerive}, vector: true,
+			hashes:  []provider.Algorithm{provider.MustLookup(v.Hash)},
 			request: fmt.Sprintf("hkdf %s %s %s %s %d", v.Hash, hx(v.IKM), hx(v.Salt), hx(v.Info), v.Size)}
 		if v.Result == vectors.Valid {
 			c.want = "ok " + hex.EncodeToString(v.OKM)

@@ -16,14 +16,14 @@ import (
 )
 
 // flawedBackend is the software backend with three flaws that no real
-// part shows on demand: it lacks X25519 and ES256 (and says so), claims
-// SHA3-256 but refuses it, and gets SHA-256 digests wrong.
+// part shows on demand: it lacks X25519, ES256 and HKDF (and says so),
+// claims SHA3-256 but refuses it, and gets SHA-256 digests wrong.
 type flawedBackend struct{ provider.Backend }
 
 func (flawedBackend) Name() string { return "flawed" }
 
 func (b flawedBackend) Supports(alg provider.Algorithm, op provider.Operation) provider.Support {
-	if alg.Name == "X25519" || alg.Name == "ES256" {
+	if alg.Name == "X25519" || alg.Name == "ES256" || alg.Name == "HKDF" {
 		return provider.Unsupported
 	}
 	return b.Backend.Supports(alg, op)
@@ -67,7 +67,7 @@ func TestGrading(t *testing.T) {
 		switch c.Algorithm {
 		case "SHA-256", "SHA3-256":
 			want = suite.Fail
-		case "X25519", "ES256":
+		case "X25519", "ES256", "HKDF":
 			want = suite.NotSup
 		}
 		assert.Equal(t, want, c.Status, "%s %s: %v", c.Algorithm, c.Operation, c.Failures)
@@ -81,6 +81,17 @@ func TestGrading(t *testing.T) {
 	}
 	assert.Equal(t, suite.NotSup, scenarios["derive/key-agreement"].Status, "needs X25519 only: %s", scenarios["derive/key-agreement"].Detail)
 	assert.Equal(t, suite.Fail, scenarios["keys/nonce-and-hash-only-for-hkdf"].Status, "SHA3-256 is claimed: %s", scenarios["keys/nonce-and-hash-only-for-hkdf"].Detail)
+	// A scenario that needs an algorithm the backend lacks is notsup,
+	// never failed: the guest names the algorithm of each call that makes
+	// a key or opens a hash.
+	for _, s := range res.Scenarios {
+		switch s.Name {
+		case "keys/nonce-and-hash-only-for-hkdf", "hash/digest-rules", "matrix/every-algorithm":
+			continue // SHA-256 and SHA3-256: wrong answers, not missing algorithms
+		}
+		assert.NotEqual(t, suite.Fail, s.Status, "%s: %s", s.Name, s.Detail)
+	}
+	assert.Equal(t, suite.NotSup, scenarios["handles/hash-for-set-hash-stays-open"].Status, "needs HKDF: %s", scenarios["handles/hash-for-set-hash-stays-open"].Detail)
 	assert.Equal(t, suite.Pass, scenarios["memory/overlapping-encrypt"].Status)
 	// The managed key is ES256, which the backend lacks: the scenario
 	// needs it, so it is notsup, not failed.
@@ -98,7 +109,42 @@ func TestGrading(t *testing.T) {
 	assert.Regexp(t, `\nX25519 +derive +notsup\n`, text.String())
 	assert.Regexp(t, `\nSHA-256 +hash +fail\n`, text.String())
 	assert.Contains(t, text.String(), "FAIL flawed: SHA-256 hash: nist/SHA256ShortMsg.rsp")
-	assert.Contains(t, text.String(), "notsup on flawed: ES256, X25519 (no backend that fallback deny permits has the mechanisms)")
+	assert.Contains(t, text.String(), "notsup on flawed: ES256, HKDF, X25519 (no backend that fallback deny permits has the mechanisms)")
 	assert.Contains(t, md.String(), "| SHA3-256 | hash | fail |\n")
 	assert.Contains(t, md.String(), "| A128GCM | generate | pass (1) |\n")
+}
+
+// noSHA2Backend is the software backend without SHA-256, SHA-384 and
+// SHA-512 hashes (it says so), as NSS softokn's database token lists no
+// digest mechanism but has HKDF.
+type noSHA2Backend struct{ provider.Backend }
+
+func (noSHA2Backend) Name() string { return "no-sha2" }
+
+func (b noSHA2Backend) Supports(alg provider.Algorithm, op provider.Operation) provider.Support {
+	if op == provider.OpHash && provider.HKDFHash(alg) {
+		return provider.Unsupported
+	}
+	return b.Backend.Supports(alg, op)
+}
+
+// TestGradingHKDFNeedsItsHash: a guest names an HKDF key's hash with a
+// hash state, so on a target that opens no SHA-2 state HKDF is notsup too,
+// though the backend has HKDF itself; nothing fails.
+func TestGradingHKDFNeedsItsHash(t *testing.T) {
+	res, err := suite.Run(context.Background(),
+		suite.Target{Name: "no-sha2", Primary: noSHA2Backend{softfallback.New()}, Policy: provider.FallbackDeny},
+		suite.Options{Cache: testguest.CompilationCache()})
+	require.NoError(t, err)
+	for _, c := range res.Cells {
+		want := suite.Pass
+		switch c.Algorithm {
+		case "SHA-256", "SHA-384", "SHA-512", "HKDF":
+			want = suite.NotSup
+		}
+		assert.Equal(t, want, c.Status, "%s %s: %v", c.Algorithm, c.Operation, c.Failures)
+	}
+	for _, s := range res.Scenarios {
+		assert.NotEqual(t, suite.Fail, s.Status, "%s: %s", s.Name, s.Detail)
+	}
 }

@@ -287,7 +287,7 @@ func checkLine(line string, t Target) string {
 			return "unknown algorithm in " + line
 		}
 		want := "notsup"
-		if serves(t, alg, matrixCreate(alg)) {
+		if serves(t, alg, matrixCreate(alg)) && servesHashes(t, matrixHashes(alg)...) {
 			want = "success"
 		}
 		if f[2] != want {
@@ -307,6 +307,28 @@ func matrixCreate(alg provider.Algorithm) provider.Operation {
 		return provider.OpImport
 	}
 	return provider.OpGenerate
+}
+
+// matrixHashes are the hashes whose states the matrix scenario opens to
+// make a key of alg: an HKDF key's hash is named by a SHA-256 state
+// (matrixKey, conformance/guests/contract/matrix_wasip1.go).
+func matrixHashes(alg provider.Algorithm) []provider.Algorithm {
+	if alg.Kind == provider.KindKDF {
+		return []provider.Algorithm{provider.MustLookup("SHA-256")}
+	}
+	return nil
+}
+
+// servesHashes reports whether t can open a state of each of hashes. A
+// guest names an HKDF key's hash with a hash state (docs/semantics.md#derivation),
+// so on a target that cannot open one, HKDF cannot be used either.
+func servesHashes(t Target, hashes ...provider.Algorithm) bool {
+	for _, h := range hashes {
+		if !serves(t, h, provider.OpHash) {
+			return false
+		}
+	}
+	return true
 }
 
 // serves reports whether t can serve alg with keys made by create: the
@@ -365,7 +387,7 @@ func (res *Result) runChecks(ctx context.Context, r *runner, t Target, checks []
 	tallies := map[Row]*tally{}
 	for i, c := range checks {
 		got := answers[i]
-		servable := serves(t, c.alg, c.create)
+		servable := serves(t, c.alg, c.create) && servesHashes(t, c.hashes...)
 		var problem string
 		switch {
 		case !servable && got == "err notsup":

@@ -115,7 +115,7 @@ func setupOpenCryptoki() (tok *Token, skip string, err error) {
 	if module == "" {
 		return nil, "libopencryptoki.so not found (install opencryptoki)", nil
 	}
-	if why := missing([][2]string{{"pkcsslotd", "opencryptoki"}, {"pkcsconf", "opencryptoki"}}); why != "" {
+	if why := missing([][2]string{{"pkcsslotd", "opencryptoki"}, {"pkcsconf", "opencryptoki"}, {"pkcs11-tool", "opensc"}}); why != "" {
 		return nil, why, nil
 	}
 	if os.Geteuid() != 0 {
@@ -204,8 +204,12 @@ func setupOpenCryptoki() (tok *Token, skip string, err error) {
 	}
 	slot := strconv.Itoa(OCKSlot)
 	secrets := []string{tok.PIN, tok.SOPIN}
-	// pkcsconf exits 0 when it fails: the token's flags tell.
-	if _, err := run(nil, secrets, tok.Label+"\n", "pkcsconf", "-I", "-c", slot, "-S", ockDefaultSOPIN); err != nil {
+	// The label through C_InitToken (pkcs11-tool): `pkcsconf -I` reads it
+	// from its input, and on a freshly installed Debian 12 it initialises
+	// the token with an empty label. pkcsconf exits 0 when it fails: the
+	// token's flags tell.
+	if _, err := run(nil, secrets, "", "pkcs11-tool", "--module", module, "--slot", slot,
+		"--init-token", "--label", tok.Label, "--so-pin", ockDefaultSOPIN); err != nil {
 		return nil, "", fmt.Errorf("opencryptoki: %w", err)
 	}
 	if _, err := run(nil, secrets, "", "pkcsconf", "-P", "-c", slot, "-S", ockDefaultSOPIN, "-n", tok.SOPIN); err != nil {

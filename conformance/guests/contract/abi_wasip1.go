@@ -236,11 +236,11 @@ func testGenerateConsumption(t *T) {
 	a, n := put([]byte("short"))
 	t.Must("set_input", raw.GenerateKeySetInput(g, a, n))
 	out := newSlot()
-	t.Expect("generate_key(short input)", raw.GenerateKey(g, out.addr), wasicrypto.ErrnoInval)
+	t.Expect("generate_key(HS256, short input)", raw.GenerateKey(g, out.addr), wasicrypto.ErrnoInval)
 	// The state is still open and usable.
 	a, n = put([]byte("a key that is thirty-two bytes!!"))
 	t.Must("set_input again", raw.GenerateKeySetInput(g, a, n))
-	t.Must("generate_key", raw.GenerateKey(g, out.addr))
+	t.Must("generate_key(HS256)", raw.GenerateKey(g, out.addr))
 	t.Expect("generate_key(consumed)", raw.GenerateKey(g, newSlot().addr), wasicrypto.ErrnoBadf)
 	t.Expect("set_input(consumed)", raw.GenerateKeySetInput(g, a, n), wasicrypto.ErrnoBadf)
 }
@@ -259,11 +259,11 @@ func testSetHashKeepsHash(t *T) {
 	update(t, h, []byte("data the key derivation must ignore"))
 	before := digest(t, h, 32)
 	g := prepare(t, "HKDF")
-	t.Must("generate_key_set_hash", raw.GenerateKeySetHash(g, h))
+	t.Must("generate_key_set_hash(HKDF, SHA-256)", raw.GenerateKeySetHash(g, h))
 	a, n := put([]byte("ikm"))
 	t.Must("set_input", raw.GenerateKeySetInput(g, a, n))
 	out := newSlot()
-	t.Must("generate_key", raw.GenerateKey(g, out.addr))
+	t.Must("generate_key(HKDF)", raw.GenerateKey(g, out.addr))
 	// Same PRK as with a fresh SHA-256 state: the absorbed data is ignored.
 	other := hkdfKey(t, "SHA-256", []byte("ikm"), nil)
 	if x, y := expand(t, out.get(), nil, 32), expand(t, other, nil, 32); string(x) != string(y) {
@@ -311,7 +311,7 @@ func testHandleLimit(t *T) {
 	out := newSlot()
 	a, n := str("SHA-256")
 	for i := 0; i < hostMaxHandles; i++ {
-		t.Must("hash_open", raw.HashOpen(a, n, out.addr))
+		t.Must("hash_open(SHA-256)", raw.HashOpen(a, n, out.addr))
 		hs = append(hs, out.get())
 	}
 	out = newSlot()

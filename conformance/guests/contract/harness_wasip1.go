@@ -107,7 +107,10 @@ func (t *T) Errorf(format string, args ...any) {
 	t.errs = append(t.errs, fmt.Sprintf("%s:%d: %s", file, line, fmt.Sprintf(format, args...)))
 }
 
-// Expect checks an errno.
+// Expect checks an errno. what names the call, and the algorithm of a
+// call that makes a key or opens a hash ("generate_key(HS256)"), so that
+// the host grades a notsup for an algorithm the target cannot serve as
+// notsup rather than failed (conformance/suite).
 func (t *T) Expect(what string, got uint32, want wasicrypto.Errno) bool {
 	if wasicrypto.Errno(got) != want {
 		_, file, line, _ := runtime.Caller(1)
@@ -127,7 +130,8 @@ func name(e uint32) string {
 	return wasicrypto.Errno(e).Error()
 }
 
-// Must fails the scenario at once when the errno is not success.
+// Must fails the scenario at once when the errno is not success; what is
+// as for Expect.
 type fatal struct{}
 
 func (t *T) Must(what string, got uint32) {
