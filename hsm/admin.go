@@ -45,8 +45,10 @@ type TokenKey struct {
 	// "AES 256", "generic secret 32 bytes", ….
 	Type string
 	// Algorithms are the algorithms of docs/semantics.md#algorithms that a managed key of
-	// this object may name, as its type, size and usage flags (CKA_SIGN,
-	// CKA_DERIVE, CKA_ENCRYPT) allow. Empty for a public key alone.
+	// this object may name: those its type, size and usage flags
+	// (CKA_SIGN, CKA_DERIVE, CKA_ENCRYPT) allow and that the token can
+	// run (a P-256 key that may derive offers ECDH-P256 only on a token
+	// with CKM_ECDH1_DERIVE). Empty for a public key alone.
 	Algorithms []string
 	// The object's attributes. A managed key should be a token object,
 	// private, sensitive and not extractable; generated on the token, it

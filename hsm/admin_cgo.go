@@ -61,7 +61,7 @@ func OpenAdmin(ctx context.Context, cfg Config, opts AdminOptions) (*Admin, erro
 	if err := ctx.Err(); err != nil {
 		return nil, timeoutError(err)
 	}
-	mod, err := openModule(cfg.Module)
+	mod, err := openModule(cfg.Module, cfg.InitArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -272,6 +272,7 @@ func (a *Admin) describe(obj, pub pkcs11.ObjectHandle) TokenKey {
 	default:
 		k.Type = fmt.Sprintf("key type 0x%x", keyType)
 	}
+	k.Algorithms = slices.DeleteFunc(k.Algorithms, func(name string) bool { return !a.caps.runs(provider.MustLookup(name)) })
 	if pubAlg != "" {
 		alg, _ := provider.Lookup(pubAlg)
 		priv := obj
@@ -381,6 +382,9 @@ func (a *Admin) Fits(ctx context.Context, k TokenKey, algName string) error {
 	if err := a.checkManagedType(a.s, alg, pkcs11.ObjectHandle(k.obj), k.keyType); err != nil {
 		return fmt.Errorf("hsm: admin: %s: %v: %w", alg.Name, err, provider.ErrInvalidArgument)
 	}
+	if !a.caps.runs(alg) {
+		return a.cannotRun(alg)
+	}
 	if !slices.Contains(k.Algorithms, alg.Name) {
 		return fmt.Errorf("hsm: admin: %s: the key's usage flags do not allow it (%s): %w", alg.Name, usageFor(alg), provider.ErrInvalidArgument)
 	}
@@ -450,6 +454,9 @@ func (a *Admin) Create(ctx context.Context, spec KeySpec) (TokenKey, error) {
 	if a.caps.supports(alg, op) == provider.Unsupported {
 		return TokenKey{}, fmt.Errorf("hsm: admin: create: the token cannot %s %s keys: %w", what, alg.Name, provider.ErrNotSupported)
 	}
+	if !a.caps.runs(alg) {
+		return TokenKey{}, a.cannotRun(alg)
+	}
 	for _, t := range [][]*pkcs11.Attribute{selector(anyClass, spec.Label, nil), selector(anyClass, "", spec.ID)} {
 		found, err := a.findObjects(a.s, t, 0)
 		if err != nil {
@@ -465,6 +472,9 @@ func (a *Admin) Create(ctx context.Context, spec KeySpec) (TokenKey, error) {
 		return TokenKey{}, err
 	}
 	priv, pub := o.priv, o.pub
+	if err := a.requirePublic(alg, priv, pub); err != nil {
+		return TokenKey{}, err
+	}
 	k := a.describe(priv, pub)
 	bad := k.Compliant(a.login)
 	if spec.Material == nil && (!k.AlwaysSensitive || !k.NeverExtractable) {
@@ -482,6 +492,36 @@ func (a *Admin) Create(ctx context.Context, spec KeySpec) (TokenKey, error) {
 			bad[0], provider.ErrDevice)
 	}
 	return k, nil
+}
+
+// requirePublic checks that the new key pair priv, pub of alg (a
+// signature or key-agreement algorithm; others pass) has a public key
+// that can be read: describe leaves out one it cannot read, and a new key
+// must have one (tpm2-pkcs11 1.9.0 stores a malformed CKA_EC_POINT for
+// P-521). When it has none, the pair is destroyed. The caller holds mu.
+func (a *Admin) requirePublic(alg provider.Algorithm, priv, pub pkcs11.ObjectHandle) error {
+	if alg.Kind != provider.KindSignature && alg.Kind != provider.KindKeyAgreement {
+		return nil
+	}
+	if _, _, err := a.readPublic(a.s, alg, priv, pub); err != nil {
+		_ = destroyObjects(a.p, a.s, priv, pub)
+		return fmt.Errorf("hsm: admin: create: the token made a %s key whose public key cannot be read, and the key was removed: %w",
+			alg.Name, ckrError("admin: create: read the public key", err))
+	}
+	return nil
+}
+
+// cannotRun is the error for a managed key of alg on a token that cannot
+// run it.
+func (a *Admin) cannotRun(alg provider.Algorithm) error {
+	var ops []string
+	for _, op := range provider.KeyOperations(alg) {
+		if a.caps.supports(alg, op) == provider.Unsupported {
+			ops = append(ops, op.String())
+		}
+	}
+	return fmt.Errorf("hsm: admin: %s: the token cannot %s with such a key (wasihsm slots lists what it can do): %w",
+		alg.Name, strings.Join(ops, " or "), provider.ErrNotSupported)
 }
 
 // adminAlgorithm checks that name is an algorithm a managed key on a token

@@ -21,7 +21,7 @@ type aeadKey struct {
 
 var _ provider.AEADKey = (*aeadKey)(nil)
 
-// Seal implements provider.AEADKey: one C_Encrypt, whose output is
+// Seal implements provider.AEADKey: one C_Encrypt into a buffer for
 // ciphertext‖tag. What the call stages is charged to the budget in ctx
 // until its body ends (see tokenStaging). The output is built in memory of its own and appended to
 // dst at the end, so overlapping inputs and outputs are no concern; when
@@ -42,7 +42,7 @@ func (k *aeadKey) Seal(ctx context.Context, dst, nonce, plaintext, aad []byte) (
 		return nil, k.errorf(provider.ErrDevice, "the token's ciphertext has %d bytes, want %d", len(out), len(plaintext)+k.alg.TagSize)
 	}
 	if len(dst) == 0 && cap(dst) < len(out) {
-		// out is ours (miekg/pkcs11 copied it from C): appending to a dst
+		// out is ours (module.finish made it): appending to a dst
 		// without room would only copy it again.
 		return out, nil
 	}
@@ -52,9 +52,9 @@ func (k *aeadKey) Seal(ctx context.Context, dst, nonce, plaintext, aad []byte) (
 // tokenStaging is what a token operation of in bytes of input and out of
 // output stages, charged to the guest's budget while its body runs: the
 // input, which the token reads until the body returns (also after the
-// caller stopped waiting), and the answer twice, made in C by
-// miekg/pkcs11 and copied into Go.
-func tokenStaging(in, out int) int { return in + 2*out }
+// caller stopped waiting), and the buffer the token answers into, which
+// grows up to outputLimit when the token asks for more.
+func tokenStaging(in, out int) int { return in + outputLimit(out) }
 
 // errOpen is the one error of a failed authentication: it says nothing
 // about which input was wrong.

@@ -110,7 +110,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, timeoutError(err)
 	}
-	mod, err := openModule(cfg.Module)
+	mod, err := openModule(cfg.Module, cfg.InitArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +178,7 @@ func (b *Backend) open() error {
 	if t.loginRequired() && !b.login {
 		return t.noPIN()
 	}
-	size := SessionLimit(sessionCount(t.info.MaxSessionCount), b.cfg.MaxSessions)
+	size := SessionLimit(sessionLimit(t.info.MaxSessionCount), b.cfg.MaxSessions)
 	if size < 2 {
 		return fmt.Errorf("hsm: token %q allows %d session(s); the backend needs 2 or more: %w", t.info.Label, size, provider.ErrNoResources)
 	}
@@ -191,7 +191,7 @@ func (b *Backend) open() error {
 // poolSize is the size of the session pool on the token of info: one
 // session of the limit is the persistent one, the pool has the rest.
 func (b *Backend) poolSize(info pkcs11.TokenInfo) int {
-	return max(1, SessionLimit(sessionCount(info.MaxSessionCount), b.cfg.MaxSessions)-1)
+	return max(1, SessionLimit(sessionLimit(info.MaxSessionCount), b.cfg.MaxSessions)-1)
 }
 
 // checkConfig checks what Open can check before it loads anything.

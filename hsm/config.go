@@ -31,7 +31,8 @@ const (
 // SessionLimit is the number of sessions the backend opens at most: the
 // configured number (Config.MaxSessions; 0 means [DefaultMaxSessions]),
 // lowered to the token's limit tokenMax (as [SlotInfo.MaxSessions]: 0 for
-// no limit, -1 when the token does not say).
+// no limit, -1 when the token does not say; any value below 1 sets no
+// limit).
 func SessionLimit(tokenMax, configured int) int {
 	n := DefaultMaxSessions
 	if configured > 0 {
@@ -47,6 +48,14 @@ func SessionLimit(tokenMax, configured int) int {
 type Config struct {
 	// Module is the path of the PKCS#11 module (shared library). Required.
 	Module string
+	// InitArgs is passed to the module's C_Initialize as
+	// CK_C_INITIALIZE_ARGS.pReserved, a NUL-terminated string; "" passes
+	// NULL. Most modules want none; NSS softokn wants its parameter string
+	// (configdir='sql:DIR' certPrefix='' keyPrefix='' secmod='secmod.db'
+	// flags=). A module is initialised once per process: every backend,
+	// [Admin] and [Slots] call that shares it must give the same InitArgs,
+	// or the one that comes second fails with provider.ErrInvalidArgument.
+	InitArgs string
 	// AllowedModules lists the module paths that may be loaded. When it
 	// is empty, only Module itself is allowed. Paths are compared after
 	// filepath.Clean; a module named by a PKCS#11 URI's module-path must

@@ -76,7 +76,7 @@ func (h *hashState) Digest(out []byte) error {
 			return err
 		}
 		var err error
-		sum, err = h.b.p.Digest(s, h.Bytes())
+		sum, err = h.b.singleCall(op, callDigest, s, h.Bytes(), h.alg.OutputSize)
 		return err
 	}, st)
 	if err != nil {

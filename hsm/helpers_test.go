@@ -18,12 +18,22 @@ import (
 var ctx = context.Background()
 
 // TestMain stops the p11-kit server and removes the test token when the
-// tests are done (see package softhsmtest).
+// tests are done (see package softhsmtest), and the other tokens' fixtures
+// (see package tokentest).
 func TestMain(m *testing.M) {
 	code := m.Run()
 	softhsmtest.Shutdown()
 	tokentest.Shutdown()
 	os.Exit(code)
+}
+
+// tokenConfig is the configuration of a token of package tokentest.
+func tokenConfig(tok *tokentest.Token) hsm.Config {
+	cfg := hsm.Config{Module: tok.Module, InitArgs: tok.InitArgs, Token: hsm.TokenSelector{Label: tok.Label}}
+	if tok.PIN != "" {
+		cfg.PIN = pinOf(tok.PIN)
+	}
+	return cfg
 }
 
 func alg(name string) provider.Algorithm { return provider.MustLookup(name) }

@@ -64,7 +64,7 @@ func (b *Backend) newHKDFKey(ctx context.Context, req provider.KeyRequest, check
 		if err := b.p.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, saltObj); err != nil {
 			return objects{}, err
 		}
-		prk, err := b.p.Sign(s, req.Input)
+		prk, err := b.singleCall(alg.Name+": extract", callSign, s, req.Input, req.Hash.OutputSize)
 		if err != nil {
 			return objects{}, err
 		}
@@ -104,17 +104,18 @@ func (k *hkdfKey) Expand(ctx context.Context, info, out []byte) error {
 	op := fmt.Sprintf("%s: expand", k.alg.Name)
 	// The body writes to buffers of its own, never to out: when the call
 	// deadline abandons it, it runs on after Expand has returned. Those
-	// buffers (info's copy, the block, okm) and each block's HMAC, made in
-	// C and copied into Go, are charged to the budget in ctx until the
+	// buffers (info's copy, the block, okm) and the buffer each block's
+	// HMAC is answered into are charged to the budget in ctx until the
 	// body ends.
-	st, err := stage(provider.BudgetFrom(ctx), 2*len(info)+len(out)+3*hashLen+1, op)
+	blockLen := hashLen + len(info) + 1
+	st, err := stage(provider.BudgetFrom(ctx), len(info)+blockLen+len(out)+outputLimit(hashLen), op)
 	if err != nil {
 		return err
 	}
 	info = bytes.Clone(info)
 	okm := make([]byte, len(out))
 	err = k.b.withSessionHeld(ctx, op, func(s pkcs11.SessionHandle) error {
-		block := make([]byte, 0, hashLen+len(info)+1)
+		block := make([]byte, 0, blockLen)
 		defer func() { clear(block[:cap(block)]) }()
 		obj, err := k.object(s)
 		if err != nil {
@@ -127,7 +128,7 @@ func (k *hkdfKey) Expand(ctx context.Context, info, out []byte) error {
 			if err := k.b.p.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(k.mech, nil)}, obj); err != nil {
 				return err
 			}
-			t, err := k.b.p.Sign(s, block)
+			t, err := k.b.singleCall(op, callSign, s, block, hashLen)
 			if err != nil {
 				return err
 			}

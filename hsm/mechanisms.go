@@ -226,6 +226,21 @@ func (c *capabilities) supports(alg provider.Algorithm, op provider.Operation) p
 	return c.support[capKey{alg.Name, op}]
 }
 
+// runs reports whether a key of alg that is on the token can do alg's
+// work there: every operation of provider.KeyOperations(alg). It is the
+// one answer to which algorithms a token key offers (the Admin's key
+// descriptions, Fits, Create); supports, which it asks, knows what the
+// token can do.
+func (c *capabilities) runs(alg provider.Algorithm) bool {
+	ops := provider.KeyOperations(alg)
+	for _, op := range ops {
+		if c.supports(alg, op) == provider.Unsupported {
+			return false
+		}
+	}
+	return len(ops) > 0
+}
+
 // mechanism returns what the token says of m, and whether it lists it.
 func (c *capabilities) mechanism(m uint) (pkcs11.MechanismInfo, bool) {
 	info, ok := c.mechs[m]

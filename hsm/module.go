@@ -20,6 +20,17 @@ type module struct {
 	path string // as first given, for messages
 	key  string // registry key: the resolved path
 	ctx  *pkcs11.Ctx
+	// fns is the module's function list, for the calls that package
+	// pkcs11 cannot make as PKCS#11 wants them (see module.finish).
+	fns functionList
+
+	// initArgs are the init args (Config.InitArgs) of the module's
+	// initialisation by this package, and reserved their C copy, passed
+	// as pReserved (nil when initArgs is ""). Guarded by registry.mu;
+	// reserved lives as long as initArgs stays the same, since a module
+	// may keep the pointer until C_Finalize.
+	initArgs string
+	reserved *cString
 
 	// Guarded by registry.mu.
 	refs        int
@@ -105,7 +116,7 @@ func (m *module) reinit(seen uint64) error {
 		_ = m.ctx.Finalize()
 		m.initialized = false
 	}
-	if err := m.ctx.Initialize(); err != nil && !hasTrait(err, done) {
+	if err := m.initialize(m.initArgs); err != nil && !hasTrait(err, done) {
 		return ckrError(fmt.Sprintf("initialize module %q again", m.path), err)
 	}
 	m.initialized, m.owned = true, true
@@ -139,9 +150,32 @@ func moduleKey(path string) string {
 	return filepath.Clean(path)
 }
 
-// openModule loads and initialises the module at path, or takes another
-// reference to it. Every successful call must be paired with release.
-func openModule(path string) (*module, error) {
+// initialize calls C_Initialize with args as pReserved ("" passes NULL)
+// and remembers them for reinit. The caller holds registry.mu.
+func (m *module) initialize(args string) error {
+	if m.reserved != nil && m.initArgs != args {
+		m.reserved.free()
+		m.reserved = nil
+	}
+	m.initArgs = args
+	if args == "" {
+		return m.ctx.Initialize()
+	}
+	if m.reserved == nil {
+		m.reserved = newCString(args)
+	}
+	return m.ctx.Initialize(pkcs11.InitializeWithReserved(m.reserved.ptr()))
+}
+
+// openModule loads and initialises the module at path with initArgs (see
+// Config.InitArgs), or takes another reference to it. While the module is
+// in use with other init args, it is refused: a library is initialised
+// once per process, so a second set of arguments could not take effect,
+// and sharing the module would run this user's token with the first
+// user's settings. (When something else in the process initialised the
+// module, the first user's args are compared, though the module never
+// saw them.) Every successful call must be paired with release.
+func openModule(path, initArgs string) (*module, error) {
 	key := moduleKey(path)
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
@@ -151,12 +185,19 @@ func openModule(path string) (*module, error) {
 		if ctx == nil {
 			return nil, fmt.Errorf("hsm: load module %q: the library cannot be loaded or is not a PKCS#11 module: %w", path, provider.ErrDevice)
 		}
-		m = &module{path: path, key: key, ctx: ctx}
+		fns, err := functionsOf(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("hsm: load module %q: %w: %w", path, provider.ErrDevice, err)
+		}
+		m = &module{path: path, key: key, ctx: ctx, fns: fns}
 		m.drained = sync.NewCond(&m.gateMu)
 		registry.modules[key] = m
 	}
+	if m.initialized && m.initArgs != initArgs {
+		return nil, fmt.Errorf("hsm: initialize module %q: it is initialised in this process with other init args (pkcs11.init_args), and a module takes one set per process: %w", path, provider.ErrInvalidArgument)
+	}
 	if !m.initialized {
-		err := m.ctx.Initialize()
+		err := m.initialize(initArgs)
 		switch {
 		case err == nil:
 			m.owned = true

@@ -27,7 +27,7 @@ var (
 func Open(ctx context.Context, cfg Config) (*Backend, error) { return nil, errNoCGO }
 
 // Slots fails: this build has no PKCS#11 support (cgo disabled).
-func Slots(ctx context.Context, path string) ([]SlotInfo, error) { return nil, errNoCGO }
+func Slots(ctx context.Context, path, initArgs string) ([]SlotInfo, error) { return nil, errNoCGO }
 
 // Name implements provider.Backend: it returns "pkcs11".
 func (b *Backend) Name() string { return BackendName }

@@ -61,7 +61,7 @@ func TestAllowList(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	fx := softhsmtest.Token(t)
 	tg := direct(t)
-	slots, err := hsm.Slots(ctx, tg.module)
+	slots, err := hsm.Slots(ctx, tg.module, "")
 	require.NoError(t, err)
 	var free *uint
 	for _, s := range slots {
@@ -113,7 +113,7 @@ func TestOpenErrors(t *testing.T) {
 func TestTokenSelection(t *testing.T) {
 	fx := softhsmtest.Token(t)
 	tg := direct(t)
-	slots, err := hsm.Slots(ctx, tg.module)
+	slots, err := hsm.Slots(ctx, tg.module, "")
 	require.NoError(t, err)
 	i := slices.IndexFunc(slots, func(s hsm.SlotInfo) bool { return s.Label == fx.Label })
 	require.GreaterOrEqual(t, i, 0)
@@ -158,7 +158,7 @@ func TestPINHandling(t *testing.T) {
 func TestSlots(t *testing.T) {
 	fx := softhsmtest.Token(t)
 	tg := direct(t)
-	slots, err := hsm.Slots(ctx, tg.module)
+	slots, err := hsm.Slots(ctx, tg.module, "")
 	require.NoError(t, err)
 	i := slices.IndexFunc(slots, func(s hsm.SlotInfo) bool { return s.Label == fx.Label })
 	require.GreaterOrEqual(t, i, 0, "%+v", slots)
@@ -173,7 +173,7 @@ func TestSlots(t *testing.T) {
 	b := open(t, tg)
 	assert.Equal(t, b.Capabilities(), s.Capabilities)
 
-	_, err = hsm.Slots(ctx, filepath.Join(t.TempDir(), "missing.so"))
+	_, err = hsm.Slots(ctx, filepath.Join(t.TempDir(), "missing.so"), "")
 	require.ErrorIs(t, err, provider.ErrDevice)
 }
 
@@ -186,7 +186,7 @@ func TestNoLoginToken(t *testing.T) {
 	if _, err := os.Stat(module); err != nil {
 		unavailable(t, "no p11-kit-trust.so next to p11-kit-client.so")
 	}
-	slots, err := hsm.Slots(ctx, module)
+	slots, err := hsm.Slots(ctx, module, "")
 	require.NoError(t, err)
 	i := slices.IndexFunc(slots, func(s hsm.SlotInfo) bool { return s.TokenPresent })
 	if i < 0 {
@@ -261,7 +261,7 @@ func TestSharedModule(t *testing.T) {
 		c.AllowedModules = []string{tg.module, resolved}
 	})
 	k := generate(t, b2, provider.KeyRequest{Algorithm: alg("HS256")})
-	_, err = hsm.Slots(ctx, tg.module)
+	_, err = hsm.Slots(ctx, tg.module, "")
 	require.NoError(t, err)
 	require.NoError(t, b1.Close())
 	providertest.Sign(t, k, []byte("still initialised"))

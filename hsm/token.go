@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"unsafe"
 
@@ -207,13 +208,13 @@ func matchText(want, have string) bool { return want == "" || want == trimPaddin
 
 // Slots lists the slots of the PKCS#11 module at path, with their tokens
 // and what each token can do, for `wasihsm slots`. It needs no PIN. It
-// loads the module (or shares the process's instance of it) and releases
-// it before returning.
-func Slots(ctx context.Context, path string) ([]SlotInfo, error) {
+// loads the module with initArgs (see Config.InitArgs), or shares the
+// process's instance of it, and releases it before returning.
+func Slots(ctx context.Context, path, initArgs string) ([]SlotInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, timeoutError(err)
 	}
-	mod, err := openModule(path)
+	mod, err := openModule(path, initArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -243,8 +244,8 @@ func Slots(ctx context.Context, path string) ([]SlotInfo, error) {
 			s.Label, s.Serial = trimPadding(ti.Label), trimPadding(ti.SerialNumber)
 			s.TokenManufacturer, s.Model = trimPadding(ti.ManufacturerID), trimPadding(ti.Model)
 			s.Flags, s.FlagNames = ti.Flags, tokenFlagNames(ti.Flags)
-			s.MaxSessions, s.Sessions = sessionCount(ti.MaxSessionCount), sessionCount(ti.SessionCount)
-			s.MaxRWSessions, s.RWSessions = sessionCount(ti.MaxRwSessionCount), sessionCount(ti.RwSessionCount)
+			s.MaxSessions, s.Sessions = sessionLimit(ti.MaxSessionCount), sessionCount(ti.SessionCount)
+			s.MaxRWSessions, s.RWSessions = sessionLimit(ti.MaxRwSessionCount), sessionCount(ti.RwSessionCount)
 			caps, err := discover(p, id)
 			if err != nil {
 				return nil, err
@@ -256,10 +257,31 @@ func Slots(ctx context.Context, path string) ([]SlotInfo, error) {
 	return out, nil
 }
 
-// sessionCount converts a CK_ULONG session count: CK_UNAVAILABLE_INFORMATION
-// becomes -1; CK_EFFECTIVELY_INFINITE stays 0.
+// maxSessionLimit is the largest session limit or count taken as a
+// number. A token may report a limit of any CK_ULONG (openCryptoki
+// reports ULONG_MAX-1, which int(…) turns into -2); no process opens
+// more sessions than this.
+const maxSessionLimit = math.MaxInt32
+
+// sessionLimit converts a CK_ULONG session limit (ulMaxSessionCount,
+// ulMaxRwSessionCount) as SlotInfo has it, the one place that does:
+// CK_UNAVAILABLE_INFORMATION becomes -1; CK_EFFECTIVELY_INFINITE, and
+// any limit above maxSessionLimit, 0 (no limit). It never wraps.
+func sessionLimit(n uint) int {
+	switch {
+	case n == pkcs11.CK_UNAVAILABLE_INFORMATION:
+		return -1
+	case n > maxSessionLimit:
+		return 0
+	}
+	return int(n)
+}
+
+// sessionCount converts a CK_ULONG count of open sessions
+// (ulSessionCount, ulRwSessionCount): -1 when the token does not say
+// (CK_UNAVAILABLE_INFORMATION) or says more than any process opens.
 func sessionCount(n uint) int {
-	if n == pkcs11.CK_UNAVAILABLE_INFORMATION {
+	if n > maxSessionLimit {
 		return -1
 	}
 	return int(n)

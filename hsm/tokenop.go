@@ -35,8 +35,10 @@ type tokenOp struct {
 	name  string
 	mechs []*pkcs11.Mechanism
 	data  []byte
-	// out is the token's answer, in memory of its own (miekg/pkcs11 makes
-	// it); opPool.finish hands it to the caller.
+	// size is the length of the answer, which the algorithm fixes.
+	size int
+	// out is the token's answer, in memory of its own (module.finish
+	// makes it); opPool.finish hands it to the caller.
 	out []byte
 
 	run func(s pkcs11.SessionHandle) error
@@ -53,36 +55,81 @@ func (c *tokenOp) once(s pkcs11.SessionHandle) error {
 	if err != nil {
 		return err
 	}
-	p := c.k.b.p
+	t := &c.k.b.token
 	switch c.kind {
 	case opSign:
-		if err := p.SignInit(s, c.mechs, obj); err != nil {
+		if err := t.p.SignInit(s, c.mechs, obj); err != nil {
 			return err
 		}
-		c.out, err = p.Sign(s, c.data)
+		c.out, err = t.singleCall(c.name, callSign, s, c.data, c.size)
 		return err
 	case opEncrypt:
 		defer c.gcm.Free()
-		if err := p.EncryptInit(s, c.mechs, obj); err != nil {
+		if err := t.p.EncryptInit(s, c.mechs, obj); err != nil {
 			return err
 		}
-		c.out, err = p.Encrypt(s, c.data)
+		c.out, err = t.singleCall(c.name, callEncrypt, s, c.data, c.size)
 		return err
 	default: // opDecrypt
 		defer c.gcm.Free()
-		if err := p.DecryptInit(s, c.mechs, obj); err != nil {
+		if err := t.p.DecryptInit(s, c.mechs, obj); err != nil {
 			return err
 		}
-		if c.out, err = p.Decrypt(s, c.data); err != nil {
-			return decryptAEADError(c.name, err)
+		out, active, err := t.mod.finish(callDecrypt, s, c.data, c.size, outputLimit(c.size))
+		if err != nil {
+			return endOperation(c.name, decryptAEADError(c.name, err), active)
 		}
+		c.out = out
 		return nil
 	}
 }
 
+// singleCall makes call on session s, whose operation its init began, for
+// input in and an answer of size bytes (see module.finish); op names it in
+// errors. A failure that may have left the operation active on s ends it
+// (see endOperation).
+func (t *token) singleCall(op string, call singlePart, s pkcs11.SessionHandle, in []byte, size int) ([]byte, error) {
+	out, active, err := t.mod.finish(call, s, in, size, outputLimit(size))
+	if err != nil {
+		return nil, endOperation(op, err, active)
+	}
+	return out, nil
+}
+
+// outputLimit is the largest output buffer that a call for an answer of
+// out bytes gives a token which asks for more (CKR_BUFFER_TOO_SMALL): a
+// few blocks more, room for an AES-GCM decryption that wants its whole
+// input's length, or an encryption that wants a block and a tag beyond
+// it. It does not grow with the input: a guest's large message to sign
+// is not charged twice.
+func outputLimit(out int) int { return out + 64 }
+
+// endOperation is err, the failure of a call for op, when the operation
+// is no longer active on the session; when it is (active), the error
+// gains trait evict, so that the session is closed rather than given to
+// the next call (which would inherit the operation), and the call is
+// tried once more on a fresh session. Closing the session is the one end
+// of an operation that every token honours: PKCS#11 3.0 ends one with an
+// init without a mechanism, which 2.40 tokens such as SoftHSM2 2.6.1
+// refuse (CKR_ARGUMENTS_BAD), keeping the operation. On the persistent
+// session (HKDF-Extract's HMAC) that means reopening it, and the session
+// objects go with it, as when the token loses the session (withMain).
+func endOperation(op string, err error, active bool) error {
+	if !active {
+		return err
+	}
+	var te *TokenError
+	if !errors.As(ckrError(op, err), &te) {
+		return err
+	}
+	evicted := *te
+	evicted.traits |= evict
+	return &evicted
+}
+
 // runOp runs one token operation of k on a pooled session: kind on data
 // with mechs (for AES-GCM, CKM_AES_GCM with nonce and aad), named name in
-// errors, answering about out bytes. What it stages is charged to budget
+// errors, answering out bytes. What it stages is charged to budget
 // (nil: nothing) until the body ends (see tokenStaging). It returns the
 // token's answer, which is the caller's. The caller holds k (acquire).
 func (k *keyBase) runOp(ctx context.Context, budget *provider.Budget, kind opKind, name string, mechs []*pkcs11.Mechanism, data []byte, out int, nonce, aad []byte) ([]byte, error) {
@@ -91,7 +138,7 @@ func (k *keyBase) runOp(ctx context.Context, budget *provider.Budget, kind opKin
 		return nil, err
 	}
 	c := k.ops.get(k)
-	c.kind, c.name, c.mechs, c.data = kind, name, mechs, data
+	c.kind, c.name, c.mechs, c.data, c.size = kind, name, mechs, data, out
 	if kind != opSign {
 		c.setGCM(nonce, aad)
 	}

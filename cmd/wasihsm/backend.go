@@ -87,6 +87,7 @@ func hsmConfig(s config.Settings, lookupEnv func(string) (string, bool)) (hsm.Co
 	}
 	cfg := hsm.Config{
 		Module:         p.Module,
+		InitArgs:       p.InitArgs,
 		AllowedModules: p.AllowedModules,
 		Token:          token,
 		MaxSessions:    p.MaxSessions,

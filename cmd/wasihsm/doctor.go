@@ -170,9 +170,9 @@ func (c *cli) diagnose(ctx context.Context, flags map[string]string) *doctorRepo
 	checkGuestGrants(r, s.Keys)
 
 	// The module: it is in the allow-list (Load checked), and it loads.
-	slots, err := hsm.Slots(ctx, s.PKCS11.Module)
+	slots, err := hsm.Slots(ctx, s.PKCS11.Module, s.PKCS11.InitArgs)
 	if err != nil {
-		r.fail(chkModule, err.Error(), moduleFix(s.PKCS11.Module))
+		r.fail(chkModule, err.Error(), moduleFix(s, err))
 		r.skipRest("the module did not load", s.Keys)
 		return r
 	}
@@ -217,7 +217,7 @@ func (c *cli) diagnose(ctx context.Context, flags map[string]string) *doctorRepo
 	b, err := hsm.Open(ctx, cfg)
 	var probed *tokenProbe
 	if err != nil {
-		r.fail(chkBackend, err.Error(), backendFix(err))
+		r.fail(chkBackend, err.Error(), backendFix(s, slot, err))
 	} else {
 		r.pass(chkBackend, "the PKCS#11 backend opens as run opens it")
 		probed = newTokenProbe(b)
@@ -231,15 +231,36 @@ func (c *cli) diagnose(ctx context.Context, flags map[string]string) *doctorRepo
 	return r
 }
 
-// backendFix says how to fix a backend that the checks before let pass.
-func backendFix(err error) string {
-	switch {
-	case errors.Is(err, provider.ErrNoResources):
-		return "the backend needs 2 sessions or more: raise pkcs11.max_sessions, or the token's session limit"
+// backendFix says how to fix a backend that the checks before let pass,
+// from what Open answered (err) and the token's slot.
+func backendFix(s config.Settings, slot hsm.SlotInfo, err error) string {
+	switch code := tokenAnswer(err); {
 	case errors.As(err, new(*hsm.ManagedKeyError)):
 		return "correct or remove that entry of keys: in the configuration"
+	case code == pkcs11.CKR_SESSION_COUNT:
+		return fmt.Sprintf("the token has no session left for wasihsm (%s open of at most %s): other programs hold them; "+
+			"stop those you do not need, or raise the token's own session limit", sessionLimit(slot.Sessions), sessionLimit(slot.MaxSessions))
+	case errors.Is(err, provider.ErrNoResources) && hsm.SessionLimit(slot.MaxSessions, s.PKCS11.MaxSessions) < 2:
+		return sessionsFix(s, slot)
+	case errors.Is(err, provider.ErrNoResources):
+		return "the token is short of memory or sessions: stop other programs that use it, or delete objects it no longer needs (wasihsm keys list)"
+	case errors.Is(err, provider.ErrTimeout):
+		return "the token did not answer within the deadline of opening (a multiple of pkcs11.call_timeout): " +
+			"check that it answers (wasihsm slots), or raise pkcs11.call_timeout"
 	}
 	return "run opens the backend the same way and would fail too: see the error (wasihsm slots shows the token's state)"
+}
+
+// sessionsFix says how to give the backend the 2 sessions it needs (one
+// persistent, one or more for operations) when the configuration or the
+// token's limit allows fewer.
+func sessionsFix(s config.Settings, slot hsm.SlotInfo) string {
+	if n := s.PKCS11.MaxSessions; n > 0 && n < 2 {
+		return fmt.Sprintf("the backend needs 2 sessions or more (one persistent, one for operations): set pkcs11.max_sessions to 2 or more, "+
+			"or leave it out to use as many as the token allows (%s)", sessionLimit(slot.MaxSessions))
+	}
+	return fmt.Sprintf("the backend needs 2 sessions or more (one persistent, one for operations) and the token allows %s: "+
+		"raise the token's own session limit (its configuration), or use another token", sessionLimit(slot.MaxSessions))
 }
 
 // checkConfigFile fails a configuration file that another user could
@@ -308,7 +329,18 @@ func (c *cli) checkPIN(r *doctorReport, s config.Settings) {
 	}
 }
 
-func moduleFix(module string) string {
+// moduleFix says how to fix a module that did not load or initialise
+// (err).
+func moduleFix(s config.Settings, err error) string {
+	module := s.PKCS11.Module
+	if tokenAnswer(err) == pkcs11.CKR_ARGUMENTS_BAD {
+		// The library loaded; C_Initialize refused its arguments.
+		if s.PKCS11.InitArgs == "" {
+			return "the module refused to initialise without arguments: it may need pkcs11.init_args " +
+				"(NSS softokn: \"configdir='sql:DIR' certPrefix='' keyPrefix='' secmod='secmod.db' flags=\"; docs/configuration.md, \"Init arguments\")"
+		}
+		return "the module refused pkcs11.init_args: correct them as its documentation says, or leave them out (SoftHSM2, for one, takes none)"
+	}
 	fix := fmt.Sprintf("check that %s exists and is a PKCS#11 module for this machine (ls -l %s; file %s)", module, module, module)
 	switch {
 	case strings.Contains(module, "softhsm"):
@@ -380,7 +412,7 @@ func checkSessions(r *doctorReport, s config.Settings, slot hsm.SlotInfo) {
 		sessionLimit(slot.MaxSessions), sessionLimit(slot.MaxRWSessions), use, s.PKCS11.SessionWait)
 	switch {
 	case use < 2:
-		r.fail(chkSessions, detail, "the backend needs 2 sessions or more: raise pkcs11.max_sessions, or the token's session limit")
+		r.fail(chkSessions, detail, sessionsFix(s, slot))
 	case s.PKCS11.MaxSessions > 0 && slot.MaxSessions > 0 && s.PKCS11.MaxSessions > slot.MaxSessions:
 		r.add(chkSessions, checkWarn, detail+fmt.Sprintf("; pkcs11.max_sessions %d is more than the token allows", s.PKCS11.MaxSessions),
 			fmt.Sprintf("set pkcs11.max_sessions to %d or less", slot.MaxSessions))

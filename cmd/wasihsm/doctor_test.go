@@ -58,11 +58,47 @@ func TestLoginFix(t *testing.T) {
 	}
 }
 
-// TestBackendFix: a managed key entry that hsm refuses is told by its
-// type, not by its message.
+// TestBackendFix: doctor's advice on a backend that does not open follows
+// the error's type and the token's answer (a managed key entry hsm
+// refuses, a token out of sessions) and names the fix for that cause,
+// never the words of a message.
 func TestBackendFix(t *testing.T) {
+	var oneSession, anySessions config.Settings
+	oneSession.PKCS11.MaxSessions = 1
+	small := hsm.SlotInfo{MaxSessions: 1}
+	busy := hsm.SlotInfo{MaxSessions: 8, Sessions: 8}
 	mke := fmt.Errorf("backend: %w", &hsm.ManagedKeyError{Index: 0, Name: "agree", Field: "Algorithm", Problem: "X25519 keys on a token are not supported"})
-	assert.Equal(t, "correct or remove that entry of keys: in the configuration", backendFix(mke))
-	assert.Contains(t, backendFix(fmt.Errorf("hsm: %w", provider.ErrNoResources)), "2 sessions or more")
-	assert.Contains(t, backendFix(errors.New("hsm: config: ManagedKeys[0]")), "run opens the backend the same way")
+	full := fmt.Errorf("open: %w", &hsm.TokenError{Op: "open session", Code: pkcs11.CKR_SESSION_COUNT, Name: "CKR_SESSION_COUNT", Err: provider.ErrNoResources})
+	for _, tc := range []struct {
+		name string
+		s    config.Settings
+		slot hsm.SlotInfo
+		err  error
+		want string
+	}{
+		{"managed key entry", anySessions, busy, mke, "correct or remove that entry of keys: in the configuration"},
+		{"max_sessions 1", oneSession, busy, fmt.Errorf("hsm: %w", provider.ErrNoResources), "set pkcs11.max_sessions to 2 or more"},
+		{"token allows 1", anySessions, small, fmt.Errorf("hsm: %w", provider.ErrNoResources), "the token allows 1: raise the token's own session limit"},
+		{"sessions held by others", anySessions, busy, full, "(8 open of at most 8): other programs hold them"},
+		{"token memory", anySessions, busy, fmt.Errorf("hsm: %w", provider.ErrNoResources), "short of memory or sessions"},
+		{"no answer", anySessions, busy, fmt.Errorf("hsm: %w", provider.ErrTimeout), "raise pkcs11.call_timeout"},
+		{"a message naming a cause", anySessions, busy, errors.New("hsm: config: ManagedKeys[0]: CKR_SESSION_COUNT"), "run opens the backend the same way"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Contains(t, backendFix(tc.s, tc.slot, tc.err), tc.want)
+		})
+	}
+}
+
+// TestModuleFix: a module that loads but refuses C_Initialize's arguments
+// is told about pkcs11.init_args; one that does not load, to check the file.
+func TestModuleFix(t *testing.T) {
+	var s, withArgs config.Settings
+	s.PKCS11.Module = "/usr/lib/x86_64-linux-gnu/libsoftokn3.so"
+	withArgs.PKCS11 = s.PKCS11
+	withArgs.PKCS11.InitArgs = "configdir='sql:/nonexistent'"
+	refused := fmt.Errorf("slots: %w", &hsm.TokenError{Op: "initialize module", Code: pkcs11.CKR_ARGUMENTS_BAD, Name: "CKR_ARGUMENTS_BAD", Err: provider.ErrInvalidArgument})
+	assert.Contains(t, moduleFix(s, refused), "it may need pkcs11.init_args")
+	assert.Contains(t, moduleFix(withArgs, refused), "the module refused pkcs11.init_args")
+	assert.Contains(t, moduleFix(s, fmt.Errorf("hsm: load module: %w", provider.ErrDevice)), "check that "+s.PKCS11.Module+" exists")
 }

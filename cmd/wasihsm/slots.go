@@ -35,7 +35,7 @@ func (c *cli) slotsCommand(ctx context.Context, args []string) int {
 	if err := hsm.AllowModule(module, hsm.Config{Module: module, AllowedModules: settings.PKCS11.AllowedModules}); err != nil {
 		return c.errorf(exitUsage, "slots: %v", err)
 	}
-	slots, err := hsm.Slots(ctx, module)
+	slots, err := hsm.Slots(ctx, module, settings.PKCS11.InitArgs)
 	if err != nil {
 		return c.errorf(exitInternal, "slots: %v", err)
 	}

@@ -38,6 +38,7 @@ const (
 	FieldBackend          = "backend"
 	FieldFallback         = "fallback"
 	FieldPKCS11Module     = "pkcs11.module"
+	FieldInitArgs         = "pkcs11.init_args"
 	FieldAllowedModules   = "pkcs11.allowed_modules"
 	FieldToken            = "pkcs11.token"
 	FieldSerial           = "pkcs11.serial"
@@ -123,6 +124,10 @@ type PKCS11 struct {
 	// (or its flag or variable) names. Paths are compared as written,
 	// after cleaning.
 	AllowedModules []string
+	// InitArgs is pkcs11.init_args: the string the module's C_Initialize
+	// gets as pReserved (hsm.Config.InitArgs), "" for none. NSS softokn
+	// needs its parameter string there.
+	InitArgs string
 	// Token is pkcs11.token as given: the token's label, or an RFC 7512
 	// PKCS#11 URI ("pkcs11:…") written as pkcs11uri writes it, with any
 	// pin-value as "***". It is "" when only pkcs11.serial or
@@ -272,6 +277,7 @@ var settings = []setting{
 	{FieldBackend, "backend", EnvBackend, "`name` of the key backend: software or pkcs11", setBackend},
 	{FieldFallback, "fallback", EnvFallback, "what may run in software: allow, public-only or deny", setFallback},
 	{FieldPKCS11Module, "pkcs11-module", EnvPKCS11Module, "`path` of the PKCS#11 module", setModule},
+	{FieldInitArgs, "", "", "", setInitArgs},
 	{FieldAllowedModules, "", "", "", setAllowedModule},
 	{FieldToken, "token", EnvToken, "token `label` or PKCS#11 URI", setToken},
 	{FieldSerial, "", "", "", setSerial},
@@ -672,6 +678,15 @@ func setCallTimeout(l *loader, v string, _ Origin, _ string) string {
 		return fmt.Sprintf("%q is not a positive duration; want a number with a unit, such as 5s or 500ms", v)
 	}
 	l.s.PKCS11.CallTimeout = d
+	return ""
+}
+
+func setInitArgs(l *loader, v string, _ Origin, _ string) string {
+	if strings.ContainsRune(v, 0) {
+		// It reaches the module as a C string.
+		return "contains a NUL byte"
+	}
+	l.s.PKCS11.InitArgs = v
 	return ""
 }
 

@@ -20,6 +20,7 @@
 //	backend                    --backend             WASIHSM_BACKEND        backend
 //	fallback policy            --fallback            WASIHSM_FALLBACK       fallback
 //	PKCS#11 module             --pkcs11-module       WASIHSM_PKCS11_MODULE  pkcs11.module
+//	module init args (pReserved)                                            pkcs11.init_args
 //	allowed modules                                                         pkcs11.allowed_modules
 //	token (label or URI)       --token               WASIHSM_TOKEN          pkcs11.token
 //	token serial number                                                     pkcs11.serial

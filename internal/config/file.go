@@ -16,7 +16,7 @@ import (
 // the setting of the same name, or a list (see lists, and keys).
 var sections = map[string][]string{
 	"":        {"backend", "fallback", "pkcs11", "limits", "cache_dir", "keys", "log", "metrics"},
-	"pkcs11":  {"module", "allowed_modules", "token", "serial", "slot_id", "pin", "session_wait", "call_timeout", "max_sessions"},
+	"pkcs11":  {"module", "init_args", "allowed_modules", "token", "serial", "slot_id", "pin", "session_wait", "call_timeout", "max_sessions"},
 	"limits":  {"max_handles", "max_buffered_bytes", "max_memory_bytes", "max_instance_bytes"},
 	"log":     {"level", "format"},
 	"metrics": {"addr"},

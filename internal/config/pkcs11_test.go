@@ -491,6 +491,33 @@ func TestSessionSettings(t *testing.T) {
 	assert.True(t, s.BackendImplicit(), "session settings alone do not ask for the token")
 }
 
+// TestInitArgs: pkcs11.init_args reaches the settings as written, NSS's
+// parameter string with its quotes included; a NUL byte, which would cut
+// the C string short, is refused.
+func TestInitArgs(t *testing.T) {
+	const nss = `configdir='sql:/var/lib/wasihsm/nssdb' certPrefix='' keyPrefix='' secmod='secmod.db' flags=`
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"double-quoted", "pkcs11:\n  init_args: \"" + nss + "\"\n", nss},
+		{"plain", "pkcs11:\n  init_args: " + nss + "\n", nss},
+		{"absent", "pkcs11:\n  session_wait: 1s\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := load(t, map[string]string{"config": writeConfig(t, tc.body)}, nil)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, s.PKCS11.InitArgs)
+			if tc.want != "" {
+				assert.Equal(t, Origin{FromFile, s.ConfigFile}, s.Origin(FieldInitArgs))
+			}
+		})
+	}
+	_, err := load(t, map[string]string{"config": writeConfig(t, "pkcs11: {init_args: \"a\\0b\"}\n")}, nil)
+	var fe *FieldError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, FieldInitArgs, fe.Field)
+}
+
 // TestURIPINNeverShown formats settings whose PIN came from a URI's
 // pin-value, and errors about such a URI.
 func TestURIPINNeverShown(t *testing.T) {

@@ -16,6 +16,10 @@
 //	probe alloc N         allocate and touch N bytes (N ≥ 1)
 //	probe clock           print whether the wall clock and random source work
 //	probe key NAME        open the managed key NAME and print "opened NAME"
+//	probe seal ALG KEY NONCE TEXT
+//	                      import the AEAD key KEY (hex), print the hex of
+//	                      TEXT (hex) sealed with NONCE (hex), open it
+//	                      again and print "opened ok"
 package main
 
 import (
@@ -123,6 +127,29 @@ func main() {
 			fail(err.Error())
 		}
 		fmt.Println("opened", arg(args, 0))
+	case "seal":
+		key, nonce, text := unhex(arg(args, 1)), unhex(arg(args, 2)), unhex(arg(args, 3))
+		k, err := wasicrypto.ImportKey(arg(args, 0), key)
+		if err != nil {
+			fail(err.Error())
+		}
+		aead, err := wasicrypto.NewAEAD(k)
+		if err != nil {
+			fail(err.Error())
+		}
+		ct, tag, err := aead.Encrypt(nonce, text, nil)
+		if err != nil {
+			fail(err.Error())
+		}
+		fmt.Println(hex.EncodeToString(append(ct, tag...)))
+		opened, err := aead.Open(nil, nonce, append(ct, tag...), nil)
+		if err != nil {
+			fail(err.Error())
+		}
+		if !slices.Equal(opened, text) {
+			fail("the opened text differs")
+		}
+		fmt.Println("opened ok")
 	default:
 		fail("unknown command " + os.Args[1])
 	}
@@ -143,6 +170,14 @@ func arg(args []string, i int) string {
 		fail(fmt.Sprintf("%s: missing argument %d", os.Args[1], i+1))
 	}
 	return args[i]
+}
+
+func unhex(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		fail(err.Error())
+	}
+	return b
 }
 
 func fail(msg string) {
