@@ -205,10 +205,15 @@ func setupToken() (*Fixture, string, error) {
 // the configuration dir/softhsm2.conf, the token files under dir/tokens,
 // and the token "wasihsm-test" with PINs drawn at random.
 func makeToken(util, module, dir string) (*Fixture, error) {
+	return makeTokenPIN(util, module, dir, randomPIN())
+}
+
+// makeTokenPIN is makeToken with the user PIN pin.
+func makeTokenPIN(util, module, dir, pin string) (*Fixture, error) {
 	f := &Fixture{
 		Module:   module,
 		Label:    TokenLabel,
-		PIN:      randomPIN(),
+		PIN:      pin,
 		SOPIN:    randomPIN(),
 		ConfPath: filepath.Join(dir, "softhsm2.conf"),
 		Dir:      dir,
@@ -405,10 +410,23 @@ func startRemote(f *Fixture) (*RemoteFixture, string, error) {
 // launchServer starts `p11-kit server` for f's token on socket, records it
 // as the process's server and waits for its socket.
 func launchServer(f *Fixture, p11kit, socket string) error {
+	cmd, exited, err := spawnServer(f, p11kit, socket)
+	if err != nil {
+		return err
+	}
+	stateMu.Lock()
+	server, done = cmd, exited
+	stateMu.Unlock()
+	return nil
+}
+
+// spawnServer starts `p11-kit server` for f's token on socket and waits
+// for its socket; exited is closed when the server has exited.
+func spawnServer(f *Fixture, p11kit, socket string) (cmd *exec.Cmd, exited chan struct{}, err error) {
 	// A socket left by a server that was killed would make the new one
 	// fail to bind.
 	_ = os.Remove(socket)
-	cmd := exec.Command(p11kit, "server", "--provider", f.Module, "-f", "-n", socket, "pkcs11:token="+uriEscape(f.Label))
+	cmd = exec.Command(p11kit, "server", "--provider", f.Module, "-f", "-n", socket, "pkcs11:token="+uriEscape(f.Label))
 	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+f.ConfPath)
 	// A file, not a pipe: the server's children (one p11-kit-remote per
 	// connection) inherit its output, and a pipe they hold open would keep
@@ -416,33 +434,31 @@ func launchServer(f *Fixture, p11kit, socket string) error {
 	logPath := filepath.Join(f.Dir, "p11-kit-server.log")
 	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	defer out.Close()
 	cmd.Stdout, cmd.Stderr = out, out
 	setProcessAttributes(cmd)
-	exited := make(chan struct{})
+	exited = make(chan struct{})
 	if err := startLocked(cmd, exited); err != nil {
-		return fmt.Errorf("start p11-kit server: %w", err)
+		return nil, nil, fmt.Errorf("start p11-kit server: %w", err)
 	}
-	stateMu.Lock()
-	server, done = cmd, exited
-	stateMu.Unlock()
 
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if st, err := os.Stat(socket); err == nil && st.Mode()&os.ModeSocket != 0 {
-			return nil
+			return cmd, exited, nil
 		}
 		select {
 		case <-exited:
 			log, _ := os.ReadFile(logPath)
-			return fmt.Errorf("p11-kit server exited: %s", f.redact(string(log)))
+			return nil, nil, fmt.Errorf("p11-kit server exited: %s", f.redact(string(log)))
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			stopServer()
-			return errors.New("p11-kit server: no socket after 10s")
+			terminate(cmd)
+			<-exited
+			return nil, nil, errors.New("p11-kit server: no socket after 10s")
 		}
 	}
 }
