@@ -505,3 +505,91 @@ func Shutdown() {
 		_ = os.RemoveAll(token.Dir)
 	}
 }
+
+// Replicas returns the process's token and n-1 more tokens beside it, in
+// the same SoftHSM2 configuration (so one module serves them all, as
+// p11-kit-proxy serves several), with the same label and PINs and serials
+// of their own: replicas, as a token group has them. The first call makes
+// them; SoftHSM2 finds its tokens at C_Initialize, so call it before
+// anything in the process loads SoftHSM2. Later calls must ask for the
+// same n.
+func Replicas(t testing.TB, n int) []*Fixture {
+	t.Helper()
+	fx := Token(t)
+	replicasOnce.Do(func() {
+		util, err := exec.LookPath("softhsm2-util")
+		if err != nil {
+			replicasErr = err
+			return
+		}
+		replicas = []*Fixture{fx}
+		for i := 1; i < n; i++ {
+			before, err := run(fx, util, "--show-slots")
+			if err != nil {
+				replicasErr = err
+				return
+			}
+			if _, err := run(fx, util, "--init-token", "--free", "--label", fx.Label, "--pin", fx.PIN, "--so-pin", fx.SOPIN); err != nil {
+				replicasErr = fmt.Errorf("initialise replica %d: %w", i, err)
+				return
+			}
+			after, err := run(fx, util, "--show-slots")
+			if err != nil {
+				replicasErr = err
+				return
+			}
+			r := *fx
+			if r.Serial = newSerial(before, after); r.Serial == "" {
+				replicasErr = fmt.Errorf("replica %d: no new serial in softhsm2-util --show-slots", i)
+				return
+			}
+			replicas = append(replicas, &r)
+		}
+	})
+	if replicasErr != nil {
+		t.Fatalf("softhsmtest: replicas: %v", replicasErr)
+	}
+	if len(replicas) != n {
+		t.Fatalf("softhsmtest: replicas: made %d, asked for %d", len(replicas), n)
+	}
+	out := make([]*Fixture, n)
+	for i, r := range replicas {
+		c := *r
+		out[i] = &c
+	}
+	return out
+}
+
+var (
+	replicasOnce sync.Once
+	replicas     []*Fixture
+	replicasErr  error
+)
+
+// newSerial returns the serial number in the --show-slots output after
+// that is not in before.
+func newSerial(before, after string) string {
+	seen := map[string]bool{}
+	for _, s := range serials(before) {
+		seen[s] = true
+	}
+	for _, s := range serials(after) {
+		if !seen[s] {
+			return s
+		}
+	}
+	return ""
+}
+
+func serials(showSlots string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(showSlots))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "Serial number" {
+			if s := strings.TrimSpace(v); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}

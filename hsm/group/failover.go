@@ -1,0 +1,151 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/wasihsm/wasihsm/provider"
+)
+
+// retryPause is how long an operation that found no token to try, or
+// every token failing, waits before it looks again (a token may be in a
+// short recovery: its module initialised again by another token's).
+const retryPause = 10 * time.Millisecond
+
+// errGroupDeadline ends an operation's context at the group's call
+// deadline.
+var errGroupDeadline = errors.New("group: no token answered within the call deadline")
+
+// failsOver reports whether err is the token's failure rather than the
+// operation's: the operation is then tried on another token. Every
+// operation of the API gives the same result when repeated with the same
+// inputs, so a retry is safe even when the failed attempt did its work.
+func failsOver(err error) bool {
+	return errors.Is(err, provider.ErrDevice) || errors.Is(err, provider.ErrTimeout) ||
+		errors.Is(err, provider.ErrNoResources) || errors.Is(err, provider.ErrKeyLost) ||
+		errors.Is(err, provider.ErrNotFound)
+}
+
+// candidates returns the members that may serve an operation on managed
+// key name ("" for none), in the order the policy tries them.
+func (g *Group) candidates(name string) []*member {
+	var out []*member
+	for _, m := range g.members {
+		if m.serves(name) {
+			out = append(out, m)
+		}
+	}
+	if g.cfg.Policy == Balance && len(out) > 1 {
+		// Least loaded first; among equals, round robin.
+		start := int(g.next.Add(1) % uint64(len(out)))
+		out = append(out[start:], out[:start]...)
+		slices.SortStableFunc(out, func(a, b *member) int {
+			return int(a.inflight.Load() - b.inflight.Load())
+		})
+	}
+	return out
+}
+
+// allDown reports whether no member may come back soon: every one is
+// down, or serves the key name not at all.
+func (g *Group) allDown(name string) bool {
+	for _, m := range g.members {
+		if m.getState() == Down {
+			continue
+		}
+		if name != "" && m.getState() == Healthy {
+			m.mu.Lock()
+			present := m.keys[name] == KeyPresent
+			m.mu.Unlock()
+			if !present {
+				continue
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// run runs f on the group's tokens, the policy's choice first, within the
+// call deadline: when a token fails (failsOver), f runs on the next; when
+// none is left, run waits for one to come back, until the deadline. It
+// fails at once, with provider.ErrDevice, when every token is down.
+// f's attempt on one token ends at the token's own call deadline (the
+// group's attempt timeout). name is the managed key f uses, or "".
+func (g *Group) run(ctx context.Context, name string, f func(ctx context.Context, m *member) error) error {
+	return g.runWithin(ctx, g.deadline, name, f)
+}
+
+// runWithin is run with the call deadline d.
+func (g *Group) runWithin(ctx context.Context, d time.Duration, name string, f func(ctx context.Context, m *member) error) error {
+	if g.closed.Load() {
+		return fmt.Errorf("group: closed: %w", provider.ErrDevice)
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, d, errGroupDeadline)
+	defer cancel()
+	var last error
+	failed := false
+	for {
+		cands := g.candidates(name)
+		if len(cands) == 0 && g.allDown(name) {
+			if last == nil {
+				last = g.lastError()
+			}
+			return fmt.Errorf("group: no token can serve it (all down): %w: %w", provider.ErrDevice, last)
+		}
+		for _, m := range cands {
+			if ctx.Err() != nil {
+				break
+			}
+			m.inflight.Add(1)
+			start := time.Now()
+			err := f(ctx, m)
+			m.latencyNS.Add(int64(time.Since(start)))
+			m.ops.Add(1)
+			m.inflight.Add(-1)
+			if err == nil {
+				if failed {
+					g.failovers.Add(1)
+				}
+				return nil
+			}
+			if ctx.Err() != nil && context.Cause(ctx) != errGroupDeadline {
+				return err // the caller gave up
+			}
+			if !failsOver(err) {
+				return err
+			}
+			m.failures.Add(1)
+			m.noteError(err)
+			last, failed = err, true
+		}
+		select {
+		case <-ctx.Done():
+			if context.Cause(ctx) != errGroupDeadline {
+				return fmt.Errorf("group: %w", ctx.Err())
+			}
+			if last == nil {
+				last = errGroupDeadline
+			}
+			return fmt.Errorf("group: no token answered within %v: %w: %w", d, provider.ErrTimeout, last)
+		case <-time.After(retryPause):
+		}
+	}
+}
+
+// lastError is the last error of any member, for the message of a group
+// that has none healthy.
+func (g *Group) lastError() error {
+	for _, m := range g.members {
+		m.mu.Lock()
+		err := m.lastErr
+		m.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return errors.New("group: no token in service")
+}
