@@ -72,7 +72,8 @@ func (g *Group) allDown(name string) bool {
 // run runs f on the group's tokens, the policy's choice first, within the
 // call deadline: when a token fails (failsOver), f runs on the next; when
 // none is left, run waits for one to come back, until the deadline. It
-// fails at once, with provider.ErrDevice, when every token is down.
+// fails at once, with provider.ErrDevice, when every token is down, and
+// after the grace of one attempt timeout when none is healthy.
 // f's attempt on one token ends at the token's own call deadline (the
 // group's attempt timeout). name is the managed key f uses, or "".
 func (g *Group) run(ctx context.Context, name string, f func(ctx context.Context, m *member) error) error {
@@ -88,13 +89,28 @@ func (g *Group) runWithin(ctx context.Context, d time.Duration, name string, f f
 	defer cancel()
 	var last error
 	failed := false
+	var idleSince time.Time // when the call first found no token to try
 	for {
 		cands := g.candidates(name)
-		if len(cands) == 0 && g.allDown(name) {
-			if last == nil {
-				last = g.lastError()
+		if len(cands) == 0 {
+			now := time.Now()
+			if idleSince.IsZero() {
+				idleSince = now
 			}
-			return fmt.Errorf("group: no token can serve it (all down): %w: %w", provider.ErrDevice, last)
+			// Every token down: at once. Every token recovering: after
+			// the grace of an attempt, since a token that comes back
+			// within it is one whose module was initialised again for
+			// another token's sake (a short pause), and one that does
+			// not is failing; a guest should not wait a whole call
+			// deadline to learn that no token serves.
+			if g.allDown(name) || now.Sub(idleSince) >= g.grace {
+				if last == nil {
+					last = g.lastError()
+				}
+				return fmt.Errorf("group: no token can serve it now: %w: %w", provider.ErrDevice, last)
+			}
+		} else {
+			idleSince = time.Time{}
 		}
 		for _, m := range cands {
 			if ctx.Err() != nil {

@@ -20,6 +20,7 @@ import (
 type Group struct {
 	cfg       Config
 	deadline  time.Duration
+	grace     time.Duration // see run
 	downAfter time.Duration
 	members   []*member
 	managed   map[string]*managedKey
@@ -65,6 +66,7 @@ func Open(ctx context.Context, cfg Config) (*Group, error) {
 	g := &Group{
 		cfg:       cfg,
 		deadline:  cfg.callTimeout(),
+		grace:     cfg.attemptTimeout(),
 		downAfter: cfg.downAfter(),
 		managed:   make(map[string]*managedKey, len(cfg.ManagedKeys)),
 		closing:   make(chan struct{}),
