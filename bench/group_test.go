@@ -35,7 +35,7 @@ type groupEnv struct {
 // benchmarks use. The servers go when the benchmark ends.
 func newGroupEnv(b *testing.B) *groupEnv {
 	b.Helper()
-	fx := softhsmtest.NewGroup(b, 2)
+	fx := softhsmtest.Servers(b, 2)
 	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		b.Fatal(err)

@@ -29,10 +29,9 @@ func failsOver(err error) bool {
 		errors.Is(err, provider.ErrNotFound)
 }
 
-// candidates returns the members that may serve an operation on managed
-// key name ("" for none), in the order the policy tries them.
-func (g *Group) candidates(name string) []*member {
-	var out []*member
+// candidates appends to out the members that may serve an operation on
+// managed key name ("" for none), in the order the policy tries them.
+func (g *Group) candidates(name string, out []*member) []*member {
 	for _, m := range g.members {
 		if m.serves(name) {
 			out = append(out, m)
@@ -41,7 +40,9 @@ func (g *Group) candidates(name string) []*member {
 	if g.cfg.Policy == Balance && len(out) > 1 {
 		// Least loaded first; among equals, round robin.
 		start := int(g.next.Add(1) % uint64(len(out)))
-		out = append(out[start:], out[:start]...)
+		slices.Reverse(out[:start])
+		slices.Reverse(out[start:])
+		slices.Reverse(out)
 		slices.SortStableFunc(out, func(a, b *member) int {
 			return int(a.inflight.Load() - b.inflight.Load())
 		})
@@ -80,18 +81,22 @@ func (g *Group) run(ctx context.Context, name string, f func(ctx context.Context
 	return g.runWithin(ctx, g.deadline, name, f)
 }
 
-// runWithin is run with the call deadline d.
+// runWithin is run with the call deadline d. The deadline costs nothing
+// while there is time for a whole attempt: each attempt is bounded by the
+// token's own call deadline (the attempt timeout), and only one that
+// starts closer to the deadline than two attempts gets a context that
+// ends at it.
 func (g *Group) runWithin(ctx context.Context, d time.Duration, name string, f func(ctx context.Context, m *member) error) error {
 	if g.closed.Load() {
 		return fmt.Errorf("group: closed: %w", provider.ErrDevice)
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, d, errGroupDeadline)
-	defer cancel()
+	deadline := time.Now().Add(d)
 	var last error
 	failed := false
 	var idleSince time.Time // when the call first found no token to try
+	var buf [8]*member
 	for {
-		cands := g.candidates(name)
+		cands := g.candidates(name, buf[:0])
 		if len(cands) == 0 {
 			now := time.Now()
 			if idleSince.IsZero() {
@@ -113,22 +118,30 @@ func (g *Group) runWithin(ctx context.Context, d time.Duration, name string, f f
 			idleSince = time.Time{}
 		}
 		for _, m := range cands {
-			if ctx.Err() != nil {
+			remaining := time.Until(deadline)
+			if remaining <= 0 || ctx.Err() != nil {
 				break
+			}
+			actx, cancel := ctx, context.CancelFunc(nil)
+			if remaining < 2*g.grace {
+				actx, cancel = context.WithTimeoutCause(ctx, remaining, errGroupDeadline)
 			}
 			m.inflight.Add(1)
 			start := time.Now()
-			err := f(ctx, m)
+			err := f(actx, m)
 			m.latencyNS.Add(int64(time.Since(start)))
 			m.ops.Add(1)
 			m.inflight.Add(-1)
+			if cancel != nil {
+				cancel()
+			}
 			if err == nil {
 				if failed {
 					g.failovers.Add(1)
 				}
 				return nil
 			}
-			if ctx.Err() != nil && context.Cause(ctx) != errGroupDeadline {
+			if ctx.Err() != nil {
 				return err // the caller gave up
 			}
 			if !failsOver(err) {
@@ -138,20 +151,25 @@ func (g *Group) runWithin(ctx context.Context, d time.Duration, name string, f f
 			m.noteError(err)
 			last, failed = err, true
 		}
-		select {
-		case <-ctx.Done():
-			if context.Cause(ctx) != errGroupDeadline {
-				return fmt.Errorf("group: %w", ctx.Err())
-			}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("group: %w", err)
+		}
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
 			if last == nil {
 				last = errGroupDeadline
 			}
 			return fmt.Errorf("group: no token answered within %v: %w: %w", d, provider.ErrTimeout, last)
-		case <-time.After(retryPause):
+		}
+		pause := time.NewTimer(min(retryPause, remaining))
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+			return fmt.Errorf("group: %w", ctx.Err())
+		case <-pause.C:
 		}
 	}
 }
-
 // lastError is the last error of any member, for the message of a group
 // that has none healthy.
 func (g *Group) lastError() error {

@@ -45,9 +45,10 @@ type GroupToken struct {
 	// module file that names it.
 	Socket, ModuleFile string
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	stopped bool
 }
 
 // proxyCandidates are where distributions put p11-kit-proxy.so.
@@ -61,56 +62,78 @@ var proxyCandidates = []string{
 // moduleDir is where p11-kit-proxy looks for the system's module files.
 const moduleDir = "/etc/pkcs11/modules"
 
-// NewGroup makes a group of n tokens and starts their servers. It skips the
-// test (fails it with CI=true) when a tool is missing, and fails it when
+// The process's group (see Group).
+var (
+	groupOnce sync.Once
+	group     *Group
+	groupErr  error
+	groupSkip string
+	groupDir  string // the tokens' parent directory
+	groupMade bool   // moduleDir was made for the group
+)
+
+// Servers returns the process's group of n tokens, making it on the first
+// call; later calls must ask for the same n. It skips the test (fails it
+// with CI=true) when a tool is missing, and fails it when
 // /etc/pkcs11/modules cannot be written (the proxy has no other place to
-// find remote modules).
-func NewGroup(t testing.TB, n int) *Group {
+// find remote modules). Call it before anything in the process loads
+// p11-kit-proxy.so.
+func Servers(t testing.TB, n int) *Group {
 	t.Helper()
+	groupOnce.Do(func() { group, groupSkip, groupErr = makeGroup(n) })
+	switch {
+	case groupSkip != "":
+		unavailable(t, groupSkip)
+	case groupErr != nil:
+		t.Fatalf("softhsmtest: group: %v", groupErr)
+	case len(group.Tokens) != n:
+		t.Fatalf("softhsmtest: group: the process's group has %d tokens, asked for %d", len(group.Tokens), n)
+	}
+	t.Cleanup(func() { group.restore(t) })
+	return group
+}
+
+// makeGroup makes the process's group; it answers a skip reason for a
+// missing tool and an error for a failure.
+func makeGroup(n int) (*Group, string, error) {
 	util, err := exec.LookPath("softhsm2-util")
 	if err != nil {
-		unavailable(t, "softhsm2-util not found (install softhsm2)")
+		return nil, "softhsm2-util not found (install softhsm2)", nil
 	}
 	module := firstExisting(moduleCandidates)
 	if module == "" {
-		unavailable(t, "libsofthsm2.so not found (install softhsm2)")
+		return nil, "libsofthsm2.so not found (install softhsm2)", nil
 	}
 	p11kit, err := exec.LookPath("p11-kit")
 	if err != nil {
-		unavailable(t, "p11-kit not found (install p11-kit)")
+		return nil, "p11-kit not found (install p11-kit)", nil
 	}
 	proxy := firstExisting(proxyCandidates)
 	if proxy == "" {
-		unavailable(t, "p11-kit-proxy.so not found (install p11-kit-modules)")
+		return nil, "p11-kit-proxy.so not found (install p11-kit-modules)", nil
 	}
 	g := &Group{Module: proxy, Label: TokenLabel, PIN: randomPIN(), p11kit: p11kit}
-	base := t.TempDir()
-	made := !exists(moduleDir)
+	if groupDir, err = os.MkdirTemp("", "softhsmtest-group-"); err != nil {
+		return nil, "", err
+	}
+	groupMade = !exists(moduleDir)
 	if err := os.MkdirAll(moduleDir, 0o755); err != nil {
-		t.Fatalf("softhsmtest: group: %v (the proxy finds remote tokens only there)", err)
+		return nil, "", fmt.Errorf("%w (the proxy finds remote tokens only there)", err)
 	}
 	id := make([]byte, 6)
 	_, _ = rand.Read(id)
 	unique := hex.EncodeToString(id)
-	// Registered before anything starts: the servers and module files go
-	// even when the set-up fails half-way.
-	t.Cleanup(func() {
-		for _, tok := range g.Tokens {
-			tok.shutdown()
-			_ = os.Remove(tok.ModuleFile)
-		}
-		if made {
-			_ = os.Remove(moduleDir) // only when empty: others may use it
-		}
-	})
+	// Recorded before anything starts: Shutdown removes the servers and
+	// module files even when the set-up fails half-way.
+	group = g
 	for i := range n {
-		dir := filepath.Join(base, fmt.Sprintf("token%d", i))
+		dir := filepath.Join(groupDir, fmt.Sprintf("token%d", i))
 		if err := os.Mkdir(dir, 0o700); err != nil {
-			t.Fatal(err)
+			return nil, "", err
 		}
 		fx, err := makeTokenPIN(util, module, dir, g.PIN)
 		if err != nil {
-			t.Fatalf("softhsmtest: group token %d: %v", i, err)
+			return nil, "", fmt.Errorf("token %d: %w", i, err)
 		}
 		tok := &GroupToken{
 			Fixture:    fx,
@@ -119,13 +142,50 @@ func NewGroup(t testing.TB, n int) *Group {
 		}
 		g.Tokens = append(g.Tokens, tok)
 		if err := tok.start(p11kit); err != nil {
-			t.Fatalf("softhsmtest: group token %d: %v", i, err)
+			return nil, "", fmt.Errorf("token %d: %w", i, err)
 		}
 		if err := os.WriteFile(tok.ModuleFile, []byte("remote: unix:path="+tok.Socket+"\n"), 0o644); err != nil {
-			t.Fatalf("softhsmtest: group token %d: module file: %v", i, err)
+			return nil, "", fmt.Errorf("token %d: module file: %w", i, err)
 		}
 	}
-	return g
+	return g, "", nil
+}
+
+// shutdownGroup stops the group's servers and removes its module files
+// and directories (see Shutdown).
+func shutdownGroup() {
+	if group == nil {
+		return
+	}
+	for _, tok := range group.Tokens {
+		tok.shutdown()
+		_ = os.Remove(tok.ModuleFile)
+	}
+	if groupMade {
+		_ = os.Remove(moduleDir) // only when empty: others may use it
+	}
+	if groupDir != "" {
+		_ = os.RemoveAll(groupDir)
+	}
+}
+
+// restore starts again the servers a test killed and continues those it
+// stopped.
+func (g *Group) restore(t testing.TB) {
+	for i, tok := range g.Tokens {
+		tok.mu.Lock()
+		cmd, stopped := tok.cmd, tok.stopped
+		tok.stopped = false
+		tok.mu.Unlock()
+		switch {
+		case cmd == nil:
+			if err := tok.start(g.p11kit); err != nil {
+				t.Errorf("softhsmtest: restore server %d: %v", i, err)
+			}
+		case stopped:
+			_ = signalServer(cmd, syscall.SIGCONT)
+		}
+	}
 }
 
 func exists(path string) bool {
@@ -168,7 +228,7 @@ func (g *Group) Kill(t testing.TB, i int) {
 	tok := g.Tokens[i]
 	tok.mu.Lock()
 	cmd, exited := tok.cmd, tok.exited
-	tok.cmd, tok.exited = nil, nil
+	tok.cmd, tok.exited, tok.stopped = nil, nil, false
 	tok.mu.Unlock()
 	if cmd == nil {
 		t.Fatalf("softhsmtest: Kill: token %d has no server", i)
@@ -193,16 +253,19 @@ func (g *Group) Start(t testing.TB, i int) {
 
 // Stop stops token i's server and its children with SIGSTOP: calls that
 // reach it hang until Continue.
-func (g *Group) Stop(t testing.TB, i int) { g.signal(t, i, syscall.SIGSTOP) }
+func (g *Group) Stop(t testing.TB, i int) { g.signal(t, i, syscall.SIGSTOP, true) }
 
 // Continue resumes token i's server after Stop.
-func (g *Group) Continue(t testing.TB, i int) { g.signal(t, i, syscall.SIGCONT) }
+func (g *Group) Continue(t testing.TB, i int) { g.signal(t, i, syscall.SIGCONT, false) }
 
-func (g *Group) signal(t testing.TB, i int, sig syscall.Signal) {
+func (g *Group) signal(t testing.TB, i int, sig syscall.Signal, stopped bool) {
 	t.Helper()
 	tok := g.Tokens[i]
 	tok.mu.Lock()
 	cmd := tok.cmd
+	if cmd != nil {
+		tok.stopped = stopped
+	}
 	tok.mu.Unlock()
 	if cmd == nil {
 		t.Fatalf("softhsmtest: %v: token %d has no server", sig, i)

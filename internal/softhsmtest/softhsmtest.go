@@ -496,11 +496,14 @@ func stopServer() {
 	}
 }
 
-// Shutdown stops the p11-kit server and removes the token's directory. Call
+// Shutdown stops the p11-kit servers (the process's token's and the
+// group's, see Group), removes the group's module files and removes the
+// tokens' directories. Call
 // it from TestMain once the tests have run; the fixtures are unusable
 // afterwards. It does nothing when no fixture was made.
 func Shutdown() {
 	stopServer()
+	shutdownGroup()
 	if token != nil {
 		_ = os.RemoveAll(token.Dir)
 	}

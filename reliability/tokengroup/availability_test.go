@@ -45,7 +45,7 @@ func availabilityScale() float64 {
 func TestAvailability(t *testing.T) {
 	scale := availabilityScale()
 	at := func(s float64) time.Duration { return time.Duration(s * scale * float64(time.Second)) }
-	fx, k := newGroup(t, 3)
+	fx, k := newGroup(t)
 	g := openGroup(t, fx, group.Balance)
 	router, err := provider.NewRouter(provider.RouterConfig{Primary: g, Policy: provider.FallbackDeny, ManagedKeys: g})
 	require.NoError(t, err)

@@ -60,28 +60,40 @@ func tokenConfig(fx *softhsmtest.Group, tok *softhsmtest.GroupToken) hsm.Config 
 	}
 }
 
-// newGroup makes n tokens behind their servers and puts the same managed
-// keys on each, through the proxy, as `wasihsm keys import` does.
-func newGroup(t *testing.T, n int) (*softhsmtest.Group, keys) {
+// The process's group and its keys (see softhsmtest.Servers): the keys
+// are provisioned once.
+var (
+	provisionOnce sync.Once
+	provisioned   keys
+)
+
+// newGroup returns the process's three tokens behind their servers, with
+// the same managed keys on each, put there through the proxy as `wasihsm
+// keys import` does.
+func newGroup(t *testing.T) (*softhsmtest.Group, keys) {
 	t.Helper()
-	fx := softhsmtest.NewGroup(t, n)
-	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	der, err := x509.MarshalPKCS8PrivateKey(ec)
-	require.NoError(t, err)
-	k := keys{ec: ec, mac: make([]byte, 32)}
-	_, _ = rand.Read(k.mac)
-	for _, tok := range fx.Tokens {
-		a, err := hsm.OpenAdmin(context.Background(), tokenConfig(fx, tok), hsm.AdminOptions{})
+	fx := softhsmtest.Servers(t, 3)
+	provisionOnce.Do(func() {
+		ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		require.NoError(t, err)
-		require.NoError(t, a.Login(context.Background()))
-		_, err = a.Create(context.Background(), hsm.KeySpec{Label: "sig", ID: []byte{1}, Algorithm: "ES256", Material: der})
+		der, err := x509.MarshalPKCS8PrivateKey(ec)
 		require.NoError(t, err)
-		_, err = a.Create(context.Background(), hsm.KeySpec{Label: "mac", ID: []byte{2}, Algorithm: "HS256", Material: k.mac})
-		require.NoError(t, err)
-		require.NoError(t, a.Close())
-	}
-	return fx, k
+		k := keys{ec: ec, mac: make([]byte, 32)}
+		_, _ = rand.Read(k.mac)
+		for _, tok := range fx.Tokens {
+			a, err := hsm.OpenAdmin(context.Background(), tokenConfig(fx, tok), hsm.AdminOptions{})
+			require.NoError(t, err)
+			require.NoError(t, a.Login(context.Background()))
+			_, err = a.Create(context.Background(), hsm.KeySpec{Label: "sig", ID: []byte{1}, Algorithm: "ES256", Material: der})
+			require.NoError(t, err)
+			_, err = a.Create(context.Background(), hsm.KeySpec{Label: "mac", ID: []byte{2}, Algorithm: "HS256", Material: k.mac})
+			require.NoError(t, err)
+			require.NoError(t, a.Close())
+		}
+		provisioned = k
+	})
+	require.NotNil(t, provisioned.ec, "the keys were provisioned")
+	return fx, provisioned
 }
 
 // openGroup opens the group of fx's tokens.
@@ -96,7 +108,11 @@ func openGroup(t *testing.T, fx *softhsmtest.Group, policy group.Policy) *group.
 	}
 	g, err := group.Open(context.Background(), cfg)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = g.Close() })
+	t.Cleanup(func() {
+		if err := g.Close(); err != nil {
+			t.Logf("close: %v", err)
+		}
+	})
 	for i, s := range g.Status() {
 		require.Equal(t, group.Healthy, s.State, "token %d at open: %v", i, s.LastError)
 		require.Equal(t, group.KeyPresent, s.Keys["sig"], "token %d", i)
@@ -192,7 +208,7 @@ func (r *rejoin) wait() map[int]time.Duration {
 // fails, none takes longer than the call deadline, every result verifies,
 // and both tokens serve again within rejoinWithin of being back.
 func TestFailoverKillAndHang(t *testing.T) {
-	fx, k := newGroup(t, 3)
+	fx, k := newGroup(t)
 	g := openGroup(t, fx, group.Balance)
 	ctx := context.Background()
 	sig, err := g.OpenManagedKey(ctx, "sig", provider.Guest{Name: "load"})
@@ -272,7 +288,7 @@ func TestFailoverKillAndHang(t *testing.T) {
 // provider.ErrDevice (io), and succeed again within rejoinWithin of one
 // token's return.
 func TestAllDown(t *testing.T) {
-	fx, k := newGroup(t, 3)
+	fx, k := newGroup(t)
 	g := openGroup(t, fx, group.Balance)
 	ctx := context.Background()
 	sig, err := g.OpenManagedKey(ctx, "sig", provider.Guest{Name: "load"})
