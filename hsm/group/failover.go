@@ -170,6 +170,7 @@ func (g *Group) runWithin(ctx context.Context, d time.Duration, name string, f f
 		}
 	}
 }
+
 // lastError is the last error of any member, for the message of a group
 // that has none healthy.
 func (g *Group) lastError() error {
