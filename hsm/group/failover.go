@@ -70,6 +70,23 @@ func (g *Group) allDown(name string) bool {
 	return true
 }
 
+// absent reports whether every token was checked and none serves managed
+// key name: it is missing or different everywhere.
+func (g *Group) absent(name string) bool {
+	for _, m := range g.members {
+		if m.getState() != Healthy {
+			return false
+		}
+		m.mu.Lock()
+		present := m.keys[name] == KeyPresent
+		m.mu.Unlock()
+		if present {
+			return false
+		}
+	}
+	return true
+}
+
 // run runs f on the group's tokens, the policy's choice first, within the
 // call deadline: when a token fails (failsOver), f runs on the next; when
 // none is left, run waits for one to come back, until the deadline. It

@@ -111,7 +111,7 @@ func setup(t *testing.T) ([]*softhsmtest.Fixture, *keys) {
 func groupConfig(fxs []*softhsmtest.Fixture, policy group.Policy) group.Config {
 	cfg := group.Config{Policy: policy, CallTimeout: 4 * time.Second, ManagedKeys: []hsm.ManagedKey{
 		managed("sig", "sig", 1, "ES256"), managed("mac", "mac", 2, "HS256"), managed("box", "box", 3, "A256GCM"),
-		managed("odd", "odd", 4, "ES256"), managed("half", "half", 5, "ES256"),
+		managed("odd", "odd", 4, "ES256"), managed("half", "half", 5, "ES256"), managed("absent", "absent", 6, "HS256"),
 	}}
 	for _, fx := range fxs {
 		cfg.Tokens = append(cfg.Tokens, tokenConfig(fx))
@@ -158,6 +158,7 @@ func TestKeysProvenOnEveryToken(t *testing.T) {
 	assert.Equal(t, group.KeyDifferent, st[1].Keys["odd"], "another key under the same label and id")
 	assert.Equal(t, group.KeyPresent, st[0].Keys["half"])
 	assert.Equal(t, group.KeyMissing, st[1].Keys["half"])
+	assert.Equal(t, group.KeyMissing, st[0].Keys["absent"])
 
 	ctx := context.Background()
 	msg := []byte("a message for every token")
@@ -217,6 +218,7 @@ func TestOpenManagedKeyRefusals(t *testing.T) {
 		want  error
 	}{
 		{"unknown key", "nope", guest, provider.ErrNotFound},
+		{"on no token", "absent", guest, provider.ErrNotFound},
 		{"other guest", "sig", provider.Guest{Name: "intruder"}, provider.ErrAccessDenied},
 		{"anonymous", "sig", provider.Guest{}, provider.ErrAccessDenied},
 		{"the group's own name", "sig", provider.Guest{Name: "\x00wasihsm-group"}, provider.ErrAccessDenied},

@@ -42,6 +42,9 @@ func (g *Group) OpenManagedKey(ctx context.Context, name string, guest provider.
 	if guest.Anonymous() || !slices.ContainsFunc(k.cfg.Guests, func(r hsm.GuestRule) bool { return r.Matches(guest) }) {
 		return nil, fmt.Errorf("group: managed key %q: guest %q may not open it: %w", name, guest.Name, provider.ErrAccessDenied)
 	}
+	if g.absent(name) {
+		return nil, fmt.Errorf("group: managed key %q: on no token of the group (or different from the group's): %w", name, provider.ErrNotFound)
+	}
 	// Open it on a token now, so that a key no token serves fails here,
 	// as on a single token.
 	var first provider.Key
