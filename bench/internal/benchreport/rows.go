@@ -78,6 +78,8 @@ var Rows = []Row{
 	{Work: "ES256 sign, 2 instances in parallel (software)", Product: "BenchmarkParallelSoftware/2-instances", Baseline: "BenchmarkParallelSoftware/1-instance", Against: "1 instance", Kind: SpeedAtLeast, Target: 1.7},
 	{Work: "ES256 sign, 2 instances in parallel (SoftHSM2)", Product: "BenchmarkParallelToken/2-instances", Baseline: "BenchmarkParallelToken/raw-2-goroutines", Against: "raw miekg/pkcs11, 2 goroutines", Kind: SpeedAtLeast, Target: 0.95},
 	{Work: "ES256 sign, 2 instances in parallel (SoftHSM2, inline_calls)", Product: "BenchmarkParallelToken/2-instances-inline", Baseline: "BenchmarkParallelToken/raw-2-goroutines", Against: "raw miekg/pkcs11, 2 goroutines", Kind: SpeedAtLeast, Target: 0.95},
+	{Work: "ES256 sign with a managed key, 2 guests, a group of 2 tokens (each behind its own p11-kit server)", Product: "BenchmarkGroup/ES256-managed/2-tokens", Baseline: "BenchmarkGroup/ES256-managed/1-token", Against: "1 token (pkcs11.token), same set-up", Kind: SpeedAtLeast, Target: 1.7},
+	{Work: "the same on one token configured as a group of one", Product: "BenchmarkGroup/ES256-managed/group-of-1", Baseline: "BenchmarkGroup/ES256-managed/1-token", Against: "1 token (pkcs11.token)", Kind: TimeAtMost, Target: 1.1},
 	{Work: "diagnostic: raw HS256 of 64 B (SoftHSM2) on the caller's goroutine", Product: "BenchmarkHandoff/HS256-64B/inline", Kind: Info, Metric: "ns/op"},
 	{Work: "diagnostic: the same on a goroutine per call, as the default backend's deadline does", Product: "BenchmarkHandoff/HS256-64B/goroutine", Kind: Info, Metric: "ns/op"},
 	{Work: "diagnostic: the same with every other CPU busy (no idle P for the scheduler to wake)", Product: "BenchmarkHandoff/HS256-64B/goroutine-no-idle-cpu", Kind: Info, Metric: "ns/op"},
