@@ -15,15 +15,18 @@ import (
 	"crypto/x509"
 	"math/big"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasihsm/wasihsm/hsm"
 	"github.com/wasihsm/wasihsm/hsm/group"
 	"github.com/wasihsm/wasihsm/internal/softhsmtest"
+	"github.com/wasihsm/wasihsm/metrics"
 	"github.com/wasihsm/wasihsm/provider"
 )
 
@@ -282,4 +285,40 @@ func TestGeneratedKeysSpread(t *testing.T) {
 	for i, s := range g.Status() {
 		assert.Positive(t, s.Operations, "token %d made some of the keys", i)
 	}
+}
+
+// TestMetrics: the collector reports each token of a group, from the
+// group's own counts.
+func TestMetrics(t *testing.T) {
+	fxs, _ := setup(t)
+	g := openGroup(t, groupConfig(fxs, group.Balance))
+	ctx := context.Background()
+	k, err := g.OpenManagedKey(ctx, "sig", guest)
+	require.NoError(t, err)
+	for range 6 {
+		sign(t, k, []byte("m"))
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.New(metrics.Config{Token: g, Group: g}))
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	values := map[string]float64{} // name{labels} → value
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			key := f.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			v := m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			values[key] = v
+		}
+	}
+	st := g.Status()
+	for i, s := range st {
+		token := "token=" + strconv.Itoa(i)
+		assert.Equal(t, float64(s.Operations), values["wasihsm_group_token_operations_total,"+token], "token %d", i)
+		assert.Equal(t, 1.0, values["wasihsm_group_token_state,state=healthy,"+token], "token %d", i)
+		assert.Equal(t, 0.0, values["wasihsm_group_token_state,state=down,"+token], "token %d", i)
+	}
+	assert.Equal(t, 1.0, values["wasihsm_token_healthy"], "the group is healthy while a token is")
 }
