@@ -89,13 +89,14 @@ func (m *module) reinit(seen uint64) error {
 	defer m.reinitMu.Unlock()
 	m.gateMu.Lock()
 	m.closing = true
+	expired := false // guarded by gateMu
 	stop := time.AfterFunc(reinitDrain, func() {
 		m.gateMu.Lock()
+		expired = true
 		m.drained.Broadcast()
 		m.gateMu.Unlock()
 	})
-	deadline := time.Now().Add(reinitDrain)
-	for m.inflight > 0 && time.Now().Before(deadline) {
+	for m.inflight > 0 && !expired {
 		m.drained.Wait()
 	}
 	stop.Stop()
