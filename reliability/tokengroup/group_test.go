@@ -328,3 +328,64 @@ func TestAllDown(t *testing.T) {
 	assert.LessOrEqual(t, served, rejoinWithin)
 	assert.True(t, k.verifySig([]byte("m"), out))
 }
+
+// TestRejoinProvesKeys: a token that comes back holding another key under
+// a managed key's label and id (replaced while it was down) rejoins for
+// the keys it still holds, and serves none of the replaced one's
+// operations; the other tokens serve them.
+func TestRejoinProvesKeys(t *testing.T) {
+	fx, k := newGroup(t)
+	g := openGroup(t, fx, group.Balance)
+	ctx := context.Background()
+	sig, err := g.OpenManagedKey(ctx, "sig", provider.Guest{Name: "load"})
+	require.NoError(t, err)
+	mac, err := g.OpenManagedKey(ctx, "mac", provider.Guest{Name: "load"})
+	require.NoError(t, err)
+
+	fx.Kill(t, 2)
+	require.Eventually(t, func() bool {
+		_, _, err := signWith(ctx, sig, []byte("m"))
+		require.NoError(t, err, "the others serve meanwhile")
+		return g.Status()[2].State != group.Healthy
+	}, 10*time.Second, time.Millisecond, "the group notices")
+	// Another key under "sig"'s label and id, written to the token's
+	// files while its server is down.
+	fx.Tool(t, 2, "--delete-object", "--type", "privkey", "--id", "01")
+	fx.Tool(t, 2, "--delete-object", "--type", "pubkey", "--id", "01")
+	fx.Tool(t, 2, "--keypairgen", "--key-type", "EC:prime256v1", "--label", "sig", "--id", "01")
+	t.Cleanup(func() { restoreSig(t, fx, k) })
+	fx.Start(t, 2)
+	require.Eventually(t, func() bool { return g.Status()[2].State == group.Healthy }, rejoinWithin, 10*time.Millisecond)
+	st := g.Status()[2]
+	assert.Equal(t, group.KeyDifferent, st.Keys["sig"], "the replaced key is not served")
+	assert.Equal(t, group.KeyPresent, st.Keys["mac"], "the key it still holds is")
+
+	before := g.Status()[2].Operations
+	for i := range 30 {
+		out, _, err := signWith(ctx, sig, []byte{byte(i)})
+		require.NoError(t, err)
+		assert.True(t, k.verifySig([]byte{byte(i)}, out), "every signature is the group's key's")
+	}
+	assert.Equal(t, before, g.Status()[2].Operations, "token 2 signs nothing with the replaced key")
+	for i := range 30 {
+		out, _, err := signWith(ctx, mac, []byte{byte(i)})
+		require.NoError(t, err)
+		assert.True(t, k.verifyMAC([]byte{byte(i)}, out))
+	}
+	assert.Greater(t, g.Status()[2].Operations, before, "token 2 serves the MAC key again")
+}
+
+// restoreSig puts the group's "sig" key back on token 2, for the tests
+// that come after.
+func restoreSig(t *testing.T, fx *softhsmtest.Group, k keys) {
+	der, err := x509.MarshalPKCS8PrivateKey(k.ec)
+	require.NoError(t, err)
+	a, err := hsm.OpenAdmin(context.Background(), tokenConfig(fx, fx.Tokens[2]), hsm.AdminOptions{})
+	require.NoError(t, err)
+	defer func() { _ = a.Close() }()
+	require.NoError(t, a.Login(context.Background()))
+	_, err = a.Delete(context.Background(), "sig", []byte{1})
+	require.NoError(t, err)
+	_, err = a.Create(context.Background(), hsm.KeySpec{Label: "sig", ID: []byte{1}, Algorithm: "ES256", Material: der})
+	require.NoError(t, err)
+}
