@@ -29,6 +29,11 @@ import (
 // zero block, is refused on purpose: for AES-GCM that block is the GHASH
 // key H, with which tags can be forged.
 
+// recheckPause is how long a token whose check failed for a token error
+// (its backend healthy, its answers not) waits before the next check, so
+// that a token that fails every check is not asked every checkInterval.
+const recheckPause = 250 * time.Millisecond
+
 // checkAAD is the AAD of the AES-GCM check.
 var checkAAD = []byte("wasihsm token-group key check")
 
@@ -96,6 +101,9 @@ func (g *Group) check(ctx context.Context, m *member) {
 		default:
 			// The token failed while being checked: not back yet.
 			m.noteError(err)
+			m.mu.Lock()
+			m.nextCheck = time.Now().Add(recheckPause)
+			m.mu.Unlock()
 			return
 		}
 	}

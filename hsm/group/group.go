@@ -217,7 +217,7 @@ func (g *Group) watch() {
 		for _, m := range g.members {
 			st := m.b.Stats()
 			m.mu.Lock()
-			state, recs, checking := m.getState(), m.seenRecs, m.checking
+			state, recs, checking := m.getState(), m.seenRecs, m.checking || now.Before(m.nextCheck)
 			m.mu.Unlock()
 			switch {
 			case !st.Healthy:

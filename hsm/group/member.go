@@ -87,6 +87,9 @@ type member struct {
 	seenRecs uint64    // the backend's recoveries when last checked
 	keys     map[string]KeyState
 	checking bool
+	// nextCheck is when a check that failed for a token error may run
+	// again (see recheckPause).
+	nextCheck time.Time
 	// handles are the member's opened managed keys, by name, for the
 	// guests' operations (see managed.memberKey).
 	handles map[string]provider.Key
