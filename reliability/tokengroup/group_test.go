@@ -389,3 +389,48 @@ func restoreSig(t *testing.T, fx *softhsmtest.Group, k keys) {
 	_, err = a.Create(context.Background(), hsm.KeySpec{Label: "sig", ID: []byte{1}, Algorithm: "ES256", Material: der})
 	require.NoError(t, err)
 }
+
+// TestGeneratedKeysLiveOnOneToken: a key a guest generates lives on the
+// token that made it; when that token is lost (its server killed and
+// started again: the key's session object died with it) the key answers
+// notrecoverable, and new keys go to the healthy tokens and work.
+func TestGeneratedKeysLiveOnOneToken(t *testing.T) {
+	fx, _ := newGroup(t)
+	g := openGroup(t, fx, group.Balance)
+	ctx := context.Background()
+	ops := func() []uint64 {
+		var out []uint64
+		for _, s := range g.Status() {
+			out = append(out, s.Operations)
+		}
+		return out
+	}
+	before := ops()
+	key, err := g.GenerateKey(ctx, provider.KeyRequest{Algorithm: provider.MustLookup("ES256")})
+	require.NoError(t, err)
+	after := ops()
+	home := -1
+	for i := range after {
+		if after[i] > before[i] {
+			home = i
+		}
+	}
+	require.NotEqual(t, -1, home, "one token made the key")
+	_, _, err = signWith(ctx, key, []byte("m"))
+	require.NoError(t, err)
+
+	fx.Kill(t, home)
+	fx.Start(t, home)
+	require.Eventually(t, func() bool {
+		_, _, err := signWith(ctx, key, []byte("m"))
+		require.True(t, err == nil || errors.Is(err, provider.ErrDevice) || errors.Is(err, provider.ErrKeyLost), "%v", err)
+		return errors.Is(err, provider.ErrKeyLost)
+	}, 10*time.Second, 10*time.Millisecond, "the key answers notrecoverable once its token is back without it")
+	for range 6 {
+		k, err := g.GenerateKey(ctx, provider.KeyRequest{Algorithm: provider.MustLookup("ES256")})
+		require.NoError(t, err, "new keys go to the healthy tokens")
+		_, _, err = signWith(ctx, k, []byte("m"))
+		require.NoError(t, err)
+		require.NoError(t, k.Destroy(ctx))
+	}
+}
