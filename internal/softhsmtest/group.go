@@ -18,14 +18,22 @@ import (
 // Group is N SoftHSM2 tokens, each in a directory of its own and served by
 // a `p11-kit server` of its own, reached through p11-kit-proxy.so: one
 // module file per server (`remote: unix:path=SOCKET`) under
-// /etc/pkcs11/modules while the test runs. The proxy lists each remote
-// token as a slot of its own, with the same label ([TokenLabel]), the same
-// PIN and different serials. It is a test's own, unlike the process's
-// [Token]: [NewGroup] removes the servers, module files and directories
-// when the test ends, failed or not.
+// /etc/pkcs11/modules while the test process runs. The proxy lists each
+// remote token as a slot of its own, with the same label ([TokenLabel]),
+// the same PIN and different serials.
 //
-// The proxy reads the module files at C_Initialize, and loads every module
-// file it finds, other programs' too: select tokens by serial.
+// # One group per process
+//
+// p11-kit-proxy reads the module files once, when the process first loads
+// it, and never again (C_Finalize and C_Initialize reconnect to the same
+// servers but read no new files). So the group belongs to the process, as
+// [Token] does: the first [Servers] call makes it, before anything loads
+// the proxy, and [Shutdown] (from TestMain, after m.Run, so also when tests
+// failed) stops the servers and removes the module files and directories.
+// Each test that uses it gets it with every server running, and when the
+// test ends, killed servers are started again and stopped ones continued.
+// The proxy loads every module file it finds, other programs' too: select
+// tokens by serial. The module files' names are unique to the process.
 type Group struct {
 	// Module is the path of p11-kit-proxy.so.
 	Module string
