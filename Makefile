@@ -116,8 +116,13 @@ bench:
 
 ## soak: the reliability soak (reliability/soak_test.go) for SOAK under the race detector
 .PHONY: soak
-soak:
+soak: soak-group
 	WASIHSM_SOAK=$(SOAK) $(GO) test -race -count=1 -timeout 0 -v -run '^TestSoak$$' ./reliability/
+
+## soak-group: the token-group availability test at full length (30 s; reliability/tokengroup)
+.PHONY: soak-group
+soak-group:
+	WASIHSM_GROUP_SOAK=full $(GO) test -count=1 -timeout 10m -v -run '^TestAvailability$$' ./reliability/tokengroup/
 
 ## faults: the long forms of the token-fault tests (reliability/tokenfaults): restarts, hangs, session and login storms
 .PHONY: faults

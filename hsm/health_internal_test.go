@@ -93,6 +93,28 @@ func TestAbandonableExpire(t *testing.T) {
 	}
 }
 
+// TestModuleGateBusy: a call that stays in the module past reinitDrain
+// (another token of a proxy module hangs) makes reinit give up and open
+// the gate again, without finalizing: the module's other tokens go on.
+func TestModuleGateBusy(t *testing.T) {
+	b, _ := openInternal(t, nil)
+	m := b.mod
+	require.True(t, m.enter())
+	epoch := m.epoch.Load()
+	start := time.Now()
+	err := m.reinit(epoch)
+	waited := time.Since(start)
+	require.ErrorIs(t, err, errReinitBusy)
+	require.ErrorIs(t, err, provider.ErrDevice)
+	assert.GreaterOrEqual(t, waited, reinitDrain, "it waited for the call first")
+	assert.Equal(t, epoch, m.epoch.Load(), "not initialised again")
+	require.True(t, m.enter(), "the gate is open again")
+	m.leave()
+	m.leave()
+	require.NoError(t, m.reinit(epoch), "drained: now it does")
+	assert.Equal(t, epoch+1, m.epoch.Load())
+}
+
 // TestModuleGate: reinit waits for the calls in the module and turns new
 // ones away meanwhile; another backend's reinit since the failed epoch is
 // not repeated.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/miekg/pkcs11"
 
@@ -88,15 +89,32 @@ func (m *module) busy() bool {
 // away: the sessions, logins and object handles of every user of the
 // module die with it. It does nothing when the module was initialised
 // again since the caller saw epoch seen (another backend sharing the module
-// did it). It waits for the calls in flight, however long that takes, so
-// only a background goroutine may call it.
+// did it). It waits for the calls in flight up to reinitDrain: a module
+// that serves several tokens (p11-kit-proxy) may hold calls to another
+// token that hangs, and while the gate is closed every token of the
+// module fails fast; then it opens the gate again and reports
+// errReinitBusy, for the recovery to try again after its backoff. Only a
+// background goroutine may call it.
 func (m *module) reinit(seen uint64) error {
 	m.reinitMu.Lock()
 	defer m.reinitMu.Unlock()
 	m.gateMu.Lock()
 	m.closing = true
-	for m.inflight > 0 {
+	expired := false // guarded by gateMu
+	stop := time.AfterFunc(reinitDrain, func() {
+		m.gateMu.Lock()
+		expired = true
+		m.drained.Broadcast()
+		m.gateMu.Unlock()
+	})
+	for m.inflight > 0 && !expired {
 		m.drained.Wait()
+	}
+	stop.Stop()
+	if m.inflight > 0 {
+		m.closing = false
+		m.gateMu.Unlock()
+		return errReinitBusy
 	}
 	m.gateMu.Unlock()
 	defer func() {
@@ -123,6 +141,13 @@ func (m *module) reinit(seen uint64) error {
 	m.epoch.Add(1)
 	return nil
 }
+
+// reinitDrain bounds reinit's wait for the calls in flight.
+const reinitDrain = 100 * time.Millisecond
+
+// errReinitBusy is reinit's answer when calls stayed in the module past
+// reinitDrain.
+var errReinitBusy = fmt.Errorf("hsm: calls stayed in the module (another of its tokens hangs); initialising it again later: %w", provider.ErrDevice)
 
 // registry holds the process's modules. A PKCS#11 module is initialised
 // once per process, however many users it has: the first user initialises

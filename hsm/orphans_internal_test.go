@@ -198,8 +198,11 @@ func TestAbandonedCreationLeavesNothing(t *testing.T) {
 			require.ErrorIs(t, err, provider.ErrTimeout)
 			if reinit {
 				// Another user of the module initialises it again while the
-				// generation runs: reinit waits for it.
-				require.NoError(t, b.mod.reinit(b.mod.epoch.Load()))
+				// generation runs: reinit gives up while the generation is
+				// in the module (reinitDrain) and succeeds once it ended,
+				// as the recovery's retries do.
+				epoch := b.mod.epoch.Load()
+				require.Eventually(t, func() bool { return b.mod.reinit(epoch) == nil }, 30*time.Second, 5*time.Millisecond)
 			}
 			require.Eventually(t, func() bool { return !b.mod.busy() }, 30*time.Second, 5*time.Millisecond)
 			if reinit {

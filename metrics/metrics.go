@@ -24,7 +24,14 @@
 //	wasihsm_token_sessions_waiting                               gauge
 //	wasihsm_token_healthy                                        gauge (1 or 0)
 //	wasihsm_token_recoveries_total                               counter
+//	wasihsm_group_token_state{token,state}                       gauge (1 or 0)
+//	wasihsm_group_token_operations_total{token}                  counter
+//	wasihsm_group_token_failovers_total{token}                   counter
+//	wasihsm_group_token_latency_seconds_total{token}             counter
 //
+// The group_token series exist with a [Group] (pkcs11.tokens): token is
+// the token's place in the list, from 0; the token_ series then sum the
+// group's pools, and token_healthy is 1 while any token is healthy.
 // algorithm and backend are "none" when the call named no known algorithm
 // or involved no backend (see [wasihost.Event]). A fallback call is one
 // whose backend is not the token's: only a collector with a Token counts
@@ -41,11 +48,13 @@ package metrics
 
 import (
 	"context"
+	"strconv"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wasihsm/wasihsm/hsm"
+	"github.com/wasihsm/wasihsm/hsm/group"
 	"github.com/wasihsm/wasihsm/wasihost"
 )
 
@@ -58,8 +67,18 @@ type Token interface {
 	Stats() hsm.Stats
 }
 
+// Group is a group of tokens whose members the collector reports, one
+// series per token; *group.Group implements it.
+type Group interface {
+	// Status returns a snapshot of every token of the group.
+	Status() []group.TokenStatus
+}
+
 // Config configures a Collector. The zero value is valid: host calls only.
 type Config struct {
+	// Group is the token group to report on per token, or nil. Its
+	// summed pool and health are the Token's (a group is a Token too).
+	Group Group
 	// Token is the PKCS#11 backend to report on; nil (or a nil
 	// *hsm.Backend) when there is none.
 	// With a Token, calls on any other backend count as fallback calls.
@@ -85,6 +104,9 @@ type Collector struct {
 	fallback *prometheus.CounterVec
 
 	sessionsOpen, sessionsInUse, sessionsWaiting, healthy, recoveries *prometheus.Desc
+
+	group                                                  Group
+	memberState, memberOps, memberFailovers, memberLatency *prometheus.Desc
 
 	mu     sync.RWMutex
 	series map[seriesKey]*series
@@ -120,6 +142,15 @@ func New(cfg Config) *Collector {
 	const ns = "wasihsm"
 	c := &Collector{
 		token: cfg.Token,
+		group: cfg.Group,
+		memberState: prometheus.NewDesc(ns+"_group_token_state",
+			"1 for the state each token of the group is in (healthy, recovering, down), 0 for the others.", []string{"token", "state"}, nil),
+		memberOps: prometheus.NewDesc(ns+"_group_token_operations_total",
+			"Attempts run on each token of the group.", []string{"token"}, nil),
+		memberFailovers: prometheus.NewDesc(ns+"_group_token_failovers_total",
+			"Attempts on each token of the group that failed and moved the operation to another token.", []string{"token"}, nil),
+		memberLatency: prometheus.NewDesc(ns+"_group_token_latency_seconds_total",
+			"Total time of the attempts on each token of the group (divide by operations for the mean).", []string{"token"}, nil),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "host_calls_total",
 			Help: "Host calls made by guests, by host function, algorithm, backend and errno.",
@@ -200,6 +231,29 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 			ch <- d
 		}
 	}
+	if c.group != nil {
+		for _, d := range []*prometheus.Desc{c.memberState, c.memberOps, c.memberFailovers, c.memberLatency} {
+			ch <- d
+		}
+	}
+}
+
+// collectGroup reports each token of the group; a token is labelled by
+// its place in pkcs11.tokens.
+func (c *Collector) collectGroup(ch chan<- prometheus.Metric) {
+	for _, t := range c.group.Status() {
+		token := strconv.Itoa(t.Index)
+		for _, st := range []group.State{group.Healthy, group.Recovering, group.Down} {
+			v := 0.0
+			if t.State == st {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.memberState, prometheus.GaugeValue, v, token, st.String())
+		}
+		ch <- prometheus.MustNewConstMetric(c.memberOps, prometheus.CounterValue, float64(t.Operations), token)
+		ch <- prometheus.MustNewConstMetric(c.memberFailovers, prometheus.CounterValue, float64(t.Failovers), token)
+		ch <- prometheus.MustNewConstMetric(c.memberLatency, prometheus.CounterValue, t.Latency.Seconds(), token)
+	}
 }
 
 // Collect implements prometheus.Collector.
@@ -207,6 +261,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.calls.Collect(ch)
 	c.duration.Collect(ch)
 	c.fallback.Collect(ch)
+	if c.group != nil {
+		c.collectGroup(ch)
+	}
 	if c.token == nil {
 		return
 	}

@@ -6,7 +6,9 @@ import (
 	"log/slog"
 
 	"github.com/wasihsm/wasihsm/hsm"
+	"github.com/wasihsm/wasihsm/hsm/group"
 	"github.com/wasihsm/wasihsm/internal/config"
+	"github.com/wasihsm/wasihsm/metrics"
 	"github.com/wasihsm/wasihsm/provider"
 	"github.com/wasihsm/wasihsm/softfallback"
 )
@@ -19,7 +21,7 @@ import (
 // The PKCS#11 backend is deliberately never closed by the CLI: its session
 // objects vanish with the process, and C_Finalize at process exit is where
 // SoftHSM2 is known to crash.
-func newProvider(ctx context.Context, s config.Settings, logger *slog.Logger, lookupEnv func(string) (string, bool)) (provider.Provider, *hsm.Backend, error) {
+func newProvider(ctx context.Context, s config.Settings, logger *slog.Logger, lookupEnv func(string) (string, bool)) (provider.Provider, metrics.Token, error) {
 	switch s.Backend {
 	case config.BackendSoftware:
 		// Everything runs in software already: there is nothing to fall
@@ -31,6 +33,20 @@ func newProvider(ctx context.Context, s config.Settings, logger *slog.Logger, lo
 		})
 		return r, nil, err
 	case config.BackendPKCS11:
+		if len(s.PKCS11.Tokens) > 0 {
+			g, err := openGroup(ctx, s, lookupEnv, logger)
+			if err != nil {
+				return nil, nil, err
+			}
+			r, err := provider.NewRouter(provider.RouterConfig{
+				Primary:     g,
+				Fallback:    softfallback.New(),
+				Policy:      s.Fallback,
+				ManagedKeys: g,
+				Logger:      logger,
+			})
+			return r, g, err
+		}
 		token, err := openToken(ctx, s, lookupEnv)
 		if err != nil {
 			return nil, nil, err
@@ -78,16 +94,78 @@ func openToken(ctx context.Context, s config.Settings, lookupEnv func(string) (s
 	return b, nil
 }
 
+// openGroup opens the group of tokens of the settings (pkcs11.tokens). A
+// token that cannot be opened is logged and left out; the group fails
+// only when none can be.
+func openGroup(ctx context.Context, s config.Settings, lookupEnv func(string) (string, bool), logger *slog.Logger) (*group.Group, error) {
+	if err := s.CheckPKCS11(); err != nil {
+		return nil, fmt.Errorf("backend pkcs11 (%s): %w", backendReason(s), err)
+	}
+	cfg, err := groupConfig(s, lookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	g, err := group.Open(ctx, cfg)
+	if err != nil {
+		return nil, errBackendSetup{fmt.Errorf("backend pkcs11, group of %d tokens: %w", len(cfg.Tokens), err)}
+	}
+	for _, err := range g.OpenErrors() {
+		logger.Warn("a token of the group could not be opened; the group runs without it", "err", err)
+	}
+	return g, nil
+}
+
+// groupConfig maps the resolved settings of a group to its configuration:
+// each token's hsm.Config as for a single token, with its own selector,
+// module and PIN.
+func groupConfig(s config.Settings, lookupEnv func(string) (string, bool)) (group.Config, error) {
+	policy, err := group.ParsePolicy(s.PKCS11.Policy)
+	if err != nil {
+		return group.Config{}, err
+	}
+	base, err := hsmConfig(s, lookupEnv)
+	if err != nil {
+		return group.Config{}, err
+	}
+	cfg := group.Config{Policy: policy, CallTimeout: s.PKCS11.CallTimeout, ManagedKeys: base.ManagedKeys}
+	for i, t := range s.PKCS11.Tokens {
+		tc, err := tokenConfig(s, t.Selector, t.Module, t.InitArgs, t.PIN, lookupEnv)
+		if err != nil {
+			return group.Config{}, fmt.Errorf("%s[%d]: %w", config.FieldTokens, i, err)
+		}
+		tc.ManagedKeys = nil
+		cfg.Tokens = append(cfg.Tokens, tc)
+	}
+	return cfg, nil
+}
+
 // hsmConfig maps the resolved settings to the backend's configuration.
 func hsmConfig(s config.Settings, lookupEnv func(string) (string, bool)) (hsm.Config, error) {
 	p := s.PKCS11
-	token, err := tokenSelector(p.Selector)
+	cfg, err := tokenConfig(s, p.Selector, p.Module, p.InitArgs, p.PIN, lookupEnv)
+	if err != nil {
+		return hsm.Config{}, err
+	}
+	for _, k := range s.Keys {
+		cfg.ManagedKeys = append(cfg.ManagedKeys, hsm.ManagedKey{
+			Name: k.Name, Label: k.Label, ID: k.ID, Algorithm: k.Algorithm, Guests: k.Guests, Operations: k.Operations,
+		})
+	}
+	return cfg, nil
+}
+
+// tokenConfig is the configuration of one token: selected by sel, in
+// module initialised with initArgs, with the PIN from pin, and the pkcs11
+// settings every token shares.
+func tokenConfig(s config.Settings, sel config.TokenSelector, module, initArgs string, pin config.PINSource, lookupEnv func(string) (string, bool)) (hsm.Config, error) {
+	p := s.PKCS11
+	token, err := tokenSelector(sel)
 	if err != nil {
 		return hsm.Config{}, err
 	}
 	cfg := hsm.Config{
-		Module:         p.Module,
-		InitArgs:       p.InitArgs,
+		Module:         module,
+		InitArgs:       initArgs,
 		AllowedModules: p.AllowedModules,
 		Token:          token,
 		MaxSessions:    p.MaxSessions,
@@ -95,8 +173,8 @@ func hsmConfig(s config.Settings, lookupEnv func(string) (string, bool)) (hsm.Co
 		CallTimeout:    p.CallTimeout,
 		MaxBuffered:    s.Limits.MaxBufferedBytes,
 	}
-	if p.PIN.IsSet() {
-		src := p.PIN
+	if pin.IsSet() {
+		src := pin
 		// The backend zeroes the bytes once it has logged in
 		// (hsm.Config.PIN), so they are handed over as they are.
 		cfg.PIN = func() ([]byte, error) {
@@ -106,11 +184,6 @@ func hsmConfig(s config.Settings, lookupEnv func(string) (string, bool)) (hsm.Co
 			}
 			return pin, nil
 		}
-	}
-	for _, k := range s.Keys {
-		cfg.ManagedKeys = append(cfg.ManagedKeys, hsm.ManagedKey{
-			Name: k.Name, Label: k.Label, ID: k.ID, Algorithm: k.Algorithm, Guests: k.Guests, Operations: k.Operations,
-		})
 	}
 	return cfg, nil
 }

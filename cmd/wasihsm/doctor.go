@@ -152,6 +152,12 @@ func (c *cli) diagnose(ctx context.Context, flags map[string]string) *doctorRepo
 		r.skipRest("the configuration is incomplete", s.Keys)
 		return r
 	}
+	if len(s.PKCS11.Tokens) > 0 {
+		r.pass(chkConfig, "%s: backend pkcs11, a group of %d tokens, policy %s, fallback %s, %d managed key(s)",
+			dash(s.ConfigFile), len(s.PKCS11.Tokens), s.PKCS11.Policy, s.Fallback, len(s.Keys))
+		c.diagnoseGroup(ctx, r, s)
+		return r
+	}
 	cfg, err := hsmConfig(s, c.lookupEnv)
 	if err != nil {
 		r.fail(chkConfig, err.Error(), "select the token by label, serial or slot id")

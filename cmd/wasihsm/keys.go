@@ -38,7 +38,11 @@ const keysUsage = `Usage:
 keys manages the managed keys of the token that the configuration names
 (the same module, token and PIN as run): token objects that outlive every
 process, sensitive, not extractable and private, that guests open by name
-with private_key_open once the configuration grants them.
+with private_key_open once the configuration grants them. With a group of
+tokens (pkcs11.tokens), list shows on which tokens each key is, import
+writes the same key to every token (or to none), delete removes it from
+every token, and generate is refused (a generated key cannot leave its
+token).
 
 list shows every key on the token with its type, the algorithms it can
 serve and its attributes. generate makes a key inside the token; import
@@ -270,25 +274,20 @@ func (c *cli) openAdmin(ctx context.Context, settings config.Settings, cfg hsm.C
 	return admin, exitOK
 }
 
-// keysAdmin loads the configuration of a keys subcommand and opens the
-// token it names (keysToken, then openAdmin), for the subcommands that need
-// nothing in between.
-func (c *cli) keysAdmin(ctx context.Context, f *keysFlags, readOnly bool) (*hsm.Admin, config.Settings, int) {
-	settings, cfg, code := c.keysToken(f)
-	if code != exitOK {
-		return nil, settings, code
-	}
-	admin, code := c.openAdmin(ctx, settings, cfg, readOnly)
-	return admin, settings, code
-}
-
 // keysList implements `wasihsm keys list`.
 func (c *cli) keysList(ctx context.Context, args []string) int {
 	f := newKeysFlags("list")
 	if code, done := c.parseKeysFlags(f, args, false); done {
 		return code
 	}
-	admin, settings, code := c.keysAdmin(ctx, f, true)
+	settings, cfg, code := c.keysToken(f)
+	if code != exitOK {
+		return code
+	}
+	if len(settings.PKCS11.Tokens) > 0 {
+		return c.keysGroupList(ctx, f, settings)
+	}
+	admin, code := c.openAdmin(ctx, settings, cfg, true)
 	if code != exitOK {
 		return code
 	}
@@ -306,7 +305,14 @@ func (c *cli) keysShow(ctx context.Context, args []string) int {
 	if done {
 		return code
 	}
-	admin, _, code := c.keysAdmin(ctx, f, true)
+	settings, cfg, code := c.keysToken(f)
+	if code != exitOK {
+		return code
+	}
+	if len(settings.PKCS11.Tokens) > 0 {
+		return c.keysGroupShow(ctx, f, settings, id)
+	}
+	admin, code := c.openAdmin(ctx, settings, cfg, true)
 	if code != exitOK {
 		return code
 	}
@@ -339,6 +345,10 @@ func (c *cli) keysGenerate(ctx context.Context, args []string) int {
 	if code != exitOK {
 		return code
 	}
+	if len(settings.PKCS11.Tokens) > 0 {
+		return c.errorf(exitFailed, "keys generate: a key generated inside one token of a group cannot leave it, so the others "+
+			"could never hold the same key; import one key into every token (keys import), or replicate it with the HSM's own tools")
+	}
 	return c.createKey(ctx, f, settings, cfg, hsm.KeySpec{Label: f.label, ID: id, Algorithm: f.algorithm}, "generated")
 }
 
@@ -359,6 +369,9 @@ func (c *cli) keysImport(ctx context.Context, args []string) int {
 		return c.errorf(exitFailed, "keys import: %v", err)
 	}
 	defer clear(material)
+	if len(settings.PKCS11.Tokens) > 0 {
+		return c.keysGroupImport(ctx, f, settings, hsm.KeySpec{Label: f.label, ID: id, Algorithm: f.algorithm, Material: material})
+	}
 	return c.createKey(ctx, f, settings, cfg, hsm.KeySpec{Label: f.label, ID: id, Algorithm: f.algorithm, Material: material}, "imported")
 }
 
@@ -384,7 +397,14 @@ func (c *cli) keysDelete(ctx context.Context, args []string) int {
 	if done {
 		return code
 	}
-	admin, _, code := c.keysAdmin(ctx, f, false)
+	settings, cfg, code := c.keysToken(f)
+	if code != exitOK {
+		return code
+	}
+	if len(settings.PKCS11.Tokens) > 0 {
+		return c.keysGroupDelete(ctx, f, settings, id)
+	}
+	admin, code := c.openAdmin(ctx, settings, cfg, false)
 	if code != exitOK {
 		return code
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -64,10 +65,13 @@ func TestScripts(t *testing.T) {
 			e.Setenv("SOFTHSM_LABEL", token.Label)
 			e.Setenv("SOFTHSM_PIN", token.PIN)
 			e.Setenv("SOFTHSM_TOKENDIR", token.TokenDir)
+			e.Setenv("SOFTHSM_SOPIN", token.SOPIN)
+			e.Setenv("SOFTHSM_SERIAL0", token.Serial)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exitcode": cmdExitCode,
+			"replica":  cmdReplica,
 		},
 	})
 }
@@ -96,6 +100,54 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("exit code %d, want %d", got, want)
 	}
+}
+
+// cmdReplica makes another token beside the script's, in its SoftHSM2
+// directory, with the same label and PINs (a replica, as a group of
+// tokens has them), and sets SOFTHSM_SERIALn to its serial, n counting
+// from 1 (SOFTHSM_SERIAL0 is the script's token):
+//
+//	replica
+func cmdReplica(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: replica")
+	}
+	// The script's environment names its SoftHSM2 directory.
+	util := func(args ...string) *exec.Cmd {
+		cmd := exec.Command("softhsm2-util", args...)
+		cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+ts.Getenv("SOFTHSM2_CONF"))
+		return cmd
+	}
+	showSlots := func() string {
+		out, err := util("--show-slots").CombinedOutput()
+		if err != nil {
+			ts.Fatalf("replica: softhsm2-util --show-slots: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	before := showSlots()
+	out, err := util("--init-token", "--free", "--label", ts.Getenv("SOFTHSM_LABEL"),
+		"--pin", ts.Getenv("SOFTHSM_PIN"), "--so-pin", ts.Getenv("SOFTHSM_SOPIN")).CombinedOutput()
+	if err != nil {
+		ts.Fatalf("replica: softhsm2-util --init-token: %v\n%s", err, out)
+	}
+	after := showSlots()
+	serial := ""
+	for _, line := range strings.Split(after, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "Serial number" {
+			if s := strings.TrimSpace(v); s != "" && !strings.Contains(before, s) {
+				serial = s
+			}
+		}
+	}
+	if serial == "" {
+		ts.Fatalf("replica: no new serial in softhsm2-util --show-slots")
+	}
+	n := 1
+	for ts.Getenv(fmt.Sprintf("SOFTHSM_SERIAL%d", n)) != "" {
+		n++
+	}
+	ts.Setenv(fmt.Sprintf("SOFTHSM_SERIAL%d", n), serial)
 }
 
 // sharedCacheHome returns the XDG_CACHE_HOME of the scripts: the test

@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/wasihsm/wasihsm/hsm"
 	"github.com/wasihsm/wasihsm/internal/config"
 	"github.com/wasihsm/wasihsm/metrics"
 	"github.com/wasihsm/wasihsm/wasihost"
@@ -47,10 +46,11 @@ type metricsServer struct {
 // (nil without one) with a registry of its own, with the Go runtime's and
 // the process's metrics, and serves it on addr. The collector is to be
 // the host's Observer.
-func startMetrics(addr string, token *hsm.Backend, logger *slog.Logger) (*metricsServer, *metrics.Collector, error) {
-	cfg := metrics.Config{}
-	if token != nil {
-		cfg.Token = token
+func startMetrics(addr string, token metrics.Token, logger *slog.Logger) (*metricsServer, *metrics.Collector, error) {
+	cfg := metrics.Config{Token: token}
+	if g, ok := token.(metrics.Group); ok {
+		// A group of tokens: each token's series too.
+		cfg.Group = g
 	}
 	c := metrics.New(cfg)
 	reg := prometheus.NewRegistry()

@@ -29,6 +29,9 @@ func (c *cli) slotsCommand(ctx context.Context, args []string) int {
 		return c.errorf(exitUsage, "%v", err)
 	}
 	module := settings.PKCS11.Module
+	if module == "" && len(settings.PKCS11.Tokens) > 0 {
+		module = settings.PKCS11.Tokens[0].Module
+	}
 	if module == "" {
 		return c.errorf(exitUsage, "slots: no PKCS#11 module: set --pkcs11-module, WASIHSM_PKCS11_MODULE or pkcs11.module")
 	}
@@ -48,6 +51,10 @@ func (c *cli) slotsCommand(ctx context.Context, args []string) int {
 		}
 		report.Slots = append(report.Slots, newSlotReport(s, settings.Fallback, tp))
 	}
+	if len(settings.PKCS11.Tokens) > 0 {
+		g := c.reportGroup(ctx, settings)
+		report.Group = &g
+	}
 	if *asJSON {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
@@ -65,6 +72,9 @@ type slotsReport struct {
 	Module   string       `json:"module"`
 	Fallback string       `json:"fallback"`
 	Slots    []slotReport `json:"slots"`
+	// Group is the group of tokens (pkcs11.tokens), when one is
+	// configured: each token's state and managed keys.
+	Group *groupReport `json:"group,omitempty"`
 }
 
 type slotReport struct {
@@ -262,6 +272,9 @@ func (r slotsReport) write(w io.Writer) {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.Name, a.Kind, a.Where, probe)
 		}
 		_ = tw.Flush()
+	}
+	if r.Group != nil {
+		r.Group.write(w)
 	}
 }
 

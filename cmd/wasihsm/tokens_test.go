@@ -50,7 +50,7 @@ func TestJWSOnTokens(t *testing.T) {
 	for _, fx := range tokentest.All {
 		t.Run(fx.Name, func(t *testing.T) {
 			tok := fx.Token(t)
-			cfg := tokenConfig(t, tok)
+			cfg := tokenConfigFile(t, tok)
 			run := func(args ...string) (stdout, stderr string, code int) {
 				var out, errOut bytes.Buffer
 				cmd := exec.Command(wasihsm, append([]string{"run", "--config", cfg, "--cache-dir", cache}, args...)...)
@@ -91,7 +91,7 @@ func TestJWSOnTokens(t *testing.T) {
 
 // tokenConfig writes a wasihsm configuration for tok with fallback allow,
 // its PIN (if any) in a file, and returns its path.
-func tokenConfig(t *testing.T, tok *tokentest.Token) string {
+func tokenConfigFile(t *testing.T, tok *tokentest.Token) string {
 	dir := t.TempDir()
 	var b strings.Builder
 	b.WriteString("fallback: allow\npkcs11:\n")

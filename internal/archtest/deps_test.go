@@ -40,6 +40,8 @@ func TestDependencyDirection(t *testing.T) {
 		{pkg: "wasihost", forbidden: []string{"softfallback", "hsm", "cmd", "internal/rootfs"}},
 		{pkg: "softfallback", forbidden: []string{"wasihost", "hsm", "cmd"}},
 		{pkg: "hsm", forbidden: []string{"wasihost", "softfallback", "cmd", "internal/config"}},
+		// A group of tokens is a backend over hsm backends, as neutral.
+		{pkg: "hsm/group", forbidden: []string{"wasihost", "softfallback", "cmd", "internal/config"}},
 		// The confined file system knows nothing of the project; only
 		// cmd/wasihsm wires it (the host above does not import it).
 		{pkg: "internal/rootfs", forbidden: []string{"provider", "wasihost", "softfallback", "hsm", "cmd", "internal/config"}},

@@ -149,6 +149,14 @@ type PKCS11 struct {
 	// MaxSessions bounds the sessions the backend opens; 0 means as many
 	// as the token allows (ulMaxSessionCount).
 	MaxSessions int
+	// Tokens are the tokens of a group (pkcs11.tokens), two or more, each
+	// with what it leaves out inherited from the fields above; nil for a
+	// single token. Load guarantees that Token and Selector are then
+	// unset.
+	Tokens []GroupToken
+	// Policy is how a group spreads its work (pkcs11.policy):
+	// PolicyBalance (the default) or PolicyFailover; "" without a group.
+	Policy string
 }
 
 // Limits bound each guest instance (see wasihost.Options).
@@ -214,7 +222,7 @@ func (s Settings) ManagedKey(name string) (ManagedKey, bool) {
 
 // tokenFields are the settings that configure a token: giving any of them
 // makes pkcs11 the default backend.
-var tokenFields = []string{FieldPKCS11Module, FieldToken, FieldSerial, FieldSlotID}
+var tokenFields = []string{FieldPKCS11Module, FieldToken, FieldSerial, FieldSlotID, FieldTokens}
 
 // BackendImplicit reports whether nobody chose the backend: it is the
 // default because no flag, environment variable or file field gave a
@@ -238,7 +246,7 @@ func (s Settings) CheckPKCS11() error {
 		errs.add(&FieldError{Field: FieldPKCS11Module, Problem: "required with backend pkcs11; set --pkcs11-module, " +
 			EnvPKCS11Module + " or pkcs11.module in the config file"})
 	}
-	if !s.PKCS11.Selector.IsSet() {
+	if !s.PKCS11.Selector.IsSet() && len(s.PKCS11.Tokens) == 0 {
 		errs.add(&FieldError{Field: FieldToken, Problem: "required with backend pkcs11; set --token, " +
 			EnvToken + " or pkcs11.token (or pkcs11.serial, pkcs11.slot_id) in the config file"})
 	}
@@ -286,6 +294,7 @@ var settings = []setting{
 	{FieldSessionWait, "", "", "", setSessionWait},
 	{FieldCallTimeout, "", "", "", setCallTimeout},
 	{FieldMaxSessions, "", "", "", setMaxSessions},
+	{FieldPolicy, "", "", "", setPolicy},
 	{FieldMaxHandles, "max-handles", "", "open handles per guest (default 1024)", setMaxHandles},
 	{FieldMaxBufferedBytes, "max-buffered-bytes", "", "bytes one state may buffer (default 16777216)", setMaxBuffered},
 	{FieldMaxMemoryBytes, "max-memory-bytes", "", "bytes of linear memory a guest may have (default 1073741824)", setMaxMemory},
@@ -329,6 +338,10 @@ type loader struct {
 	filePIN bool
 	// keysLine is the line of the file's keys field.
 	keysLine int
+	// tokensLine is the line of the file's pkcs11.tokens field, and
+	// allowedListed says that pkcs11.allowed_modules was given.
+	tokensLine    int
+	allowedListed bool
 }
 
 func newLoader(userCacheDir func() (string, error)) *loader {
@@ -488,6 +501,11 @@ func (l *loader) applyFile(o Origin, data []byte) fieldErrors {
 		}
 		l.apply(st, e.name, e.value, o, dir, e.line, &errs)
 	}
+	if w.tokensGiven {
+		l.tokensLine = w.tokensLine
+		l.s.PKCS11.Tokens = l.groupTokens(o, dir, w.tokens, &errs)
+		l.s.origins[FieldTokens] = o
+	}
 	if w.keysGiven {
 		l.keysLine = w.keysLine
 		l.s.Keys = l.managedKeys(o, w.keys, &errs)
@@ -547,7 +565,9 @@ func (l *loader) resolve() {
 	if l.sel != nil {
 		l.resolveToken(l.sel)
 	}
+	l.allowedListed = len(s.PKCS11.AllowedModules) > 0
 	l.checkModuleAllowed(moduleField)
+	l.resolveGroup()
 
 	if s.origins[FieldBackend].Kind == FromDefault {
 		for _, f := range tokenFields {

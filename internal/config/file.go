@@ -16,7 +16,7 @@ import (
 // the setting of the same name, or a list (see lists, and keys).
 var sections = map[string][]string{
 	"":        {"backend", "fallback", "pkcs11", "limits", "cache_dir", "keys", "log", "metrics"},
-	"pkcs11":  {"module", "init_args", "allowed_modules", "token", "serial", "slot_id", "pin", "session_wait", "call_timeout", "max_sessions"},
+	"pkcs11":  {"module", "init_args", "allowed_modules", "token", "serial", "slot_id", "pin", "session_wait", "call_timeout", "max_sessions", "tokens", "policy"},
 	"limits":  {"max_handles", "max_buffered_bytes", "max_memory_bytes", "max_instance_bytes"},
 	"log":     {"level", "format"},
 	"metrics": {"addr"},
@@ -73,7 +73,11 @@ type parsed struct {
 	keys      []rawKey
 	keysGiven bool
 	keysLine  int
-	errs      fieldErrors
+	// tokens are the items of pkcs11.tokens.
+	tokens      []rawToken
+	tokensGiven bool
+	tokensLine  int
+	errs        fieldErrors
 }
 
 // parseFile returns the values of the configuration file data (named by
@@ -160,6 +164,10 @@ func (w *walker) mapping(section string, n *yaml.Node) {
 		}
 		if field == FieldKeys {
 			w.keyList(k, v)
+			return
+		}
+		if field == FieldTokens {
+			w.tokenList(k, v)
 			return
 		}
 		if what, ok := lists[field]; ok {

@@ -205,10 +205,15 @@ func setupToken() (*Fixture, string, error) {
 // the configuration dir/softhsm2.conf, the token files under dir/tokens,
 // and the token "wasihsm-test" with PINs drawn at random.
 func makeToken(util, module, dir string) (*Fixture, error) {
+	return makeTokenPIN(util, module, dir, randomPIN())
+}
+
+// makeTokenPIN is makeToken with the user PIN pin.
+func makeTokenPIN(util, module, dir, pin string) (*Fixture, error) {
 	f := &Fixture{
 		Module:   module,
 		Label:    TokenLabel,
-		PIN:      randomPIN(),
+		PIN:      pin,
 		SOPIN:    randomPIN(),
 		ConfPath: filepath.Join(dir, "softhsm2.conf"),
 		Dir:      dir,
@@ -405,10 +410,23 @@ func startRemote(f *Fixture) (*RemoteFixture, string, error) {
 // launchServer starts `p11-kit server` for f's token on socket, records it
 // as the process's server and waits for its socket.
 func launchServer(f *Fixture, p11kit, socket string) error {
+	cmd, exited, err := spawnServer(f, p11kit, socket)
+	if err != nil {
+		return err
+	}
+	stateMu.Lock()
+	server, done = cmd, exited
+	stateMu.Unlock()
+	return nil
+}
+
+// spawnServer starts `p11-kit server` for f's token on socket and waits
+// for its socket; exited is closed when the server has exited.
+func spawnServer(f *Fixture, p11kit, socket string) (cmd *exec.Cmd, exited chan struct{}, err error) {
 	// A socket left by a server that was killed would make the new one
 	// fail to bind.
 	_ = os.Remove(socket)
-	cmd := exec.Command(p11kit, "server", "--provider", f.Module, "-f", "-n", socket, "pkcs11:token="+uriEscape(f.Label))
+	cmd = exec.Command(p11kit, "server", "--provider", f.Module, "-f", "-n", socket, "pkcs11:token="+uriEscape(f.Label))
 	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+f.ConfPath)
 	// A file, not a pipe: the server's children (one p11-kit-remote per
 	// connection) inherit its output, and a pipe they hold open would keep
@@ -416,33 +434,31 @@ func launchServer(f *Fixture, p11kit, socket string) error {
 	logPath := filepath.Join(f.Dir, "p11-kit-server.log")
 	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	defer out.Close()
 	cmd.Stdout, cmd.Stderr = out, out
 	setProcessAttributes(cmd)
-	exited := make(chan struct{})
+	exited = make(chan struct{})
 	if err := startLocked(cmd, exited); err != nil {
-		return fmt.Errorf("start p11-kit server: %w", err)
+		return nil, nil, fmt.Errorf("start p11-kit server: %w", err)
 	}
-	stateMu.Lock()
-	server, done = cmd, exited
-	stateMu.Unlock()
 
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if st, err := os.Stat(socket); err == nil && st.Mode()&os.ModeSocket != 0 {
-			return nil
+			return cmd, exited, nil
 		}
 		select {
 		case <-exited:
 			log, _ := os.ReadFile(logPath)
-			return fmt.Errorf("p11-kit server exited: %s", f.redact(string(log)))
+			return nil, nil, fmt.Errorf("p11-kit server exited: %s", f.redact(string(log)))
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			stopServer()
-			return errors.New("p11-kit server: no socket after 10s")
+			terminate(cmd)
+			<-exited
+			return nil, nil, errors.New("p11-kit server: no socket after 10s")
 		}
 	}
 }
@@ -480,12 +496,103 @@ func stopServer() {
 	}
 }
 
-// Shutdown stops the p11-kit server and removes the token's directory. Call
+// Shutdown stops the p11-kit servers (the process's token's and the
+// group's, see Group), removes the group's module files and removes the
+// tokens' directories. Call
 // it from TestMain once the tests have run; the fixtures are unusable
 // afterwards. It does nothing when no fixture was made.
 func Shutdown() {
 	stopServer()
+	shutdownGroup()
 	if token != nil {
 		_ = os.RemoveAll(token.Dir)
 	}
+}
+
+// Replicas returns the process's token and n-1 more tokens beside it, in
+// the same SoftHSM2 configuration (so one module serves them all, as
+// p11-kit-proxy serves several), with the same label and PINs and serials
+// of their own: replicas, as a token group has them. The first call makes
+// them; SoftHSM2 finds its tokens at C_Initialize, so call it before
+// anything in the process loads SoftHSM2. Later calls must ask for the
+// same n.
+func Replicas(t testing.TB, n int) []*Fixture {
+	t.Helper()
+	fx := Token(t)
+	replicasOnce.Do(func() {
+		util, err := exec.LookPath("softhsm2-util")
+		if err != nil {
+			replicasErr = err
+			return
+		}
+		replicas = []*Fixture{fx}
+		for i := 1; i < n; i++ {
+			before, err := run(fx, util, "--show-slots")
+			if err != nil {
+				replicasErr = err
+				return
+			}
+			if _, err := run(fx, util, "--init-token", "--free", "--label", fx.Label, "--pin", fx.PIN, "--so-pin", fx.SOPIN); err != nil {
+				replicasErr = fmt.Errorf("initialise replica %d: %w", i, err)
+				return
+			}
+			after, err := run(fx, util, "--show-slots")
+			if err != nil {
+				replicasErr = err
+				return
+			}
+			r := *fx
+			if r.Serial = newSerial(before, after); r.Serial == "" {
+				replicasErr = fmt.Errorf("replica %d: no new serial in softhsm2-util --show-slots", i)
+				return
+			}
+			replicas = append(replicas, &r)
+		}
+	})
+	if replicasErr != nil {
+		t.Fatalf("softhsmtest: replicas: %v", replicasErr)
+	}
+	if len(replicas) != n {
+		t.Fatalf("softhsmtest: replicas: made %d, asked for %d", len(replicas), n)
+	}
+	out := make([]*Fixture, n)
+	for i, r := range replicas {
+		c := *r
+		out[i] = &c
+	}
+	return out
+}
+
+var (
+	replicasOnce sync.Once
+	replicas     []*Fixture
+	replicasErr  error
+)
+
+// newSerial returns the serial number in the --show-slots output after
+// that is not in before.
+func newSerial(before, after string) string {
+	seen := map[string]bool{}
+	for _, s := range serials(before) {
+		seen[s] = true
+	}
+	for _, s := range serials(after) {
+		if !seen[s] {
+			return s
+		}
+	}
+	return ""
+}
+
+func serials(showSlots string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(showSlots))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "Serial number" {
+			if s := strings.TrimSpace(v); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }

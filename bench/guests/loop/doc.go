@@ -17,6 +17,7 @@
 //	sign ALG N            wasicrypto.AppendSign of a 64-byte message with a generated key
 //	                      into a reused buffer (no allocation in the guest);
 //	                      answers the last signature and the key's SubjectPublicKeyInfo
+//	msign ALG N           sign with the managed key named ALG (opened once)
 //	hmac ALG N            the same with an imported MAC key; answers the MAC
 //	gcm ALG SIZE N        AEAD.Seal of SIZE bytes with an imported key and nonces 0..N-1;
 //	                      answers the last tag

@@ -99,7 +99,7 @@ func (g *guest) do(args []string) (string, error) {
 	}
 	op, params := args[0], args[1:len(args)-1]
 	want := map[string]int{"nop": 0, "update0": 0, "digest": 0, "signupdate": 0, "cycle": 0,
-		"hash": 2, "ghash": 2, "sign": 1, "hmac": 1, "gcm": 2, "keygen": 1}
+		"hash": 2, "ghash": 2, "sign": 1, "msign": 1, "hmac": 1, "gcm": 2, "keygen": 1}
 	np, ok := want[op]
 	if !ok {
 		return "", fmt.Errorf("unknown command %q", op)
@@ -133,6 +133,8 @@ func (g *guest) do(args []string) (string, error) {
 		return guestHash(params[0], g.pattern(size), n)
 	case "sign":
 		return g.sign(params[0], n)
+	case "msign":
+		return g.msign(params[0], n)
 	case "hmac":
 		return g.hmac(params[0], n)
 	case "gcm":
@@ -285,6 +287,33 @@ func (g *guest) sign(alg string, n int) (string, error) {
 	msg := g.pattern(64)
 	var buf [132]byte // the longest signature of the contract's algorithms
 	var sig []byte
+	for range n {
+		if sig, err = wasicrypto.AppendSign(buf[:0], alg, key, msg); err != nil {
+			return "", err
+		}
+	}
+	spki, err := key.PublicKey()
+	if err != nil {
+		return "", err
+	}
+	return " " + hex.EncodeToString(sig) + " " + hex.EncodeToString(spki), nil
+}
+
+// msign is sign with the managed key named alg, opened on first use.
+func (g *guest) msign(alg string, n int) (string, error) {
+	name := "managed " + alg
+	if _, ok := g.keys[name]; !ok {
+		k, err := wasicrypto.OpenManagedKey(alg)
+		if err != nil {
+			return "", err
+		}
+		g.keys[name] = k
+	}
+	key := g.keys[name]
+	msg := g.pattern(64)
+	var buf [132]byte
+	var sig []byte
+	var err error
 	for range n {
 		if sig, err = wasicrypto.AppendSign(buf[:0], alg, key, msg); err != nil {
 			return "", err
