@@ -114,8 +114,11 @@ func ByName(name string) func(testing.TB) *Token {
 
 // Shutdown stops what the fixtures started, removes their directories and
 // puts back the host state they changed. Call it from TestMain once the
-// tests have run; the tokens are unusable afterwards (their modules may
-// still be loaded in the process: finalise them first where that matters).
+// tests have run, or from the cleanup of a test where TestMain cannot
+// (testscript.Main exits). The tokens it stopped are unusable afterwards
+// (their modules may still be loaded in the process: finalise them first
+// where that matters); a later call of a fixture's function sets up a new
+// token.
 func Shutdown() {
 	for _, f := range []*fixture{tpm2Fixture, nssFixture} {
 		if f.tok != nil {
@@ -128,6 +131,15 @@ func Shutdown() {
 		restoreTPM2Env = nil
 	}
 	shutdownOpenCryptoki()
+	for _, f := range []*fixture{ockFixture, tpm2Fixture, nssFixture} {
+		f.reset()
+	}
+}
+
+// reset forgets the fixture's token, so that the next get sets one up.
+func (f *fixture) reset() {
+	f.once = sync.Once{}
+	f.tok, f.skip, f.err = nil, "", nil
 }
 
 // restoreTPM2Env puts back the environment variables the TPM2 fixture set.

@@ -170,3 +170,16 @@ func signEC(t *testing.T, p *pkcs11.Ctx, s pkcs11.SessionHandle, tokenObject boo
 	require.NoError(t, err)
 	assert.True(t, ecdsa.VerifyASN1(pub, digest[:], der))
 }
+
+// TestFixtureAfterShutdown: a fixture asked for again after Shutdown sets
+// up a new token, in a new directory, rather than answering with the one
+// Shutdown stopped (a package whose TestMain cannot call Shutdown calls it
+// from each test's cleanup).
+func TestFixtureAfterShutdown(t *testing.T) {
+	first := tokentest.NSS(t)
+	tokentest.Shutdown()
+	assert.NoDirExists(t, first.Dir, "Shutdown removes the token's directory")
+	second := tokentest.NSS(t)
+	assert.NotEqual(t, first.Dir, second.Dir)
+	assert.DirExists(t, second.Dir)
+}
