@@ -204,3 +204,17 @@ func (g *Group) lastError() error {
 	}
 	return errors.New("group: no token in service")
 }
+
+// unsupported reports whether every token that absent found without
+// managed key name cannot run its algorithm at all.
+func (g *Group) unsupported(name string) bool {
+	for _, m := range g.members() {
+		m.mu.Lock()
+		st := m.keys[name]
+		m.mu.Unlock()
+		if st != KeyUnsupported {
+			return false
+		}
+	}
+	return len(g.members()) > 0
+}

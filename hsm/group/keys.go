@@ -43,6 +43,10 @@ func (g *Group) OpenManagedKey(ctx context.Context, name string, guest provider.
 		return nil, fmt.Errorf("group: managed key %q: guest %q may not open it: %w", name, guest.Name, provider.ErrAccessDenied)
 	}
 	if g.absent(name) {
+		if g.unsupported(name) {
+			return nil, fmt.Errorf("group: managed key %q: no token of the group, as this process reaches them, can run %s: %w",
+				name, k.cfg.Algorithm.Name, provider.ErrNotSupported)
+		}
 		return nil, fmt.Errorf("group: managed key %q: on no token of the group (or different from the group's): %w", name, provider.ErrNotFound)
 	}
 	// Open it on a token now, so that a key no token serves fails here,
