@@ -94,7 +94,7 @@ func (r groupReport) write(w io.Writer) {
 		}
 		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", t.Index, t.Selector, t.State, dash(strings.Join(keys, ", ")))
 		if t.LastError != "" {
-			fmt.Fprintf(tw, "  \t\tlast error: %s\t\n", t.LastError)
+			fmt.Fprintf(tw, "  \t\t\tlast error: %s\n", t.LastError)
 		}
 	}
 	_ = tw.Flush()
