@@ -101,6 +101,14 @@ func (g *Group) tryPending(now time.Time) {
 func (g *Group) join(p *pendingToken) {
 	ctx, cancel := context.WithTimeout(context.Background(), slowCalls*g.deadline)
 	defer cancel()
+	go func() {
+		// Close does not wait for a try to time out.
+		select {
+		case <-g.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	tc := g.cfg.Tokens[p.index]
 	m, err := g.open(ctx, p.index, tc)
 	if err != nil && g.sharesModule(tc.Module) {
