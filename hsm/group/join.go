@@ -111,9 +111,11 @@ func (g *Group) join(p *pendingToken) {
 	}()
 	tc := g.cfg.Tokens[p.index]
 	m, err := g.open(ctx, p.index, tc)
-	if err != nil && g.sharesModule(tc.Module) {
+	if err != nil && !isConfigError(err) && g.sharesModule(tc.Module) {
 		// The module is initialised for the group's other tokens and
 		// lists no token it could not reach then: initialise it again.
+		// (A token that answers with a configuration error, a wrong PIN,
+		// is listed already: that would cost the others for nothing.)
 		g.quietUntil.Store(time.Now().Add(g.deadline).UnixNano())
 		if rerr := hsm.Reconnect(tc.Module); rerr != nil {
 			err = fmt.Errorf("token %d (%s): %w", p.index, tc.Token, rerr)
