@@ -142,6 +142,27 @@ func (m *module) reinit(seen uint64) error {
 	return nil
 }
 
+// Reconnect initialises the module at path again when this process has it
+// initialised, so that a client module lists a token that was unreachable
+// when it was initialised: p11-kit-proxy.so and p11-kit-client.so connect
+// to their servers in C_Initialize only, and a server that was down then
+// stays out of the slot list until the next one. It does nothing when the
+// module is not loaded and initialised (the next Open initialises it
+// afresh). Every other user of the module loses its sessions with it and
+// recovers them (docs/design.md#a-group-of-tokens); calls in flight are
+// waited for up to a bound, and when they stay longer it fails with
+// provider.ErrDevice and changes nothing.
+func Reconnect(path string) error {
+	registry.mu.Lock()
+	m := registry.modules[moduleKey(path)]
+	ok := m != nil && m.initialized && m.refs > 0
+	registry.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return m.reinit(m.epoch.Load())
+}
+
 // reinitDrain bounds reinit's wait for the calls in flight.
 const reinitDrain = 100 * time.Millisecond
 

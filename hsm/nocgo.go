@@ -29,6 +29,9 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) { return nil, errNo
 // Slots fails: this build has no PKCS#11 support (cgo disabled).
 func Slots(ctx context.Context, path, initArgs string) ([]SlotInfo, error) { return nil, errNoCGO }
 
+// Reconnect does nothing: this build loads no module.
+func Reconnect(path string) error { return nil }
+
 // Name implements provider.Backend: it returns "pkcs11".
 func (b *Backend) Name() string { return BackendName }
 

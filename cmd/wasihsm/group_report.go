@@ -94,7 +94,7 @@ func (r groupReport) write(w io.Writer) {
 		}
 		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", t.Index, t.Selector, t.State, dash(strings.Join(keys, ", ")))
 		if t.LastError != "" {
-			fmt.Fprintf(tw, "  \t\tlast error: %s\t\n", t.LastError)
+			fmt.Fprintf(tw, "  \t\t\tlast error: %s\n", t.LastError)
 		}
 	}
 	_ = tw.Flush()
@@ -140,6 +140,9 @@ func (c *cli) diagnoseGroup(ctx context.Context, r *doctorReport, s config.Setti
 			}
 		}
 		switch {
+		case len(on) == 0 && unsupportedEverywhere(g.Tokens, k.Name):
+			r.fail(keyCheck(k), fmt.Sprintf("no token of the group, as wasihsm reaches them, can run %s: %s", k.Algorithm.Name, strings.Join(off, ", ")),
+				"the module refuses the algorithm (p11-kit's remoting carries no AES-GCM, docs/operations.md#token-groups): reach the tokens with their own modules, or use the key on one token")
 		case len(on) == 0:
 			r.fail(keyCheck(k), "on no token of the group: "+strings.Join(off, ", "),
 				"provision it on every token: wasihsm keys import --label LABEL --id HEX --algorithm ALG FILE")
@@ -150,6 +153,17 @@ func (c *cli) diagnoseGroup(ctx context.Context, r *doctorReport, s config.Setti
 			r.pass(keyCheck(k), "on every token, proven the same key (%s)", k.Algorithm.Name)
 		}
 	}
+}
+
+// unsupportedEverywhere reports whether every token of the report found
+// managed key name unsupported: its module cannot run the algorithm.
+func unsupportedEverywhere(tokens []groupTokenReport, name string) bool {
+	for _, t := range tokens {
+		if t.Keys[name] != group.KeyUnsupported.String() {
+			return false
+		}
+	}
+	return len(tokens) > 0
 }
 
 // chkGroup is the doctor's check of a group of tokens.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -48,6 +50,43 @@ func (c *cli) groupAdmins(ctx context.Context, f *keysFlags, settings config.Set
 	return admins, exitOK
 }
 
+// reachableAdmins opens every token of the group it can reach, read-only,
+// and logs in: admins has nil for a token that cannot be opened, and errs
+// says why, by place.
+func (c *cli) reachableAdmins(ctx context.Context, f *keysFlags, settings config.Settings) (admins []*hsm.Admin, errs map[int]error, code int) {
+	cfgs, err := c.groupTokenConfigs(settings)
+	if err != nil {
+		return nil, nil, c.errorf(exitUsage, "keys %s: %v", f.sub, err)
+	}
+	errs = map[int]error{}
+	for i, cfg := range cfgs {
+		// The CLI never closes what it opened on the token: see newProvider.
+		admin, err := hsm.OpenAdmin(ctx, cfg, hsm.AdminOptions{ReadOnly: true})
+		if err == nil {
+			err = admin.Login(ctx)
+		}
+		if err != nil {
+			errs[i] = fmt.Errorf("%s[%d] (%s): %w", config.FieldTokens, i, cfg.Token, err)
+			admin = nil
+		}
+		admins = append(admins, admin)
+	}
+	if len(errs) == len(cfgs) {
+		return nil, nil, c.errorf(exitInternal, "keys %s: no token of the group can be read: %v", f.sub, errors.Join(mapValues(errs)...))
+	}
+	return admins, errs, exitOK
+}
+
+// mapValues returns m's values in the order of their keys.
+func mapValues(m map[int]error) []error {
+	keys := slices.Sorted(maps.Keys(m))
+	out := make([]error, len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
+}
+
 // groupKeyRow is a key as the tokens of a group hold it.
 type groupKeyRow struct {
 	key    hsm.TokenKey
@@ -56,12 +95,15 @@ type groupKeyRow struct {
 
 // keysGroupList implements `wasihsm keys list` on a group.
 func (c *cli) keysGroupList(ctx context.Context, f *keysFlags, settings config.Settings) int {
-	admins, code := c.groupAdmins(ctx, f, settings, true)
+	admins, unreachable, code := c.reachableAdmins(ctx, f, settings)
 	if code != exitOK {
 		return code
 	}
 	var rows []*groupKeyRow
 	for i, admin := range admins {
+		if admin == nil {
+			continue
+		}
 		keys, err := admin.List(ctx)
 		if err != nil {
 			return c.errorf(exitInternal, "keys list: %s[%d]: %v", config.FieldTokens, i, err)
@@ -86,11 +128,14 @@ func (c *cli) keysGroupList(ctx context.Context, f *keysFlags, settings config.S
 		for _, r := range rows {
 			out = append(out, row{newKeyJSON(r.key), r.tokens})
 		}
-		return c.writeJSON(out)
+		if code := c.writeJSON(out); code != exitOK {
+			return code
+		}
+		return c.unreachableTokens(unreachable)
 	}
 	if len(rows) == 0 {
-		fmt.Fprintf(c.stdout, "no keys on the %d tokens of the group\n", len(admins))
-		return exitOK
+		fmt.Fprintf(c.stdout, "no keys on the %d tokens of the group\n", len(admins)-len(unreachable))
+		return c.unreachableTokens(unreachable)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "LABEL\tID\tCLASS\tTYPE\tALGORITHMS\tTOKENS")
@@ -99,11 +144,23 @@ func (c *cli) keysGroupList(ctx context.Context, f *keysFlags, settings config.S
 		if algs == "" {
 			algs = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%x\t%s\t%s\t%s\t%s\n", r.key.Label, r.key.ID, r.key.Class, r.key.Type, algs, tokenList(r.tokens, len(admins)))
+		fmt.Fprintf(tw, "%s\t%x\t%s\t%s\t%s\t%s\n", r.key.Label, r.key.ID, r.key.Class, r.key.Type, algs, tokenList(r.tokens, len(admins)-len(unreachable)))
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(c.stdout, "\nTOKENS are places in pkcs11.tokens, from 0; doctor proves that a key is the same on each.")
-	return exitOK
+	return c.unreachableTokens(unreachable)
+}
+
+// unreachableTokens reports the tokens keys list could not read: the
+// listing is then incomplete, and the exit status says so.
+func (c *cli) unreachableTokens(errs map[int]error) int {
+	if len(errs) == 0 {
+		return exitOK
+	}
+	for _, err := range mapValues(errs) {
+		fmt.Fprintf(c.stderr, "wasihsm: keys list: not listed, the token cannot be read: %v\n", err)
+	}
+	return exitFailed
 }
 
 // tokenList says on which of n tokens a key is.

@@ -95,7 +95,13 @@ func (g *Group) check(ctx context.Context, m *member) {
 			}
 		case errors.Is(err, provider.ErrNotFound):
 			found[name] = KeyMissing
-		case errors.Is(err, provider.ErrInvalidArgument), errors.Is(err, provider.ErrNotSupported), errors.Is(err, provider.ErrAccessDenied):
+		case errors.Is(err, provider.ErrNotSupported):
+			// Refused before the token saw the key: nothing is known of
+			// it, and guests are refused when they open it, not when
+			// they use it.
+			found[name] = KeyUnsupported
+			m.noteError(err)
+		case errors.Is(err, provider.ErrInvalidArgument), errors.Is(err, provider.ErrAccessDenied):
 			found[name] = KeyDifferent
 			m.noteError(err)
 		default:

@@ -32,7 +32,7 @@ func failsOver(err error) bool {
 // candidates appends to out the members that may serve an operation on
 // managed key name ("" for none), in the order the policy tries them.
 func (g *Group) candidates(name string, out []*member) []*member {
-	for _, m := range g.members {
+	for _, m := range g.members() {
 		if m.serves(name) {
 			out = append(out, m)
 		}
@@ -53,7 +53,7 @@ func (g *Group) candidates(name string, out []*member) []*member {
 // allDown reports whether no member may come back soon: every one is
 // down, or serves the key name not at all.
 func (g *Group) allDown(name string) bool {
-	for _, m := range g.members {
+	for _, m := range g.members() {
 		if m.getState() == Down {
 			continue
 		}
@@ -73,7 +73,7 @@ func (g *Group) allDown(name string) bool {
 // absent reports whether every token was checked and none serves managed
 // key name: it is missing or different everywhere.
 func (g *Group) absent(name string) bool {
-	for _, m := range g.members {
+	for _, m := range g.members() {
 		if m.getState() != Healthy {
 			return false
 		}
@@ -124,8 +124,11 @@ func (g *Group) runWithin(ctx context.Context, d time.Duration, name string, f f
 			// within it is one whose module was initialised again for
 			// another token's sake (a short pause), and one that does
 			// not is failing; a guest should not wait a whole call
-			// deadline to learn that no token serves.
-			if g.allDown(name) || now.Sub(idleSince) >= g.grace {
+			// deadline to learn that no token serves. While the group
+			// itself initialises a module again for a token that joins
+			// (join.go), the pause is its own: calls wait for the tokens
+			// to come back, within their deadline.
+			if g.allDown(name) || now.Sub(idleSince) >= g.grace && !g.reconnecting(now) {
 				if last == nil {
 					last = g.lastError()
 				}
@@ -191,7 +194,7 @@ func (g *Group) runWithin(ctx context.Context, d time.Duration, name string, f f
 // lastError is the last error of any member, for the message of a group
 // that has none healthy.
 func (g *Group) lastError() error {
-	for _, m := range g.members {
+	for _, m := range g.members() {
 		m.mu.Lock()
 		err := m.lastErr
 		m.mu.Unlock()
@@ -200,4 +203,18 @@ func (g *Group) lastError() error {
 		}
 	}
 	return errors.New("group: no token in service")
+}
+
+// unsupported reports whether every token that absent found without
+// managed key name cannot run its algorithm at all.
+func (g *Group) unsupported(name string) bool {
+	for _, m := range g.members() {
+		m.mu.Lock()
+		st := m.keys[name]
+		m.mu.Unlock()
+		if st != KeyUnsupported {
+			return false
+		}
+	}
+	return len(g.members()) > 0
 }

@@ -22,15 +22,23 @@ type Group struct {
 	deadline  time.Duration
 	grace     time.Duration // see run
 	downAfter time.Duration
-	members   []*member
-	managed   map[string]*managedKey
+	// live are the tokens that opened, in the configuration's order;
+	// a token that joins later (see join.go) replaces the slice.
+	live    atomic.Pointer[[]*member]
+	managed map[string]*managedKey
+	// memberKeys are the managed keys as each token's backend opens them.
+	memberKeys []hsm.ManagedKey
 	// challenge is the group's random input to the check of secret keys
 	// (see check.go); it never leaves the process.
 	challenge [48]byte
 	next      atomic.Uint64 // round-robin start among equally loaded tokens
 	failovers atomic.Uint64
-	// openErrs are the errors of the tokens Open could not open.
-	openErrs []error
+	// pmu guards pending: the tokens that could not be opened yet.
+	pmu     sync.Mutex
+	pending []*pendingToken
+	// quietUntil (Unix nanoseconds) is when the pause that the group's
+	// own reinitialisation of a module causes is over (see reconnecting).
+	quietUntil atomic.Int64
 
 	closed  atomic.Bool
 	closing chan struct{}
@@ -88,22 +96,20 @@ func Open(ctx context.Context, cfg Config) (*Group, error) {
 		check.Guests = use.Guests
 		memberKeys = append(memberKeys, use, check)
 	}
+	g.memberKeys = memberKeys
 	var opened []*member
 	var errs []error
+	now := time.Now()
 	for i, tc := range cfg.Tokens {
-		tc.ManagedKeys = memberKeys
-		tc.CallTimeout = cfg.attemptTimeout()
-		b, err := hsm.Open(ctx, tc)
+		m, err := g.open(ctx, i, tc)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("token %d (%s): %w", i, tc.Token, err))
+			errs = append(errs, err)
 			if isConfigError(err) {
 				break
 			}
+			g.pending = append(g.pending, &pendingToken{index: i, err: err, since: now, next: now.Add(joinFirst), wait: joinFirst})
 			continue
 		}
-		m := &member{index: i, sel: tc.Token, b: b, keys: map[string]KeyState{}, handles: map[string]provider.Key{}}
-		m.state.Store(uint32(Recovering))
-		m.since = time.Now()
 		opened = append(opened, m)
 	}
 	if len(errs) > 0 && (len(opened) == 0 || isConfigError(errors.Join(errs...))) {
@@ -112,12 +118,10 @@ func Open(ctx context.Context, cfg Config) (*Group, error) {
 		}
 		return nil, fmt.Errorf("group: open: %w", errors.Join(errs...))
 	}
-	// A token that could not be opened at all is left out: the group
-	// cannot recover what it never opened. Its error stays in the log of
-	// the caller (see OpenErrors).
-	g.members = opened
-	g.openErrs = errs
-	for _, m := range g.members {
+	// A token that could not be opened is tried again in the background
+	// and joins once it opens and its keys are proven (join.go).
+	g.live.Store(&opened)
+	for _, m := range opened {
 		g.check(ctx, m)
 	}
 	g.wg.Add(1)
@@ -138,7 +142,7 @@ func (g *Group) Name() string { return hsm.BackendName }
 // tokens, so that any token can take over what one started.
 func (g *Group) Supports(alg provider.Algorithm, op provider.Operation) provider.Support {
 	least := provider.Native
-	for _, m := range g.members {
+	for _, m := range g.members() {
 		least = min(least, m.b.Supports(alg, op))
 	}
 	return least
@@ -152,7 +156,7 @@ func (g *Group) Close() error {
 	close(g.closing)
 	g.wg.Wait()
 	var errs []error
-	for _, m := range g.members {
+	for _, m := range g.members() {
 		m.mu.Lock()
 		handles := m.handles
 		m.handles = nil
@@ -168,18 +172,35 @@ func (g *Group) Close() error {
 }
 
 // Status returns a snapshot of every token of the group, in the
-// configuration's order.
+// configuration's order; a token not opened yet is Down, with the error
+// of its last try and its keys unchecked.
 func (g *Group) Status() []TokenStatus {
-	out := make([]TokenStatus, 0, len(g.members))
-	for _, m := range g.members {
+	members := g.members()
+	out := make([]TokenStatus, 0, len(g.cfg.Tokens))
+	for _, m := range members {
 		out = append(out, m.status())
 	}
+	g.pmu.Lock()
+	for _, p := range g.pending {
+		out = append(out, p.status(g.cfg.Tokens[p.index].Token))
+	}
+	g.pmu.Unlock()
+	slices.SortFunc(out, func(a, b TokenStatus) int { return a.Index - b.Index })
 	return out
 }
 
-// OpenErrors are the errors of the tokens that Open could not open at all
-// (they are not in the group).
-func (g *Group) OpenErrors() []error { return slices.Clone(g.openErrs) }
+// OpenErrors are the last errors of the tokens that could not be opened
+// yet: Open could not open them, and they have not joined since (see
+// join.go).
+func (g *Group) OpenErrors() []error {
+	g.pmu.Lock()
+	defer g.pmu.Unlock()
+	errs := make([]error, 0, len(g.pending))
+	for _, p := range g.pending {
+		errs = append(errs, p.err)
+	}
+	return errs
+}
 
 // Failovers counts the operations that succeeded on another token than
 // the first one tried.
@@ -189,7 +210,7 @@ func (g *Group) Failovers() uint64 { return g.failovers.Load() }
 // when at least one token is.
 func (g *Group) Stats() hsm.Stats {
 	var s hsm.Stats
-	for _, m := range g.members {
+	for _, m := range g.members() {
 		t := m.b.Stats()
 		s.SessionsOpen += t.SessionsOpen
 		s.SessionsInUse += t.SessionsInUse
@@ -202,7 +223,8 @@ func (g *Group) Stats() hsm.Stats {
 
 // watch looks at the tokens' health every checkInterval: a token whose
 // backend is recovering leaves service; one that is back is checked again
-// (its managed keys found and proven) before it rejoins.
+// (its managed keys found and proven) before it rejoins; a token not
+// opened yet is tried again when its backoff is over (join.go).
 func (g *Group) watch() {
 	defer g.wg.Done()
 	t := time.NewTicker(checkInterval)
@@ -214,7 +236,8 @@ func (g *Group) watch() {
 		case <-t.C:
 		}
 		now := time.Now()
-		for _, m := range g.members {
+		g.tryPending(now)
+		for _, m := range g.members() {
 			st := m.b.Stats()
 			m.mu.Lock()
 			state, recs, checking := m.getState(), m.seenRecs, m.checking || now.Before(m.nextCheck)

@@ -43,33 +43,45 @@ func (g *Group) OpenManagedKey(ctx context.Context, name string, guest provider.
 		return nil, fmt.Errorf("group: managed key %q: guest %q may not open it: %w", name, guest.Name, provider.ErrAccessDenied)
 	}
 	if g.absent(name) {
+		if g.unsupported(name) {
+			return nil, fmt.Errorf("group: managed key %q: no token of the group, as this process reaches them, can run %s: %w",
+				name, k.cfg.Algorithm.Name, provider.ErrNotSupported)
+		}
 		return nil, fmt.Errorf("group: managed key %q: on no token of the group (or different from the group's): %w", name, provider.ErrNotFound)
 	}
 	// Open it on a token now, so that a key no token serves fails here,
 	// as on a single token.
 	var first provider.Key
+	base := groupKey{k: k, alg: k.cfg.Algorithm}
 	err := g.run(ctx, name, func(ctx context.Context, m *member) error {
 		key, err := m.key(ctx, name)
 		if errors.Is(err, provider.ErrNotFound) {
 			m.fail(err, timeNow())
 		}
+		if err != nil {
+			return err
+		}
+		base.size, base.signErr = 0, nil
+		if signer, ok := key.(provider.Signer); ok {
+			// The signature's size (an RSA key's is its modulus's), and
+			// whether signing is allowed at all, as the token answers
+			// them; a token that fails meanwhile is the next one's turn.
+			st, err := signer.NewSignState(ctx, 0)
+			switch {
+			case err == nil:
+				base.size = st.Size()
+				_ = st.Close()
+			case failsOver(err):
+				return err
+			default:
+				base.signErr = err
+			}
+		}
 		first = key
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	base := groupKey{k: k, alg: k.cfg.Algorithm}
-	if signer, ok := first.(provider.Signer); ok {
-		// The signature's size (an RSA key's is its modulus's), and
-		// whether signing is allowed at all, as the token answers them.
-		st, err := signer.NewSignState(ctx, 0)
-		if err != nil {
-			base.signErr = err
-		} else {
-			base.size = st.Size()
-			_ = st.Close()
-		}
 	}
 	switch first.(type) {
 	case provider.KeyAgreementKey:

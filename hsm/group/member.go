@@ -54,9 +54,15 @@ const (
 	// KeyDifferent: the token holds another key under the key's label
 	// and id, or one that does not fit its algorithm.
 	KeyDifferent
+	// KeyUnsupported: the token, as this process reaches it, cannot run
+	// the key's algorithm (its probe refused it), so the key cannot be
+	// proven nor served there: p11-kit's remoting, for one, carries no
+	// AES-GCM (docs/operations.md#token-groups).
+	KeyUnsupported
 )
 
-// String returns "present", "missing", "different" or "unchecked".
+// String returns "present", "missing", "different", "unsupported" or
+// "unchecked".
 func (s KeyState) String() string {
 	switch s {
 	case KeyPresent:
@@ -65,6 +71,8 @@ func (s KeyState) String() string {
 		return "missing"
 	case KeyDifferent:
 		return "different"
+	case KeyUnsupported:
+		return "unsupported"
 	}
 	return "unchecked"
 }

@@ -41,7 +41,8 @@ func availabilityScale() float64 {
 // (SIGSTOP) at 15 s for 5 s. No guest call fails, none takes longer than
 // the call deadline, every result verifies, and both tokens rejoin within
 // 5 s of being back. (AES-GCM sealing is not in the mix: p11-kit's
-// remoting does not carry GCM parameters; docs/reliability.md.)
+// remoting does not carry AES-GCM, TestGCMUnservableThroughProxy;
+// docs/reliability.md.)
 func TestAvailability(t *testing.T) {
 	scale := availabilityScale()
 	at := func(s float64) time.Duration { return time.Duration(s * scale * float64(time.Second)) }

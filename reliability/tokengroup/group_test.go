@@ -96,8 +96,20 @@ func newGroup(t *testing.T) (*softhsmtest.Group, keys) {
 	return fx, provisioned
 }
 
-// openGroup opens the group of fx's tokens.
+// openGroup opens the group of fx's tokens, every one healthy.
 func openGroup(t *testing.T, fx *softhsmtest.Group, policy group.Policy) *group.Group {
+	t.Helper()
+	g := openGroupAsIs(t, fx, policy)
+	for i, s := range g.Status() {
+		require.Equal(t, group.Healthy, s.State, "token %d at open: %v", i, s.LastError)
+		require.Equal(t, group.KeyPresent, s.Keys["sig"], "token %d", i)
+		require.Equal(t, group.KeyPresent, s.Keys["mac"], "token %d", i)
+	}
+	return g
+}
+
+// openGroupAsIs opens the group of fx's tokens, whatever their state.
+func openGroupAsIs(t *testing.T, fx *softhsmtest.Group, policy group.Policy) *group.Group {
 	t.Helper()
 	cfg := group.Config{Policy: policy, CallTimeout: callTimeout, ManagedKeys: []hsm.ManagedKey{
 		{Name: "sig", Label: "sig", ID: []byte{1}, Algorithm: provider.MustLookup("ES256"), Guests: []hsm.GuestRule{{Module: guestName}, {Module: "load"}}},
@@ -113,11 +125,6 @@ func openGroup(t *testing.T, fx *softhsmtest.Group, policy group.Policy) *group.
 			t.Logf("close: %v", err)
 		}
 	})
-	for i, s := range g.Status() {
-		require.Equal(t, group.Healthy, s.State, "token %d at open: %v", i, s.LastError)
-		require.Equal(t, group.KeyPresent, s.Keys["sig"], "token %d", i)
-		require.Equal(t, group.KeyPresent, s.Keys["mac"], "token %d", i)
-	}
 	return g
 }
 
