@@ -48,7 +48,17 @@ type quirkFlags struct {
 	rwObjects atomic.Bool
 	// rwChecked: the read-only session check has run.
 	rwChecked atomic.Bool
+	// pairsDecrypt: QuirkPairsDecrypt.
+	pairsDecrypt atomic.Bool
+	// copyableTokenObjects: QuirkCopyableTokenObjects (noCopyable is set
+	// with it).
+	copyableTokenObjects atomic.Bool
 }
+
+// pairsDecryptDrop are the attributes that QuirkPairsDecrypt leaves out
+// of a key pair's templates: CKA_DECRYPT of the private key and
+// CKA_ENCRYPT of the public key.
+var pairsDecryptDrop = &pairDrop{priv: []uint{pkcs11.CKA_DECRYPT}, pub: []uint{pkcs11.CKA_ENCRYPT}}
 
 // Quirks lists the names of the quirks found on the token so far: those
 // found by its answers (QuirkReadWriteObjects, QuirkNoCopyable); what

@@ -25,16 +25,21 @@ type Quirk struct {
 
 // The names of the quirks of the table.
 const (
-	QuirkReadWriteObjects   = "read-write-objects"
-	QuirkTokenKeyPairsOnly  = "token-key-pairs-only"
-	QuirkNoKeyImport        = "no-key-import"
-	QuirkNoGenerateKey      = "no-generate-key"
-	QuirkBrokenP521         = "broken-p521"
-	QuirkSensitiveDefault   = "sensitive-default-false"
-	QuirkGCMTagGeneralError = "gcm-tag-general-error"
-	QuirkParallelCreate     = "parallel-create-general-error"
-	QuirkLostLoginHides     = "lost-login-hides-objects"
-	QuirkNoCopyable         = "no-copyable"
+	QuirkReadWriteObjects     = "read-write-objects"
+	QuirkTokenKeyPairsOnly    = "token-key-pairs-only"
+	QuirkNoKeyImport          = "no-key-import"
+	QuirkNoGenerateKey        = "no-generate-key"
+	QuirkBrokenP521           = "broken-p521"
+	QuirkSensitiveDefault     = "sensitive-default-false"
+	QuirkGCMTagGeneralError   = "gcm-tag-general-error"
+	QuirkParallelCreate       = "parallel-create-general-error"
+	QuirkLostLoginHides       = "lost-login-hides-objects"
+	QuirkNoCopyable           = "no-copyable"
+	QuirkPairsDecrypt         = "key-pairs-decrypt"
+	QuirkCopyableTokenObjects = "copyable-token-objects"
+	QuirkGCMShortLength       = "gcm-short-length-query"
+	QuirkUnusableLength       = "buffer-too-small-unusable-length"
+	QuirkTruncatedHMAC        = "hmac-truncated-ok"
 )
 
 // quirks is the table: every deviation the backend knows of.
@@ -73,6 +78,20 @@ var quirks = []Quirk{
 		Detection: "probe (guest keys), and doctor's use of each managed key",
 		Handling:  "ES512 is unavailable on the token; doctor fails a managed ES512 key",
 		Test:      "TestQuirkBrokenP521",
+	},
+	{
+		Name: QuirkPairsDecrypt, SeenOn: "tpm2-pkcs11 1.9.0",
+		Deviation: "every key pair is a TPM key that signs and decrypts: C_GenerateKeyPair with CKA_DECRYPT false on the private key or CKA_ENCRYPT false on the public key answers CKR_GENERAL_ERROR (\"attr mismatch\")",
+		Detection: "the answer: when a managed key pair (`wasihsm keys generate`) is refused with CKR_GENERAL_ERROR, the same templates without those two attributes are taken",
+		Handling:  "managed key pairs are made without them, so the token sets them true: the key can also decrypt on the token, which wasihsm never asks of it (a managed key does only the operations of its configuration); every other usage attribute stays false",
+		Test:      "TestKeysGenerateOnTokens",
+	},
+	{
+		Name: QuirkCopyableTokenObjects, SeenOn: "NSS softokn 3.87",
+		Deviation: "a token object (a managed key) whose template has CKA_COPYABLE answers CKR_GENERAL_ERROR; session objects take it",
+		Detection: "the answer: when a managed key (`wasihsm keys generate` or `import`) is refused with CKR_GENERAL_ERROR, the same templates without CKA_COPYABLE are taken",
+		Handling:  "managed keys are made without CKA_COPYABLE, as on a token with no-copyable: they stay not modifiable",
+		Test:      "TestKeysGenerateOnTokens",
 	},
 	{
 		Name: QuirkSensitiveDefault, SeenOn: "SoftHSM2 2.6.1",

@@ -24,9 +24,6 @@ import (
 // while a managed ES256 key passes.
 func TestSlotsAndDoctorOnTPM2(t *testing.T) {
 	fx := tokentest.TPM2(t)
-	// TestMain exits without a word after the tests (testscript.Main):
-	// the one test of the package that needs the token stops it.
-	t.Cleanup(tokentest.Shutdown)
 	in := softhsmtest.Inspect(t, fx.Module, fx.Label, fx.PIN)
 	p := in.Ctx()
 	s, err := p.OpenSession(in.Slot(), pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
