@@ -76,8 +76,8 @@ var quirks = []Quirk{
 		Name: QuirkBrokenP521, SeenOn: "tpm2-pkcs11 1.9.0",
 		Deviation: "P-521 keys are stored with a malformed CKA_EC_POINT, and C_SignInit with them answers CKR_HOST_MEMORY",
 		Detection: "probe (guest keys), and doctor's use of each managed key",
-		Handling:  "ES512 is unavailable on the token; doctor fails a managed ES512 key",
-		Test:      "TestQuirkBrokenP521",
+		Handling:  "ES512 is unavailable on the token; a managed ES512 key does not open (an UnusableKeyError: the guest is told notsup, never io), and doctor fails it, naming the fix; keys generate removes such a key and answers notsup",
+		Test:      "TestQuirkBrokenP521, TestSlotsAndDoctorOnTPM2",
 	},
 	{
 		Name: QuirkPairsDecrypt, SeenOn: "tpm2-pkcs11 1.9.0",

@@ -569,6 +569,11 @@ func checkManagedKey(ctx context.Context, r *doctorReport, k config.ManagedKey, 
 	if b != nil && len(k.Guests) > 0 {
 		g := k.Guests[0]
 		mk, err := b.OpenManagedKey(ctx, k.Name, provider.Guest{Name: g.Module, SHA256: g.SHA256})
+		if unusable := (*hsm.UnusableKeyError)(nil); errors.As(err, &unusable) {
+			r.fail(name, fmt.Sprintf("%s (%s): the token holds it but cannot serve it as %s: %s (guests are told notsup)", sel, key.Type, k.Algorithm.Name, unusable.Problem),
+				reprovisionFix(k))
+			return
+		}
 		if err != nil {
 			r.fail(name, fmt.Sprintf("%s: opening it for guest %s fails: %v", sel, guestName(g), err),
 				fmt.Sprintf("if the token cannot serve the key as %s: %s; wasihsm keys show --label %s shows the key", k.Algorithm.Name, reprovisionFix(k), k.Label))
