@@ -415,6 +415,19 @@ func (a *Admin) Excess(k TokenKey, algs ...string) []string {
 	return out
 }
 
+// Quirks lists the names of the quirks found on the token while making
+// managed keys (QuirkCopyableTokenObjects, QuirkPairsDecrypt).
+func (a *Admin) Quirks() []string {
+	var out []string
+	if a.caps.dev.copyableTokenObjects.Load() {
+		out = append(out, QuirkCopyableTokenObjects)
+	}
+	if a.caps.dev.pairsDecrypt.Load() {
+		out = append(out, QuirkPairsDecrypt)
+	}
+	return out
+}
+
 // excessBeyondQuirks is Excess(k, alg.Name) without what
 // QuirkPairsDecrypt makes a pair allow, on a token found to have it.
 func (a *Admin) excessBeyondQuirks(k TokenKey, alg provider.Algorithm) []string {

@@ -170,3 +170,28 @@ func TestRoutingOnTPM2(t *testing.T) {
 		assert.Equal(t, "pkcs11", hb.Name(), "SHA-256 hashes on the token")
 	}
 }
+
+// TestQuirkPairsDecrypt: tpm2-pkcs11 refuses a key pair whose template
+// says CKA_DECRYPT false (private key) or CKA_ENCRYPT false (public key);
+// Admin.Create finds that from its answer and makes the pair without
+// them. The token then sets them true, and nothing else beyond what the
+// algorithm needs: the rest of the key's usage is as strict as anywhere.
+func TestQuirkPairsDecrypt(t *testing.T) {
+	tg := tpm2(t)
+	cfg := hsm.Config{Module: tg.module, Token: hsm.TokenSelector{Label: tg.label}, PIN: pinOf(tg.pin)}
+	a, err := hsm.OpenAdmin(ctx, cfg, hsm.AdminOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, a.Close()) })
+	require.NoError(t, a.Login(ctx))
+	for _, name := range []string{"ES256", "RS256"} {
+		label := "quirk-pairs-decrypt-" + name
+		k, err := a.Create(ctx, hsm.KeySpec{Label: label, ID: []byte(label), Algorithm: name})
+		require.NoError(t, err, name)
+		t.Cleanup(func() { _, _ = a.Delete(ctx, label, nil) })
+		assert.Contains(t, a.Quirks(), hsm.QuirkPairsDecrypt)
+		assert.ElementsMatch(t, []string{"CKA_DECRYPT", "CKA_ENCRYPT on the public key"}, a.Excess(k, name),
+			"%s: the quirk's attributes, and nothing else, beyond what %s needs", name, name)
+		assert.Contains(t, k.Algorithms, name)
+		assert.True(t, k.Sensitive && !k.Extractable && k.AlwaysSensitive && k.NeverExtractable, name)
+	}
+}
