@@ -98,7 +98,7 @@ func TestQuirkUnusableLength(t *testing.T) {
 	assert.Equal(t, k.size, int(n))
 	_, _ = b.mod.call(callSign, s, data, make([]byte, n)) // end the operation
 
-	sig, _, err := b.mod.finish(callSign, s, data, k.size-8, k.size+64)
+	_, _, err := b.mod.finish(callSign, s, data, k.size-8, k.size+64)
 	require.Error(t, err, "no operation is active any more")
 	require.NoError(t, b.p.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS, nil)}, k.obj))
 	sig, active, err := b.mod.finish(callSign, s, data, k.size-8, k.size+64)
