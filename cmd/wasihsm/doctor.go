@@ -206,7 +206,7 @@ func (c *cli) diagnose(ctx context.Context, flags map[string]string) *doctorRepo
 	r.pass(chkToken, "%q in slot %d (serial %s, %s %s)", slot.Label, slot.ID, slot.Serial, slot.TokenManufacturer, slot.Model)
 
 	if err := admin.Login(ctx); err != nil {
-		r.fail(chkLogin, err.Error(), loginFix(s, err))
+		r.fail(chkLogin, err.Error(), loginFix(s, err, admin.LoginRequired()))
 		r.skipRest("the login failed", s.Keys)
 		return r
 	}
@@ -381,10 +381,16 @@ func tokenFix(s config.Settings, slots []hsm.SlotInfo, err error) string {
 }
 
 // loginFix says how to fix a failed login, from the token's answer (an
-// hsm.TokenError) or the failure to read the PIN (an errPINRead).
-func loginFix(s config.Settings, err error) string {
+// hsm.TokenError) or the failure to read the PIN (an errPINRead), and
+// whether the token says it needs a login at all (CKF_LOGIN_REQUIRED): one
+// that does not, and refuses the configured PIN, is an NSS database
+// without a password, which wants no PIN.
+func loginFix(s config.Settings, err error, loginRequired bool) string {
 	src := s.PKCS11.PIN.String()
 	switch code := tokenAnswer(err); {
+	case code == pkcs11.CKR_PIN_INCORRECT && !loginRequired && s.PKCS11.PIN.IsSet():
+		return fmt.Sprintf("the token needs no login (it does not set CKF_LOGIN_REQUIRED, as an NSS database made with --empty-password): "+
+			"remove pkcs11.pin from the configuration; if the token does have a password, put that one in %s", src)
 	case code == pkcs11.CKR_PIN_INCORRECT:
 		return fmt.Sprintf("the PIN from %s is not the token's user PIN: put the right one there (a wrong PIN counts toward the token's lockout)", src)
 	case code == pkcs11.CKR_PIN_LOCKED:
