@@ -36,6 +36,13 @@ var keysGenerateAlgorithms = map[string][]string{
 	tokentest.NameNSS:          {"ES256", "ES384"},
 }
 
+// keysGenerateQuirk is the quirk that `keys generate` meets on each token
+// (docs/operations.md#token-quirks).
+var keysGenerateQuirk = map[string]string{
+	tokentest.NameTPM2: "key-pairs-decrypt",
+	tokentest.NameNSS:  "copyable-token-objects",
+}
+
 // TestKeysGenerateOnTokens: `wasihsm keys generate` makes a managed key on
 // each token, tpm2-pkcs11 (QuirkPairsDecrypt) and NSS softokn
 // (QuirkCopyableTokenObjects) included; a guest (`wasihsm run`, a process
@@ -61,6 +68,9 @@ func TestKeysGenerateOnTokens(t *testing.T) {
 					code, out := runWasihsm(t, wasihsm, "keys", "generate", "--config", base, "--algorithm", algName, "--label", label)
 					require.Equal(t, exitOK, code, out)
 					t.Cleanup(func() { runWasihsm(t, wasihsm, "keys", "delete", "--config", base, "--label", label) })
+					if q := keysGenerateQuirk[tok.Name]; q != "" {
+						assert.Contains(t, out, "made the token's way (docs/operations.md#token-quirks): "+q)
+					}
 					block, _ := pem.Decode([]byte(out))
 					require.NotNil(t, block, "keys generate prints the public key: %s", out)
 					pub, err := x509.ParsePKIXPublicKey(block.Bytes)
