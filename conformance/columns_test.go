@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -132,6 +133,19 @@ func tokenColumns(t *testing.T) (results []*suite.Result, versions []string) {
 // matrix in TestMatrix.
 func gradeTokenColumns(t *testing.T, name string, res []*suite.Result) {
 	allow, deny := res[0], res[1]
+	// A guest never sees io, access or inval for what the token cannot
+	// do (docs/semantics.md#errors): under either policy, no check of any
+	// cell or scenario got one of them where it wanted another answer.
+	for _, r := range res {
+		for _, c := range r.Cells {
+			for _, f := range c.Failures {
+				assert.NotRegexp(t, wrongErrno, f, "%s: %s %s", r.Target, c.Algorithm, c.Operation)
+			}
+		}
+		for _, s := range r.Scenarios {
+			assert.NotRegexp(t, wrongErrno, s.Detail, "%s: scenario %s", r.Target, s.Name)
+		}
+	}
 	for _, c := range allow.Cells {
 		assert.Equal(t, suite.Pass, c.Status, "%s: %s %s: %v", allow.Target, c.Algorithm, c.Operation, c.Failures)
 	}
@@ -154,6 +168,11 @@ func gradeTokenColumns(t *testing.T, name string, res []*suite.Result) {
 		}
 	}
 }
+
+// wrongErrno matches a check's failure that got io, access or inval, as
+// the contract guest ("X = io, want notsup") and the matrix lines
+// ("matrix ALG: io, want notsup") report it.
+var wrongErrno = regexp.MustCompile(`(= |: )(io|access|inval), want `)
 
 func tail(b []byte) string {
 	const n = 6000
@@ -278,4 +297,19 @@ func countObjects(t *testing.T, tok *tokentest.Token) objectCount {
 	}
 	t.Fatalf("count objects: no token %q", tok.Label)
 	return objectCount{}
+}
+
+// TestWrongErrno: the check of gradeTokenColumns catches io, access and
+// inval as the guest and the matrix lines report them, and nothing else.
+func TestWrongErrno(t *testing.T) {
+	for line, want := range map[string]bool{
+		"keys.go:41: generate ES256 = io, want notsup":        true,
+		"errors.go:9: open managed key = access, want notsup": true,
+		"matrix PS256: inval, want success":                   true,
+		"sign.go:3: sign = notsup, want success":              false,
+		"matrix ES256: notsup, want success":                  false,
+		"bad input: import = inval":                           false,
+	} {
+		assert.Equal(t, want, wrongErrno.MatchString(line), line)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -414,6 +415,31 @@ func (a *Admin) Excess(k TokenKey, algs ...string) []string {
 	return out
 }
 
+// Quirks lists the names of the quirks found on the token while making
+// managed keys (QuirkCopyableTokenObjects, QuirkPairsDecrypt).
+func (a *Admin) Quirks() []string {
+	var out []string
+	if a.caps.dev.copyableTokenObjects.Load() {
+		out = append(out, QuirkCopyableTokenObjects)
+	}
+	if a.caps.dev.pairsDecrypt.Load() {
+		out = append(out, QuirkPairsDecrypt)
+	}
+	return out
+}
+
+// excessBeyondQuirks is Excess(k, alg.Name) without what
+// QuirkPairsDecrypt makes a pair allow, on a token found to have it.
+func (a *Admin) excessBeyondQuirks(k TokenKey, alg provider.Algorithm) []string {
+	more := a.Excess(k, alg.Name)
+	if !a.caps.dev.pairsDecrypt.Load() || alg.Kind.Symmetric() {
+		return more
+	}
+	return slices.DeleteFunc(more, func(g string) bool {
+		return g == attrNames[pkcs11.CKA_DECRYPT] || g == attrNames[pkcs11.CKA_ENCRYPT]+" on the public key"
+	})
+}
+
 // usageFor names the usage attribute that a key of alg needs.
 func usageFor(alg provider.Algorithm) string {
 	switch alg.Kind {
@@ -483,7 +509,7 @@ func (a *Admin) Create(ctx context.Context, spec KeySpec) (TokenKey, error) {
 	if !slices.Contains(k.Algorithms, alg.Name) {
 		bad = append(bad, "the token did not keep the key's usage flags")
 	}
-	if more := a.Excess(k, alg.Name); len(more) > 0 {
+	if more := a.excessBeyondQuirks(k, alg); len(more) > 0 {
 		bad = append(bad, "the key allows more than "+alg.Name+" needs: "+strings.Join(more, ", "))
 	}
 	if len(bad) > 0 {
@@ -542,31 +568,91 @@ func adminAlgorithm(name string) (provider.Algorithm, error) {
 
 // createObjects makes the objects of a key as token objects with spec's
 // label and id, from the templates a Backend's keys are made from: the
-// private or secret key and, for a pair, the public key. The caller holds
-// mu.
+// private or secret key and, for a pair, the public key. When the token
+// answers CKR_GENERAL_ERROR, the ways of managedKeyQuirks are tried in
+// turn, and the first the token takes is remembered for the Admin. The
+// caller holds mu.
 func (a *Admin) createObjects(alg provider.Algorithm, spec KeySpec) (objects, error) {
-	named := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_LABEL, spec.Label), pkcs11.NewAttribute(pkcs11.CKA_ID, spec.ID)}
-	var mk func(pkcs11.SessionHandle) (objects, error)
-	if alg.Kind == provider.KindAEAD || alg.Kind == provider.KindMAC {
-		m, value, err := a.secretKey(alg, spec.Material, named...)
-		if err != nil {
-			return objects{}, err
+	o, err := a.makeObjects(alg, spec)
+	if errors.Is(err, pkcs11.Error(pkcs11.CKR_GENERAL_ERROR)) {
+		for _, try := range a.managedKeyQuirks(alg) {
+			undo := try()
+			if undo == nil {
+				continue // known already
+			}
+			if o2, err2 := a.makeObjects(alg, spec); err2 == nil {
+				return o2, nil
+			}
+			undo()
 		}
-		defer clear(value)
-		mk = m
-	} else {
-		m, wipe, err := a.pairKey(alg, spec.Material, named...)
-		if err != nil {
-			return objects{}, err
-		}
-		defer wipe()
-		mk = m
 	}
-	o, err := mk(a.s)
 	if err != nil {
 		return objects{}, ckrError(fmt.Sprintf("admin: create %s key %q", alg.Name, spec.Label), err)
 	}
 	return o, nil
+}
+
+// managedKeyQuirks are the quirks that make a token answer
+// CKR_GENERAL_ERROR to a managed key's templates (QuirkCopyableTokenObjects,
+// QuirkPairsDecrypt, and both), each as a function that turns it on and
+// returns what turns it off again, or nil when it is on already.
+func (a *Admin) managedKeyQuirks(alg provider.Algorithm) []func() (undo func()) {
+	noCopy := func() func() {
+		if a.caps.dev.noCopyable.Load() {
+			return nil
+		}
+		a.caps.dev.noCopyable.Store(true)
+		a.caps.dev.copyableTokenObjects.Store(true)
+		return func() { a.caps.dev.noCopyable.Store(false); a.caps.dev.copyableTokenObjects.Store(false) }
+	}
+	if alg.Kind.Symmetric() {
+		return []func() func(){noCopy}
+	}
+	decrypt := func() func() {
+		if a.caps.dev.pairsDecrypt.Load() {
+			return nil
+		}
+		a.caps.dev.pairsDecrypt.Store(true)
+		return func() { a.caps.dev.pairsDecrypt.Store(false) }
+	}
+	both := func() func() {
+		u1, u2 := noCopy(), decrypt()
+		if u1 == nil || u2 == nil {
+			if u1 != nil {
+				u1()
+			}
+			if u2 != nil {
+				u2()
+			}
+			return nil // tried alone already
+		}
+		return func() { u1(); u2() }
+	}
+	return []func() func(){noCopy, decrypt, both}
+}
+
+// makeObjects makes the objects of createObjects once, with the quirks
+// found so far.
+func (a *Admin) makeObjects(alg provider.Algorithm, spec KeySpec) (objects, error) {
+	named := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_LABEL, spec.Label), pkcs11.NewAttribute(pkcs11.CKA_ID, spec.ID)}
+	if alg.Kind == provider.KindAEAD || alg.Kind == provider.KindMAC {
+		mk, value, err := a.secretKey(alg, spec.Material, named...)
+		if err != nil {
+			return objects{}, err
+		}
+		defer clear(value)
+		return mk(a.s)
+	}
+	var drop *pairDrop
+	if a.caps.dev.pairsDecrypt.Load() {
+		drop = pairsDecryptDrop
+	}
+	mk, wipe, err := a.pairKeyWithout(alg, spec.Material, drop, named...)
+	if err != nil {
+		return objects{}, err
+	}
+	defer wipe()
+	return mk(a.s)
 }
 
 // Delete destroys every key object on the token (private, secret and

@@ -53,3 +53,6 @@ func (a *Admin) Excess(TokenKey, ...string) []string { return nil }
 
 // Delete fails.
 func (a *Admin) Delete(context.Context, string, []byte) (int, error) { return 0, errNoCGO }
+
+// Quirks lists the quirks found while making managed keys; none without cgo.
+func (a *Admin) Quirks() []string { return nil }

@@ -11,6 +11,7 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"math/big"
+	"slices"
 
 	"github.com/miekg/pkcs11"
 
@@ -334,6 +335,13 @@ func (b *Backend) newPair(ctx context.Context, alg provider.Algorithm, input []b
 // imported from input (PKCS#8) when it is not nil. Its templates hold
 // extra too. The caller calls wipe once mk has run.
 func (t *token) pairKey(alg provider.Algorithm, input []byte, extra ...*pkcs11.Attribute) (mk func(pkcs11.SessionHandle) (objects, error), wipe func(), err error) {
+	return t.pairKeyWithout(alg, input, nil, extra...)
+}
+
+// pairKeyWithout is pairKey with the templates left without the usage
+// attributes of drop (QuirkPairsDecrypt): the token then sets them as it
+// will.
+func (t *token) pairKeyWithout(alg provider.Algorithm, input []byte, drop *pairDrop, extra ...*pkcs11.Attribute) (mk func(pkcs11.SessionHandle) (objects, error), wipe func(), err error) {
 	mech, keyType := pairMechanism(alg)
 	var pubT, privT []*pkcs11.Attribute
 	wipe = func() {}
@@ -355,6 +363,9 @@ func (t *token) pairKey(alg provider.Algorithm, input []byte, extra ...*pkcs11.A
 	kt := pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType)
 	privT = t.keyTemplate(alg, append(append([]*pkcs11.Attribute{kt}, extra...), privT...)...)
 	pubT = t.publicTemplate(alg, append(append([]*pkcs11.Attribute{kt}, extra...), pubT...)...)
+	if drop != nil {
+		privT, pubT = withoutAttrs(privT, drop.priv), withoutAttrs(pubT, drop.pub)
+	}
 	return t.pairObjects(mech, input != nil, pubT, privT), wipe, nil
 }
 
@@ -397,4 +408,13 @@ func pairMechanism(alg provider.Algorithm) (mech, keyType uint) {
 	default:
 		return pkcs11.CKM_EC_KEY_PAIR_GEN, pkcs11.CKK_EC
 	}
+}
+
+// pairDrop are the usage attributes that a token refuses to be told
+// about a key pair's private and public key (QuirkPairsDecrypt).
+type pairDrop struct{ priv, pub []uint }
+
+// withoutAttrs is tmpl without the attributes of the types of drop.
+func withoutAttrs(tmpl []*pkcs11.Attribute, drop []uint) []*pkcs11.Attribute {
+	return slices.DeleteFunc(slices.Clone(tmpl), func(a *pkcs11.Attribute) bool { return slices.Contains(drop, a.Type) })
 }

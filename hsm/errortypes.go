@@ -64,3 +64,26 @@ func (e *ManagedKeyError) Error() string {
 
 // Unwrap returns provider.ErrInvalidArgument.
 func (e *ManagedKeyError) Unwrap() error { return provider.ErrInvalidArgument }
+
+// UnusableKeyError is a key that the token holds but cannot serve, known
+// from what the token stored, not from a failed call: a public key
+// attribute that does not parse as the key's algorithm wants (tpm2-pkcs11's
+// P-521 keys, QuirkBrokenP521). Reading the same object again gives the
+// same answer, so it is a limitation of the token, and it unwraps to
+// provider.ErrNotSupported: a guest is told notsup
+// (docs/semantics.md#errors). A call the token fails keeps its own
+// error (a TokenError), transient or not.
+type UnusableKeyError struct {
+	// Algorithm is the key's algorithm, "ES512".
+	Algorithm string
+	// Problem says what the token stored: "its P-521 public key is
+	// malformed".
+	Problem string
+}
+
+func (e *UnusableKeyError) Error() string {
+	return fmt.Sprintf("hsm: %s: the token cannot serve the key: %s: %v", e.Algorithm, e.Problem, provider.ErrNotSupported)
+}
+
+// Unwrap returns provider.ErrNotSupported.
+func (e *UnusableKeyError) Unwrap() error { return provider.ErrNotSupported }

@@ -92,7 +92,10 @@ func (e *managedEntry) allows(guest provider.Guest) bool {
 // provider.ErrNotFound when no managed key has that name or its objects are
 // not on the token, provider.ErrAccessDenied when guest may not open it,
 // and provider.ErrInvalidArgument when the object found does not fit the
-// configured algorithm (class, key type, curve, size). The key's Destroy
+// configured algorithm (class, key type, curve, size). A key the token
+// holds but cannot serve (an *UnusableKeyError, or an operation of the
+// key that probing found the token cannot run) answers
+// provider.ErrNotSupported. The key's Destroy
 // only releases it; an operation that the configuration does not allow
 // answers provider.ErrAccessDenied when it is attempted.
 func (b *Backend) OpenManagedKey(ctx context.Context, name string, guest provider.Guest) (provider.Key, error) {

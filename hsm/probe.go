@@ -471,6 +471,9 @@ func (pr *prober) exercise(k provider.Key, ops []provider.Operation, origin stri
 			err = pr.agree(k)
 		}
 		if err == nil {
+			if op == provider.OpSign || op == provider.OpEncrypt {
+				pr.b.noticeLengths(pr.ctx, k)
+			}
 			continue
 		}
 		r, ok := pr.refusal(op, step(name), err)

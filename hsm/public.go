@@ -112,7 +112,9 @@ func wrapPoint(point []byte) []byte {
 // SubjectPublicKeyInfo DER, with the length of the key's signatures (RSA:
 // the modulus length; otherwise the algorithm's). pub is the public-key
 // object; for RSA it may be 0, and the private key's public attributes are
-// read instead.
+// read instead. A public key that the token answers but that does not
+// parse is an *UnusableKeyError (notsup); the token's failed calls keep
+// their errors.
 func (t *token) readPublic(s pkcs11.SessionHandle, alg provider.Algorithm, priv, pub pkcs11.ObjectHandle) ([]byte, int, error) {
 	get := func(obj pkcs11.ObjectHandle, types ...uint) ([]*pkcs11.Attribute, error) {
 		tmpl := make([]*pkcs11.Attribute, len(types))
@@ -135,7 +137,7 @@ func (t *token) readPublic(s pkcs11.SessionHandle, alg provider.Algorithm, priv,
 		}
 		n, e := new(big.Int).SetBytes(a[0].Value), new(big.Int).SetBytes(a[1].Value)
 		if n.Sign() <= 0 || !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 {
-			return nil, 0, errorf(alg, provider.ErrDevice, "the token's RSA public key is malformed")
+			return nil, 0, &UnusableKeyError{Algorithm: alg.Name, Problem: "its RSA public key is malformed"}
 		}
 		k := &rsa.PublicKey{N: n, E: int(e.Int64())}
 		key, size = k, k.Size()
@@ -149,7 +151,7 @@ func (t *token) readPublic(s pkcs11.SessionHandle, alg provider.Algorithm, priv,
 		c := curveNamed(alg.Curve)
 		point, ok := ecPoint(a[1].Value, c.point)
 		if !ok || c.params == nil || !sameCurve(a[0].Value, alg.Curve) {
-			return nil, 0, errorf(alg, provider.ErrDevice, "the token's %s public key is malformed", alg.Curve)
+			return nil, 0, &UnusableKeyError{Algorithm: alg.Name, Problem: "its " + alg.Curve + " public key is malformed"}
 		}
 		if c.ecdh == nil {
 			key = ed25519.PublicKey(point)
@@ -157,7 +159,7 @@ func (t *token) readPublic(s pkcs11.SessionHandle, alg provider.Algorithm, priv,
 		}
 		k, err := c.ecdh.NewPublicKey(point)
 		if err != nil {
-			return nil, 0, errorf(alg, provider.ErrDevice, "the token's %s public key is not on the curve", alg.Curve)
+			return nil, 0, &UnusableKeyError{Algorithm: alg.Name, Problem: "its " + alg.Curve + " public key is not on the curve"}
 		}
 		key = k
 	}

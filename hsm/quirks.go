@@ -48,10 +48,24 @@ type quirkFlags struct {
 	rwObjects atomic.Bool
 	// rwChecked: the read-only session check has run.
 	rwChecked atomic.Bool
+	// pairsDecrypt: QuirkPairsDecrypt.
+	pairsDecrypt atomic.Bool
+	// gcmShortLength, truncatedMAC, unusableLength: QuirkGCMShortLength,
+	// QuirkTruncatedHMAC, QuirkUnusableLength (see noticeLengths).
+	gcmShortLength, truncatedMAC, unusableLength atomic.Bool
+	// copyableTokenObjects: QuirkCopyableTokenObjects (noCopyable is set
+	// with it).
+	copyableTokenObjects atomic.Bool
 }
 
+// pairsDecryptDrop are the attributes that QuirkPairsDecrypt leaves out
+// of a key pair's templates: CKA_DECRYPT of the private key and
+// CKA_ENCRYPT of the public key.
+var pairsDecryptDrop = &pairDrop{priv: []uint{pkcs11.CKA_DECRYPT}, pub: []uint{pkcs11.CKA_ENCRYPT}}
+
 // Quirks lists the names of the quirks found on the token so far: those
-// found by its answers (QuirkReadWriteObjects, QuirkNoCopyable); what
+// found by its answers (QuirkReadWriteObjects, QuirkNoCopyable) and by
+// the questions of noticeLengths while probing; what
 // probing found unavailable is in [Backend.Probe].
 func (b *Backend) Quirks() []string {
 	var out []string
@@ -60,6 +74,18 @@ func (b *Backend) Quirks() []string {
 	}
 	if b.caps.dev.noCopyable.Load() {
 		out = append(out, QuirkNoCopyable)
+	}
+	for _, q := range []struct {
+		found *atomic.Bool
+		name  string
+	}{
+		{&b.caps.dev.gcmShortLength, QuirkGCMShortLength},
+		{&b.caps.dev.unusableLength, QuirkUnusableLength},
+		{&b.caps.dev.truncatedMAC, QuirkTruncatedHMAC},
+	} {
+		if q.found.Load() {
+			out = append(out, q.name)
+		}
 	}
 	return out
 }

@@ -25,16 +25,21 @@ type Quirk struct {
 
 // The names of the quirks of the table.
 const (
-	QuirkReadWriteObjects   = "read-write-objects"
-	QuirkTokenKeyPairsOnly  = "token-key-pairs-only"
-	QuirkNoKeyImport        = "no-key-import"
-	QuirkNoGenerateKey      = "no-generate-key"
-	QuirkBrokenP521         = "broken-p521"
-	QuirkSensitiveDefault   = "sensitive-default-false"
-	QuirkGCMTagGeneralError = "gcm-tag-general-error"
-	QuirkParallelCreate     = "parallel-create-general-error"
-	QuirkLostLoginHides     = "lost-login-hides-objects"
-	QuirkNoCopyable         = "no-copyable"
+	QuirkReadWriteObjects     = "read-write-objects"
+	QuirkTokenKeyPairsOnly    = "token-key-pairs-only"
+	QuirkNoKeyImport          = "no-key-import"
+	QuirkNoGenerateKey        = "no-generate-key"
+	QuirkBrokenP521           = "broken-p521"
+	QuirkSensitiveDefault     = "sensitive-default-false"
+	QuirkGCMTagGeneralError   = "gcm-tag-general-error"
+	QuirkParallelCreate       = "parallel-create-general-error"
+	QuirkLostLoginHides       = "lost-login-hides-objects"
+	QuirkNoCopyable           = "no-copyable"
+	QuirkPairsDecrypt         = "key-pairs-decrypt"
+	QuirkCopyableTokenObjects = "copyable-token-objects"
+	QuirkGCMShortLength       = "gcm-short-length-query"
+	QuirkUnusableLength       = "buffer-too-small-unusable-length"
+	QuirkTruncatedHMAC        = "hmac-truncated-ok"
 )
 
 // quirks is the table: every deviation the backend knows of.
@@ -71,8 +76,43 @@ var quirks = []Quirk{
 		Name: QuirkBrokenP521, SeenOn: "tpm2-pkcs11 1.9.0",
 		Deviation: "P-521 keys are stored with a malformed CKA_EC_POINT, and C_SignInit with them answers CKR_HOST_MEMORY",
 		Detection: "probe (guest keys), and doctor's use of each managed key",
-		Handling:  "ES512 is unavailable on the token; doctor fails a managed ES512 key",
+		Handling:  "ES512 is unavailable on the token; a managed ES512 key does not open (an UnusableKeyError: the guest is told notsup, never io), and doctor fails it, naming the fix; keys generate removes such a key and answers notsup",
 		Test:      "TestQuirkBrokenP521",
+	},
+	{
+		Name: QuirkPairsDecrypt, SeenOn: "tpm2-pkcs11 1.9.0",
+		Deviation: "every key pair is a TPM key that signs and decrypts: C_GenerateKeyPair with CKA_DECRYPT false on the private key or CKA_ENCRYPT false on the public key answers CKR_GENERAL_ERROR (\"attr mismatch\")",
+		Detection: "the answer: when a managed key pair (`wasihsm keys generate`) is refused with CKR_GENERAL_ERROR, the same templates without those two attributes are taken",
+		Handling:  "managed key pairs are made without them, so the token sets them true: the key can also decrypt on the token, which wasihsm never asks of it (a managed key does only the operations of its configuration); every other usage attribute stays false",
+		Test:      "TestQuirkPairsDecrypt",
+	},
+	{
+		Name: QuirkCopyableTokenObjects, SeenOn: "NSS softokn 3.87",
+		Deviation: "a token object (a managed key) whose template has CKA_COPYABLE answers CKR_GENERAL_ERROR; session objects take it",
+		Detection: "the answer: when a managed key (`wasihsm keys generate` or `import`) is refused with CKR_GENERAL_ERROR, the same templates without CKA_COPYABLE are taken",
+		Handling:  "managed keys are made without CKA_COPYABLE, as on a token with no-copyable: they stay not modifiable",
+		Test:      "TestQuirkCopyableTokenObjects",
+	},
+	{
+		Name: QuirkGCMShortLength, SeenOn: "NSS softokn 3.87",
+		Deviation: "the length query of an AES-GCM C_Encrypt answers the ciphertext's length without the tag, and a call with a buffer of that length answers CKR_BUFFER_TOO_SMALL",
+		Detection: "while probing AES-GCM: one length query on the throwaway key, answered shorter than the plaintext and the tag",
+		Handling:  "no length is asked: the seal passes a buffer of the plaintext's length plus the tag's, the length the algorithm fixes (module.finish)",
+		Test:      "TestQuirkGCMShortLength",
+	},
+	{
+		Name: QuirkUnusableLength, SeenOn: "NSS softokn 3.87",
+		Deviation: "a call answered CKR_BUFFER_TOO_SMALL does not report the length it needs (it reports 0, or leaves what was there); a length query still does",
+		Detection: "while probing RS*: one RSA signature into half the buffer on the throwaway key",
+		Handling:  "buffers are of the algorithm's size, so the answer does not come; where it does, module.finish asks with a length query and retries once with that length (bounded), and a call that still fails ends its operation and its session is closed, not pooled",
+		Test:      "TestQuirkUnusableLength",
+	},
+	{
+		Name: QuirkTruncatedHMAC, SeenOn: "NSS softokn 3.87",
+		Deviation: "an HMAC C_Sign into a buffer shorter than the MAC answers CKR_OK with the MAC cut to the buffer, not CKR_BUFFER_TOO_SMALL",
+		Detection: "while probing HS*: one MAC into half the buffer on the throwaway key",
+		Handling:  "MACs are asked into a buffer of the MAC's full length, and module.finish believes no answer shorter than the algorithm's output (CKR_GENERAL_ERROR, a device error)",
+		Test:      "TestQuirkTruncatedHMAC",
 	},
 	{
 		Name: QuirkSensitiveDefault, SeenOn: "SoftHSM2 2.6.1",

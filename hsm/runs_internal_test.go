@@ -90,8 +90,8 @@ func TestNewKeyNeedsItsPublicKey(t *testing.T) {
 		params []byte
 		want   error
 	}{
-		{"ES512", []byte{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}, provider.ErrDevice},    // secp521r1
-		{"ES256", []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}, nil}, // prime256v1
+		{"ES512", []byte{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}, provider.ErrNotSupported}, // secp521r1
+		{"ES256", []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}, nil},    // prime256v1
 	} {
 		t.Run(tc.alg, func(t *testing.T) {
 			label, id := "calls-"+tc.alg, []byte(tc.alg)
@@ -119,7 +119,9 @@ func TestNewKeyNeedsItsPublicKey(t *testing.T) {
 			}
 			require.ErrorIs(t, err, tc.want)
 			require.Contains(t, err.Error(), "public key cannot be read, and the key was removed")
-			require.Contains(t, err.Error(), "P-521 public key is malformed")
+			var unusable *UnusableKeyError
+			require.ErrorAs(t, err, &unusable, "what the token stored, not a failed call")
+			require.Contains(t, unusable.Problem, "P-521 public key is malformed")
 			require.Empty(t, left, "the half-made key was removed, both halves")
 		})
 	}

@@ -171,6 +171,11 @@ func (m *module) finish(call singlePart, s pkcs11.SessionHandle, in []byte, size
 		rv, n = m.call(call, s, in, out)
 	}
 	switch {
+	case rv == pkcs11.CKR_OK && n < uint(size):
+		// Shorter than the algorithm's output: a token that cuts its
+		// answer to the buffer (QuirkTruncatedHMAC) is never believed.
+		clear(out)
+		return nil, false, fmt.Errorf("the token answered %d bytes where the algorithm gives %d: %w", n, size, pkcs11.Error(pkcs11.CKR_GENERAL_ERROR))
 	case rv == pkcs11.CKR_OK && n <= uint(len(out)):
 		return out[:n], false, nil
 	case rv == pkcs11.CKR_OK:

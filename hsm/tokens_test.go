@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/miekg/pkcs11"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasihsm/wasihsm/hsm"
@@ -145,5 +146,27 @@ func TestOpenCryptokiSessionLimit(t *testing.T) {
 	}
 	for range hsm.DefaultMaxSessions {
 		require.NoError(t, <-errs)
+	}
+}
+
+// TestQuirkCopyableTokenObjects: NSS softokn answers CKR_GENERAL_ERROR to
+// a token object whose template has CKA_COPYABLE; Admin.Create finds that
+// from its answer and makes managed keys without it, otherwise as strict
+// (not modifiable, sensitive, never extractable, nothing beyond what the
+// algorithm needs).
+func TestQuirkCopyableTokenObjects(t *testing.T) {
+	a, err := hsm.OpenAdmin(ctx, tokenConfig(tokentest.NSS(t)), hsm.AdminOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, a.Close()) })
+	for _, name := range []string{"ES256", "A256GCM"} {
+		label := "quirk-copyable-" + name
+		k, err := a.Create(ctx, hsm.KeySpec{Label: label, ID: []byte(label), Algorithm: name})
+		require.NoError(t, err, name)
+		t.Cleanup(func() { _, _ = a.Delete(ctx, label, nil) })
+		assert.Contains(t, a.Quirks(), hsm.QuirkCopyableTokenObjects)
+		assert.NotContains(t, a.Quirks(), hsm.QuirkPairsDecrypt)
+		assert.Empty(t, a.Excess(k, name), name)
+		assert.NotContains(t, k.Grants, "CKA_MODIFIABLE", name)
+		assert.True(t, k.Sensitive && !k.Extractable && k.AlwaysSensitive && k.NeverExtractable, name)
 	}
 }

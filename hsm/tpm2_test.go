@@ -95,8 +95,8 @@ func TestQuirkNoGenerateKey(t *testing.T) {
 
 // TestQuirkBrokenP521: tpm2-pkcs11's P-521 keys do not work. Guest keys
 // of ES512 are refused like every key pair there; a managed ES512 key (a
-// token object, made here on a session of the test's own) opens, and
-// using it, as doctor does, shows what the token refuses.
+// token object, made here on a session of the test's own) does not open:
+// its stored public key is malformed, an *hsm.UnusableKeyError, notsup.
 func TestQuirkBrokenP521(t *testing.T) {
 	tg := tpm2(t)
 	in := softhsmtest.Inspect(t, tg.module, tg.label, tg.pin)
@@ -125,19 +125,18 @@ func TestQuirkBrokenP521(t *testing.T) {
 			Guests: []provider.GuestRule{{Module: "g"}}, Operations: []provider.Operation{provider.OpSign}}}
 	})
 	assert.Equal(t, provider.Unsupported, b.Supports(alg("ES512"), provider.OpGenerate), "no guest ES512 keys")
-	// The token's P-521 public key does not parse: the key does not open
-	// (doctor fails it, naming the fix); if it did, signing would fail.
-	k, err := b.OpenManagedKey(ctx, "p521", provider.Guest{Name: "g"})
-	if err != nil {
-		require.ErrorIs(t, err, provider.ErrDevice)
-		assert.Contains(t, err.Error(), "P-521 public key is malformed")
-		return
+	// The token's P-521 public key does not parse: the key does not open,
+	// every time, and the answer is the token's limitation (notsup), not
+	// a device error (doctor fails it, naming the fix).
+	for range 2 {
+		_, err := b.OpenManagedKey(ctx, "p521", provider.Guest{Name: "g"})
+		require.ErrorIs(t, err, provider.ErrNotSupported)
+		require.NotErrorIs(t, err, provider.ErrDevice)
+		var unusable *hsm.UnusableKeyError
+		require.ErrorAs(t, err, &unusable)
+		assert.Equal(t, "ES512", unusable.Algorithm)
+		assert.Contains(t, unusable.Problem, "P-521 public key is malformed")
 	}
-	defer func() { _ = k.Destroy(ctx) }()
-	refused, err := b.Exercise(ctx, k, []provider.Operation{provider.OpSign})
-	require.NoError(t, err)
-	require.Len(t, refused, 1, "signing with the P-521 key fails")
-	assert.Equal(t, provider.OpSign, refused[0].Operation)
 }
 
 // TestRoutingOnTPM2: what tpm2-pkcs11 cannot do goes to software under
@@ -169,5 +168,30 @@ func TestRoutingOnTPM2(t *testing.T) {
 		hb, _, err := r.Route(alg("SHA-256"), provider.OpHash)
 		require.NoError(t, err)
 		assert.Equal(t, "pkcs11", hb.Name(), "SHA-256 hashes on the token")
+	}
+}
+
+// TestQuirkPairsDecrypt: tpm2-pkcs11 refuses a key pair whose template
+// says CKA_DECRYPT false (private key) or CKA_ENCRYPT false (public key);
+// Admin.Create finds that from its answer and makes the pair without
+// them. The token then sets them true, and nothing else beyond what the
+// algorithm needs: the rest of the key's usage is as strict as anywhere.
+func TestQuirkPairsDecrypt(t *testing.T) {
+	tg := tpm2(t)
+	cfg := hsm.Config{Module: tg.module, Token: hsm.TokenSelector{Label: tg.label}, PIN: pinOf(tg.pin)}
+	a, err := hsm.OpenAdmin(ctx, cfg, hsm.AdminOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, a.Close()) })
+	require.NoError(t, a.Login(ctx))
+	for _, name := range []string{"ES256", "RS256"} {
+		label := "quirk-pairs-decrypt-" + name
+		k, err := a.Create(ctx, hsm.KeySpec{Label: label, ID: []byte(label), Algorithm: name})
+		require.NoError(t, err, name)
+		t.Cleanup(func() { _, _ = a.Delete(ctx, label, nil) })
+		assert.Contains(t, a.Quirks(), hsm.QuirkPairsDecrypt)
+		assert.ElementsMatch(t, []string{"CKA_DECRYPT", "CKA_ENCRYPT on the public key"}, a.Excess(k, name),
+			"%s: the quirk's attributes, and nothing else, beyond what %s needs", name, name)
+		assert.Contains(t, k.Algorithms, name)
+		assert.True(t, k.Sensitive && !k.Extractable && k.AlwaysSensitive && k.NeverExtractable, name)
 	}
 }

@@ -206,7 +206,7 @@ func (c *cli) diagnose(ctx context.Context, flags map[string]string) *doctorRepo
 	r.pass(chkToken, "%q in slot %d (serial %s, %s %s)", slot.Label, slot.ID, slot.Serial, slot.TokenManufacturer, slot.Model)
 
 	if err := admin.Login(ctx); err != nil {
-		r.fail(chkLogin, err.Error(), loginFix(s, err))
+		r.fail(chkLogin, err.Error(), loginFix(s, err, admin.LoginRequired()))
 		r.skipRest("the login failed", s.Keys)
 		return r
 	}
@@ -381,10 +381,16 @@ func tokenFix(s config.Settings, slots []hsm.SlotInfo, err error) string {
 }
 
 // loginFix says how to fix a failed login, from the token's answer (an
-// hsm.TokenError) or the failure to read the PIN (an errPINRead).
-func loginFix(s config.Settings, err error) string {
+// hsm.TokenError) or the failure to read the PIN (an errPINRead), and
+// whether the token says it needs a login at all (CKF_LOGIN_REQUIRED): one
+// that does not, and refuses the configured PIN, is an NSS database
+// without a password, which wants no PIN.
+func loginFix(s config.Settings, err error, loginRequired bool) string {
 	src := s.PKCS11.PIN.String()
 	switch code := tokenAnswer(err); {
+	case code == pkcs11.CKR_PIN_INCORRECT && !loginRequired && s.PKCS11.PIN.IsSet():
+		return fmt.Sprintf("the token needs no login (it does not set CKF_LOGIN_REQUIRED, as an NSS database made with --empty-password): "+
+			"remove pkcs11.pin from the configuration; if the token does have a password, put that one in %s", src)
 	case code == pkcs11.CKR_PIN_INCORRECT:
 		return fmt.Sprintf("the PIN from %s is not the token's user PIN: put the right one there (a wrong PIN counts toward the token's lockout)", src)
 	case code == pkcs11.CKR_PIN_LOCKED:
@@ -569,6 +575,11 @@ func checkManagedKey(ctx context.Context, r *doctorReport, k config.ManagedKey, 
 	if b != nil && len(k.Guests) > 0 {
 		g := k.Guests[0]
 		mk, err := b.OpenManagedKey(ctx, k.Name, provider.Guest{Name: g.Module, SHA256: g.SHA256})
+		if unusable := (*hsm.UnusableKeyError)(nil); errors.As(err, &unusable) {
+			r.fail(name, fmt.Sprintf("%s (%s): the token holds it but cannot serve it as %s: %s (guests are told notsup)", sel, key.Type, k.Algorithm.Name, unusable.Problem),
+				reprovisionFix(k))
+			return
+		}
 		if err != nil {
 			r.fail(name, fmt.Sprintf("%s: opening it for guest %s fails: %v", sel, guestName(g), err),
 				fmt.Sprintf("if the token cannot serve the key as %s: %s; wasihsm keys show --label %s shows the key", k.Algorithm.Name, reprovisionFix(k), k.Label))

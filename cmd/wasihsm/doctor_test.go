@@ -46,6 +46,7 @@ func TestLoginFix(t *testing.T) {
 		want string
 	}{
 		{"wrong PIN", withPIN, answer(pkcs11.CKR_PIN_INCORRECT, "CKR_PIN_INCORRECT"), "is not the token's user PIN"},
+		{"a PIN where no login is needed", withPIN, answer(pkcs11.CKR_PIN_INCORRECT, "CKR_PIN_INCORRECT"), "remove pkcs11.pin"},
 		{"locked PIN", withPIN, answer(pkcs11.CKR_PIN_LOCKED, "CKR_PIN_LOCKED"), "the user PIN is locked"},
 		{"no user PIN", withPIN, answer(pkcs11.CKR_USER_PIN_NOT_INITIALIZED, "CKR_USER_PIN_NOT_INITIALIZED"), "has no user PIN yet"},
 		{"no PIN source", noPIN, answer(pkcs11.CKR_USER_NOT_LOGGED_IN, "CKR_USER_NOT_LOGGED_IN"), "requires a login: set pkcs11.pin"},
@@ -53,7 +54,7 @@ func TestLoginFix(t *testing.T) {
 		{"a message naming a CK_RV", withPIN, errors.New("hsm: login: CKR_PIN_LOCKED: read the PIN"), "check the token's state"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Contains(t, loginFix(tc.s, tc.err), tc.want)
+			assert.Contains(t, loginFix(tc.s, tc.err, tc.name != "a PIN where no login is needed"), tc.want)
 		})
 	}
 }

@@ -387,6 +387,9 @@ func (c *cli) createKey(ctx context.Context, f *keysFlags, settings config.Setti
 		return c.errorf(keysExit(err), "keys %s: %v", f.sub, err)
 	}
 	c.sayf("%s %s key %q (id %x) on token %q: %s", made, f.algorithm, k.Label, k.ID, admin.Label(), attributeWords(k))
+	if q := admin.Quirks(); len(q) > 0 {
+		c.sayf("made the token's way (docs/operations.md#token-quirks): %s", strings.Join(q, ", "))
+	}
 	return c.printKey(k, f.algorithm, f)
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wasihsm/wasihsm/internal/softhsmtest"
 	"github.com/wasihsm/wasihsm/internal/testguest"
+	"github.com/wasihsm/wasihsm/internal/tokentest"
 )
 
 const (
@@ -25,9 +26,21 @@ const (
 
 // TestMain lets the test binary act as the wasihsm command in scripts.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"wasihsm": main})
-	// testscript.Main exits; the token directory is removed by the OS's
-	// temp cleaning (softhsmtest.Shutdown cannot run here).
+	testscript.Main(stopTokensAfter{m}, map[string]func(){"wasihsm": main})
+	// testscript.Main exits; the SoftHSM2 token directory is removed by
+	// the OS's temp cleaning (softhsmtest.Shutdown cannot run here).
+}
+
+// stopTokensAfter runs the tests, then stops the tokens of
+// internal/tokentest that they started: several tests use the same
+// process-wide tokens, so none of them may stop them itself.
+type stopTokensAfter struct{ m *testing.M }
+
+// Run implements testscript.TestingM.
+func (s stopTokensAfter) Run() int {
+	code := s.m.Run()
+	tokentest.Shutdown()
+	return code
 }
 
 // TestScripts runs the scripts in testdata/script: the CLI as a user types

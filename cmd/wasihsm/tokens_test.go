@@ -35,9 +35,6 @@ var jwsOnToken = map[string]bool{
 // fallback deny, where the token lacks ES256, the guest is told notsup and
 // nothing else.
 func TestJWSOnTokens(t *testing.T) {
-	// TestMain exits without a word after the tests (testscript.Main):
-	// the one test of the package that needs these tokens stops them.
-	t.Cleanup(tokentest.Shutdown)
 	// The test binary itself, which testscript.Main puts in PATH as
 	// wasihsm.
 	wasihsm, err := exec.LookPath("wasihsm")

@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/miekg/pkcs11"
@@ -14,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasihsm/wasihsm/internal/softhsmtest"
+	"github.com/wasihsm/wasihsm/internal/testguest"
 	"github.com/wasihsm/wasihsm/internal/tokentest"
 )
 
@@ -24,9 +27,6 @@ import (
 // while a managed ES256 key passes.
 func TestSlotsAndDoctorOnTPM2(t *testing.T) {
 	fx := tokentest.TPM2(t)
-	// TestMain exits without a word after the tests (testscript.Main):
-	// the one test of the package that needs the token stops it.
-	t.Cleanup(tokentest.Shutdown)
 	in := softhsmtest.Inspect(t, fx.Module, fx.Label, fx.PIN)
 	p := in.Ctx()
 	s, err := p.OpenSession(in.Slot(), pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
@@ -100,6 +100,29 @@ keys:
 	assert.Regexp(t, `(?m)^PASS  token probed: .*quirks found: read-write-objects; the token refuses: .*ES256 \(generate: CKR_ATTRIBUTE_VALUE_INVALID`, out)
 	assert.Regexp(t, `(?m)^(PASS|WARN)  managed key "es256": label "cli-p256" \(EC P-256\)`, out, "the ES256 key serves")
 	assert.NotRegexp(t, `(?m)^FAIL  managed key "es256"`, out)
-	assert.Regexp(t, `(?m)^FAIL  managed key "es512": .*P-521`, out)
+	assert.Regexp(t, `(?m)^FAIL  managed key "es512": label "cli-p521" \(EC P-521\): the token holds it but cannot serve it as ES512: its P-521 public key is malformed \(guests are told notsup\)$`, out)
 	assert.Regexp(t, `wasihsm keys delete --label cli-p521, then wasihsm keys generate --algorithm ALG --label cli-p521`, out)
+
+	// A guest that opens the key is told notsup, every time, under
+	// either policy: the token cannot serve it (never io).
+	wasihsm, err := exec.LookPath("wasihsm")
+	require.NoError(t, err)
+	guest := filepath.Join(dir, "g.wasm")
+	require.NoError(t, os.WriteFile(guest, testguest.Build(t, "github.com/wasihsm/wasihsm/conformance/guests/interop"), 0o644))
+	for _, policy := range []string{"allow", "deny"} {
+		cmd := exec.Command(wasihsm, "run", "--config", cfg, "--fallback", policy, "--cache-dir", filepath.Join(dir, "cache"), guest, "sign-managed", "es512", "ES512")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader("message"), &stdout, &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit, "the guest fails: %s%s", stdout.String(), stderr.String())
+		assert.Equal(t, 1, exit.ExitCode(), stderr.String())
+		assert.Equal(t, "errno notsup\n", stdout.String(), "fallback %s; stderr: %s", policy, stderr.String())
+	}
+	// The ES256 key next to it signs.
+	cmd := exec.Command(wasihsm, "run", "--config", cfg, "--cache-dir", filepath.Join(dir, "cache"), guest, "sign-managed", "es256", "ES256")
+	cmd.Stdin = strings.NewReader("message")
+	got, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", got)
+	assert.Regexp(t, `(?m)^sig [0-9a-f]{128}$`, string(got))
 }
