@@ -182,3 +182,24 @@ func verifySignature(t *testing.T, algName string, pub crypto.PublicKey, msg, si
 	sig[len(sig)/3] ^= 0x04
 	assert.False(t, check(sig), "a flipped bit does not")
 }
+
+// TestKeysGenerateBrokenP521OnTPM2: tpm2-pkcs11 makes a P-521 key whose
+// stored public key is malformed (quirk broken-p521). `keys generate
+// --algorithm ES512` must not print a key it cannot read nor leave the key
+// behind: it fails, says the token cannot serve the key, and the token
+// holds nothing afterwards.
+func TestKeysGenerateBrokenP521OnTPM2(t *testing.T) {
+	wasihsm, err := exec.LookPath("wasihsm")
+	require.NoError(t, err)
+	tok := tokentest.TPM2(t)
+	base := tokenConfigFile(t, tok)
+	code, out := runWasihsm(t, wasihsm, "keys", "generate", "--config", base, "--algorithm", "ES512", "--label", "keysgen-es512")
+	t.Cleanup(func() { runWasihsm(t, wasihsm, "keys", "delete", "--config", base, "--label", "keysgen-es512") })
+	assert.NotEqual(t, exitOK, code, out)
+	assert.Contains(t, out, "the token cannot serve the key")
+	assert.Contains(t, out, "the key was removed")
+	assert.NotContains(t, out, "BEGIN PUBLIC KEY")
+	code, out = runWasihsm(t, wasihsm, "keys", "list", "--config", base)
+	require.Equal(t, exitOK, code, out)
+	assert.NotContains(t, out, "keysgen-es512", "no half of the key is left on the token")
+}
