@@ -82,9 +82,13 @@ mirror_for() {
 
 work=
 proc_mounted=
+# Tags of this run's intermediate images.
+probe_tag=wasihsm-rig/probe-base:$$
+golang_base_tag=wasihsm-rig/golang-base:$$
 cleanup() {
 	if [[ -n $proc_mounted ]]; then umount "$proc_mounted" || true; fi
 	if [[ -n $work ]]; then rm -rf "$work"; fi
+	docker rmi "$probe_tag" "$golang_base_tag" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -128,7 +132,7 @@ SOURCES
 	mount -t proc proc "$work/root/proc"
 	proc_mounted=$work/root/proc
 	say "apt-get upgrade ($suite-updates, $suite-security)"
-	in_root apt-get update
+	in_root apt-get -o APT::Update::Error-Mode=any update
 	in_root apt-get -y upgrade
 }
 
@@ -144,11 +148,14 @@ import_root() {
 	old=$(docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true)
 	in_root apt-get clean
 	rm -rf "$work"/root/var/lib/apt/lists/* "$work"/root/var/cache/apt/*.bin "$work"/root/var/log/apt/* "$work"/root/var/log/dpkg.log
+	# This machine's resolver stays out of the image (the chroot keeps it).
+	mv "$work/root/etc/resolv.conf" "$work/resolv.conf"
 	: >"$work/root/etc/resolv.conf"
 	tar --numeric-owner --xattrs -C "$work/root" \
 		--exclude=./proc/* --exclude=./sys/* --exclude=./dev/* --exclude=./usr/sbin/policy-rc.d -c . |
 		docker import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 			--change 'CMD ["bash"]' --message "wasihsm base-images.sh: debootstrap minbase" - "$1" >/dev/null
+	mv "$work/resolv.conf" "$work/root/etc/resolv.conf"
 	if [[ -n $old && $old != "$(docker image inspect -f '{{.Id}}' "$1")" ]]; then
 		docker rmi "$old" >/dev/null 2>&1 || true
 	fi
@@ -176,16 +183,19 @@ reaches_mirror() {
 	[[ $reach == yes ]]
 }
 
-# make_debian IMAGE SUITE
+# make_debian IMAGE SUITE: IMAGE is tagged only once it is complete.
 make_debian() {
 	rootfs "$2"
-	import_root "$1"
-	if ! reaches_mirror "$1"; then
+	import_root "$probe_tag"
+	if reaches_mirror "$probe_tag"; then
+		docker tag "$probe_tag" "$1"
+	else
 		say "putting the Dockerfile's packages in $1: ${dockerfile_packages[*]}"
-		in_root apt-get update
+		in_root apt-get -o APT::Update::Error-Mode=any update
 		in_root apt-get install -y --no-install-recommends "${dockerfile_packages[@]}"
 		import_root "$1"
 	fi
+	docker rmi "$probe_tag" >/dev/null
 }
 
 # make_golang IMAGE VERSION SUITE
@@ -199,9 +209,9 @@ make_golang() {
 	if ! reaches_mirror "$from"; then
 		rootfs "$suite"
 		say "putting the Go image's packages in its base: ${go_packages[*]}"
-		in_root apt-get update
+		in_root apt-get -o APT::Update::Error-Mode=any update
 		in_root apt-get install -y --no-install-recommends "${go_packages[@]}"
-		from=wasihsm-rig/golang-base:$$
+		from=$golang_base_tag
 		import_root "$from"
 	fi
 	ctx=$(mktemp -d)
