@@ -100,6 +100,7 @@ say "   the same key signs again"
 
 say "4. docker-compose kill token: wasihsm fails, and says why"
 compose kill token >/dev/null 2>&1
+compose ps token | sed 's/^/     /' >&2
 t=$SECONDS
 if compose run --rm --no-deps -T wasihsm >"$dir/dead.out" 2>"$dir/dead.err"; then
 	die "wasihsm signed with its token container killed"
