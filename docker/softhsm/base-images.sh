@@ -21,6 +21,7 @@
 # the mirror, and apt-install.sh skips them in the build: one Dockerfile
 # serves both.
 #
+# `base-images.sh --list` prints the base images and does nothing else.
 # Run as root (debootstrap, chroot) when an image must be made. The images
 # it makes are kept: they are the rig's cache (scripts/rig/compose.sh), and
 # `docker rmi debian:bookworm-slim golang:1.26-bookworm` drops them.
@@ -54,6 +55,12 @@ mapfile -t dockerfile_packages < <(sed -n 's/^RUN[[:space:]]\{1,\}apt-install\.s
 mapfile -t bases < <(awk '
 	toupper($1) == "FROM" { img[++n] = $2; if (toupper($3) == "AS") stage[$4] = 1 }
 	END { for (i = 1; i <= n; i++) if (!(img[i] in stage) && !seen[img[i]]++) print img[i] }' "$dockerfile" | sort)
+
+# --list: print them, and do nothing else.
+if [[ ${1:-} == --list ]]; then
+	printf '%s\n' "${bases[@]}"
+	exit 0
+fi
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }
 

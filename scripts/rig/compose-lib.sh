@@ -100,12 +100,8 @@ rig_teardown() {
 	exit "$rc"
 }
 
-# rig_base_images: the Dockerfile's base images, as base-images.sh finds them.
-rig_base_images() {
-	awk 'toupper($1) == "FROM" { img[++n] = $2; if (toupper($3) == "AS") stage[$4] = 1 }
-		END { for (i = 1; i <= n; i++) if (!(img[i] in stage) && !seen[img[i]]++) { printf "%s%s", sep, img[i]; sep = " " } }' \
-		"$rig_root/docker/softhsm/Dockerfile"
-}
+# rig_base_images: the Dockerfile's base images.
+rig_base_images() { "$rig_root/docker/softhsm/base-images.sh" --list | paste -sd ' '; }
 
 # rig_init COMPOSE_FILE
 rig_init() {
