@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # token-service.sh: the SoftHSM2 token service of the rig. The `token`
-# container of docker/softhsm runs it, and so does `make rig`
+# container of docker/softhsm runs it, and so does `make rig-native`
 # (scripts/rig/run.sh), natively, with other paths.
 #
 # On first start it initialises a token in the state directory (a volume in
