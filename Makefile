@@ -72,11 +72,19 @@ demo: build
 	echo "== $(WASIHSM) run $(BIN)/jws.wasm (the ES256 key is generated and used in the token)" && \
 	$(WASIHSM) run $(BIN)/jws.wasm
 
-## rig: the docker/softhsm topology as processes, with the containers' scripts
-## (scripts/rig): a SoftHSM2 token behind `p11-kit server`, and the JWS example
-## signing with a managed key through p11-kit-client.so, across a token restart
+## rig: the docker/softhsm rig as containers (docker-compose up --build, in a
+## project of its own, torn down after): a SoftHSM2 token container behind
+## `p11-kit server`, and wasihsm signing the JWS example with a managed key
+## through p11-kit-client.so, across a restart and a kill of the token
+## container (scripts/rig/compose.sh; makes the base images where no registry answers)
 .PHONY: rig
-rig: build
+rig:
+	scripts/rig/compose.sh
+
+## rig-native: the same topology as processes, with the containers' scripts
+## (scripts/rig/run.sh), for machines without a Docker engine
+.PHONY: rig-native
+rig-native: build
 	$(WASM_ENV) $(GO) build -o $(BIN)/jws.wasm ./examples/jws
 	WASIHSM="$(abspath $(WASIHSM))" JWS_WASM="$(abspath $(BIN)/jws.wasm)" scripts/rig/run.sh
 

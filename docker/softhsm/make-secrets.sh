@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# make-secrets.sh: the secrets of docker-compose.yml, made once: random user
-# and SO PINs in docker/softhsm/secrets/ (ignored by git), mode 0600, owned
+# make-secrets.sh [DIR]: the secrets of docker-compose.yml, made once: random
+# user and SO PINs in DIR (default docker/softhsm/secrets/, which git and
+# the build context ignore; compose takes DIR as RIG_SECRETS), mode 0600, owned
 # by uid 10001, the user the containers run as (Compose mounts secrets
 # files with their owner and mode, and `wasihsm doctor` fails a PIN file
 # that others can read). Existing secrets are kept: the token was
 # initialised with them.
 set -euo pipefail
 
-dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/secrets"
+dir=${1:-"$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/secrets"}
 umask 077
 mkdir -p "$dir"
 for name in token_pin token_so_pin; do

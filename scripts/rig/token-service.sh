@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # token-service.sh: the SoftHSM2 token service of the rig. The `token`
-# container of docker/softhsm runs it, and so does `make rig`
+# container of docker/softhsm runs it, and so does `make rig-native`
 # (scripts/rig/run.sh), natively, with other paths.
 #
 # On first start it initialises a token in the state directory (a volume in
@@ -67,7 +67,10 @@ log.level = ERROR
 slots.removable = false
 CONF
 
-if softhsm2-util --show-slots 2>/dev/null | grep -q "Label: *$label *\$"; then
+# Read whole before grep: `grep -q` in a pipe may stop softhsm2-util with
+# SIGPIPE, and pipefail would take that for "no token" and make a second.
+slots=$(softhsm2-util --show-slots 2>/dev/null) || die "softhsm2-util --show-slots failed"
+if grep -q "Label: *$label *\$" <<<"$slots"; then
 	say "token \"$label\" found in $state/tokens"
 else
 	pin=$(secret RIG_TOKEN_PIN)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # wasihsm-service.sh: the wasihsm service of the rig. The `wasihsm`
-# container of docker/softhsm runs it, and so does `make rig`
+# container of docker/softhsm runs it, and so does `make rig-native`
 # (scripts/rig/run.sh), natively, with other paths.
 #
 # It reaches the token of token-service.sh through p11-kit-client.so and
