@@ -11,6 +11,7 @@ import (
 
 	"github.com/wasihsm/wasihsm/hsm"
 	"github.com/wasihsm/wasihsm/internal/softhsmtest"
+	"github.com/wasihsm/wasihsm/internal/tokentest"
 	"github.com/wasihsm/wasihsm/provider"
 	"github.com/wasihsm/wasihsm/softfallback"
 )
@@ -105,20 +106,7 @@ func TestQuirkBrokenP521(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.CloseSession(s) })
 	label, id := "probe-p521", []byte{0x52, 0x1}
-	pub, priv, err := p.GenerateKeyPair(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)},
-		[]*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true), pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true),
-			pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, []byte{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}), // secp521r1
-			pkcs11.NewAttribute(pkcs11.CKA_LABEL, label), pkcs11.NewAttribute(pkcs11.CKA_ID, id),
-		},
-		[]*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true), pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
-			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true), pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
-			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
-			pkcs11.NewAttribute(pkcs11.CKA_LABEL, label), pkcs11.NewAttribute(pkcs11.CKA_ID, id),
-		})
-	require.NoError(t, err, "tpm2-pkcs11 makes the P-521 token key")
-	t.Cleanup(func() { _ = p.DestroyObject(s, priv); _ = p.DestroyObject(s, pub) })
+	tokentest.ECSigningKey(t, p, s, tokentest.P521Params, label, id)
 
 	b := open(t, tg, func(c *hsm.Config) {
 		c.ManagedKeys = []hsm.ManagedKey{{Name: "p521", Label: label, ID: id, Algorithm: alg("ES512"),

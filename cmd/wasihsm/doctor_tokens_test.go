@@ -120,19 +120,5 @@ func makeP521(t *testing.T, tok *tokentest.Token, label string) {
 	s, err := p.OpenSession(in.Slot(), pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.CloseSession(s) })
-	id := []byte(label)
-	pub, priv, err := p.GenerateKeyPair(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)},
-		[]*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true), pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true),
-			pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, []byte{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}), // secp521r1
-			pkcs11.NewAttribute(pkcs11.CKA_LABEL, label), pkcs11.NewAttribute(pkcs11.CKA_ID, id),
-		},
-		[]*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true), pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
-			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true), pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
-			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
-			pkcs11.NewAttribute(pkcs11.CKA_LABEL, label), pkcs11.NewAttribute(pkcs11.CKA_ID, id),
-		})
-	require.NoError(t, err, "the token makes the P-521 key")
-	t.Cleanup(func() { _ = p.DestroyObject(s, priv); _ = p.DestroyObject(s, pub) })
+	tokentest.ECSigningKey(t, p, s, tokentest.P521Params, label, []byte(label))
 }

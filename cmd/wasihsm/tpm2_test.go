@@ -33,29 +33,8 @@ func TestSlotsAndDoctorOnTPM2(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.CloseSession(s) })
 	// Managed keys as an operator makes them: token objects.
-	for _, k := range []struct {
-		label  string
-		params []byte
-	}{
-		{"cli-p256", []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}},
-		{"cli-p521", []byte{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}},
-	} {
-		id := []byte(k.label)
-		pub, priv, err := p.GenerateKeyPair(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)},
-			[]*pkcs11.Attribute{
-				pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true), pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true),
-				pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, k.params),
-				pkcs11.NewAttribute(pkcs11.CKA_LABEL, k.label), pkcs11.NewAttribute(pkcs11.CKA_ID, id),
-			},
-			[]*pkcs11.Attribute{
-				pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true), pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
-				pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true), pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
-				pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
-				pkcs11.NewAttribute(pkcs11.CKA_LABEL, k.label), pkcs11.NewAttribute(pkcs11.CKA_ID, id),
-			})
-		require.NoError(t, err, k.label)
-		t.Cleanup(func() { _ = p.DestroyObject(s, priv); _ = p.DestroyObject(s, pub) })
-	}
+	tokentest.ECSigningKey(t, p, s, tokentest.P256Params, "cli-p256", []byte("cli-p256"))
+	tokentest.ECSigningKey(t, p, s, tokentest.P521Params, "cli-p521", []byte("cli-p521"))
 
 	dir := t.TempDir()
 	pin := filepath.Join(dir, "pin")
