@@ -109,6 +109,7 @@ func (g *Group) check(ctx context.Context, m *member) {
 			m.noteError(err)
 			m.mu.Lock()
 			m.nextCheck = time.Now().Add(recheckPause)
+			m.checkFailed = recs + 1
 			m.mu.Unlock()
 			return
 		}
