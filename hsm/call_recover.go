@@ -31,6 +31,18 @@ func (b *Backend) ready() error {
 	return b.unavailable()
 }
 
+// pausing reports whether the backend cannot serve now only because
+// another user of the module initialises it again, or did (Stats.Pausing):
+// the module's gate is closed, or the backend's sessions belong to the
+// module's previous instance (its next call renews them), or it is
+// renewing them; its own token has not failed.
+func (b *Backend) pausing() bool {
+	if !b.healthy.Load() {
+		return b.collateral.Load()
+	}
+	return b.mod.reiniting() || b.mod.epoch.Load() != b.modEpoch.Load()
+}
+
 // unavailable is the error of a call while the token is unhealthy.
 func (b *Backend) unavailable() error {
 	b.hmu.Lock()

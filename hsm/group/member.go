@@ -124,8 +124,8 @@ func (m *member) serves(name string) bool {
 }
 
 // pausing reports whether the member, out of service, is expected back
-// soon without having failed itself: its backend is renewing sessions
-// that another token's reinitialisation of their shared module ended
+// soon without having failed itself: its backend waits for, or renews
+// sessions after, another token's reinitialisation of their shared module
 // (hsm.Stats.Pausing), or it is healthy again and its keys' check runs
 // and has not failed since. A member that served managed key name ("" for
 // none) before is one a call on it waits for, within its deadline
@@ -140,7 +140,7 @@ func (m *member) pausing(name string) bool {
 	if name != "" && m.keys[name] != KeyPresent {
 		return false
 	}
-	if !st.Healthy {
+	if st.Pausing || !st.Healthy {
 		return st.Pausing
 	}
 	return m.checkFailed != st.Recoveries+1
