@@ -79,6 +79,10 @@ type Backend struct {
 	modEpoch   atomic.Uint64
 	healthy    atomic.Bool
 	recoveries atomic.Uint64
+	// collateral is true while the running recovery is only the pause
+	// that another user's reinitialisation of the module caused: the
+	// token itself has not failed (Stats.Pausing).
+	collateral atomic.Bool
 	hmu        sync.Mutex // guards the fields below
 	recovering bool
 	needReinit bool

@@ -129,7 +129,7 @@ func (b *Backend) tokenCall(ctx context.Context, deadline time.Time, op string, 
 		cause = errCallDeadline
 	}
 	if cause == errCallDeadline {
-		b.fault(fmt.Errorf("%s: no answer within its deadline", op), false)
+		b.fault(fmt.Errorf("%s: no answer within its deadline", op), false, false)
 	}
 	return fmt.Errorf("hsm: %s: %w", op, timeoutError(cause))
 }

@@ -26,9 +26,21 @@ func (b *Backend) ready() error {
 			return nil
 		}
 		// No need to initialise it again: recoverOnce opens new sessions.
-		b.fault(errors.New("another user of the module initialised it again"), false)
+		b.fault(errors.New("another user of the module initialised it again"), false, true)
 	}
 	return b.unavailable()
+}
+
+// pausing reports whether the backend cannot serve now only because
+// another user of the module initialises it again, or did (Stats.Pausing):
+// the module's gate is closed, or the backend's sessions belong to the
+// module's previous instance (its next call renews them), or it is
+// renewing them; its own token has not failed.
+func (b *Backend) pausing() bool {
+	if !b.healthy.Load() {
+		return b.collateral.Load()
+	}
+	return b.mod.reiniting() || b.mod.epoch.Load() != b.modEpoch.Load()
 }
 
 // unavailable is the error of a call while the token is unhealthy.
@@ -46,16 +58,21 @@ func (b *Backend) unavailable() error {
 // one runs. reinit says that the module must be finalized and initialised
 // again (the token went away); otherwise (a call timed out) the recovery
 // first waits for the token to answer, and reinitialises only if it
-// answers with a module error.
-func (b *Backend) fault(cause error, reinit bool) {
+// answers with a module error. collateral says that the token did not
+// fail: another user of the module initialised it again (Stats.Pausing).
+func (b *Backend) fault(cause error, reinit, collateral bool) {
 	b.hmu.Lock()
 	defer b.hmu.Unlock()
 	if reinit {
 		b.needReinit, b.badEpoch = true, b.modEpoch.Load()
 	}
+	if !collateral {
+		b.collateral.Store(false)
+	}
 	if b.recovering || b.closed.Load() {
 		return
 	}
+	b.collateral.Store(collateral)
 	b.healthy.Store(false)
 	b.cause = cause
 	b.recovering = true
@@ -67,7 +84,7 @@ func (b *Backend) fault(cause error, reinit bool) {
 // token or its connection went away) starts a recovery.
 func (b *Backend) checkFault(op string, err error) {
 	if err != nil && hasTrait(err, fatal) {
-		b.fault(ckrError(op, err), true)
+		b.fault(ckrError(op, err), true, false)
 	}
 }
 
@@ -95,6 +112,7 @@ func (b *Backend) recoverLoop(done chan struct{}) {
 				continue
 			}
 			b.recovering, b.cause = false, nil
+			b.collateral.Store(false)
 			b.recoveries.Add(1)
 			b.healthy.Store(true)
 			b.hmu.Unlock()
@@ -102,6 +120,11 @@ func (b *Backend) recoverLoop(done chan struct{}) {
 		}
 		b.hmu.Lock()
 		b.cause = err
+		if !errors.Is(err, errReinit) {
+			// The token failed too, not only the module's other user's
+			// reinitialisation (which closes the gate: errReinit).
+			b.collateral.Store(false)
+		}
 		// Whatever failed, the next attempt starts from C_Initialize: a
 		// client module such as p11-kit-client.so connects there, and
 		// shows no token until it does.

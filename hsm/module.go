@@ -77,6 +77,14 @@ func (m *module) leave() {
 	m.gateMu.Unlock()
 }
 
+// reiniting reports whether reinit has closed the gate: the module's
+// calls fail fast, with errReinit, until it is initialised again.
+func (m *module) reiniting() bool {
+	m.gateMu.Lock()
+	defer m.gateMu.Unlock()
+	return m.closing
+}
+
 // busy reports whether a goroutine is in the module.
 func (m *module) busy() bool {
 	m.gateMu.Lock()

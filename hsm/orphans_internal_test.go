@@ -113,6 +113,7 @@ func TestDestroyWhileTheTokenHangs(t *testing.T) {
 	})
 	require.ErrorIs(t, abandoned.Destroy(ctx), provider.ErrTimeout, "the destroy reaches the hung token")
 	require.False(t, b.Stats().Healthy, "a timeout makes the backend suspect the token")
+	assert.False(t, b.Stats().Pausing, "a token that hangs failed itself: not pausing")
 	start := time.Now()
 	require.NoError(t, doomed.Destroy(ctx), "destroying a key while the backend waits for the token")
 	assert.Less(t, time.Since(start), 2*time.Second, "Destroy did not wait for the hung token")

@@ -21,4 +21,13 @@ type Stats struct {
 	// after it failed (C_Finalize and C_Initialize, or a hung token that
 	// answered again).
 	Recoveries uint64
+	// Pausing is true while the backend cannot serve only because another
+	// user of its module (a backend of another token behind the same
+	// p11-kit-proxy.so, say) initialises the module again, or did, which
+	// ends this backend's sessions: while the module is being initialised
+	// (its calls fail fast with provider.ErrDevice), and while the backend
+	// recovers from it, opening new sessions. Its own token has not
+	// failed, and it is expected back soon. It turns false when the
+	// recovery finds the token failing too.
+	Pausing bool
 }

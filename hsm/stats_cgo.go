@@ -14,5 +14,6 @@ func (b *Backend) Stats() Stats {
 		SessionsWaiting: int(pool.waiting.Load()),
 		Healthy:         b.healthy.Load(),
 		Recoveries:      b.recoveries.Load(),
+		Pausing:         b.pausing(),
 	}
 }

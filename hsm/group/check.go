@@ -105,11 +105,16 @@ func (g *Group) check(ctx context.Context, m *member) {
 			found[name] = KeyDifferent
 			m.noteError(err)
 		default:
-			// The token failed while being checked: not back yet.
+			// The token failed while being checked: not back yet. When
+			// only its module's reinitialisation for another token's sake
+			// failed the check, the next look checks it again.
 			m.noteError(err)
-			m.mu.Lock()
-			m.nextCheck = time.Now().Add(recheckPause)
-			m.mu.Unlock()
+			if !m.b.Stats().Pausing {
+				m.mu.Lock()
+				m.nextCheck = time.Now().Add(recheckPause)
+				m.checkFailed = recs + 1
+				m.mu.Unlock()
+			}
 			return
 		}
 	}

@@ -70,6 +70,17 @@ func (g *Group) allDown(name string) bool {
 	return true
 }
 
+// pausing reports whether a member that may serve managed key name ("" for
+// none) is pausing (member.pausing).
+func (g *Group) pausing(name string) bool {
+	for _, m := range g.members() {
+		if m.pausing(name) {
+			return true
+		}
+	}
+	return false
+}
+
 // absent reports whether every token was checked and none serves managed
 // key name: it is missing or different everywhere.
 func (g *Group) absent(name string) bool {
@@ -91,7 +102,8 @@ func (g *Group) absent(name string) bool {
 // call deadline: when a token fails (failsOver), f runs on the next; when
 // none is left, run waits for one to come back, until the deadline. It
 // fails at once, with provider.ErrDevice, when every token is down, and
-// after the grace of one attempt timeout when none is healthy.
+// after the grace of one attempt timeout when none is healthy nor pausing
+// (member.pausing).
 // f's attempt on one token ends at the token's own call deadline (the
 // group's attempt timeout). name is the managed key f uses, or "".
 func (g *Group) run(ctx context.Context, name string, f func(ctx context.Context, m *member) error) error {
@@ -120,15 +132,15 @@ func (g *Group) runWithin(ctx context.Context, d time.Duration, name string, f f
 				idleSince = now
 			}
 			// Every token down: at once. Every token recovering: after
-			// the grace of an attempt, since a token that comes back
-			// within it is one whose module was initialised again for
-			// another token's sake (a short pause), and one that does
-			// not is failing; a guest should not wait a whole call
-			// deadline to learn that no token serves. While the group
-			// itself initialises a module again for a token that joins
-			// (join.go), the pause is its own: calls wait for the tokens
-			// to come back, within their deadline.
-			if g.allDown(name) || now.Sub(idleSince) >= g.grace && !g.reconnecting(now) {
+			// the grace of an attempt, unless one is only pausing (its
+			// module was initialised again for another token's sake, by
+			// that token's recovery or by the group for a token that
+			// joins, join.go) or is back and being checked: calls wait
+			// for those, within their deadline. A token that failed
+			// itself is not waited for past the grace; a guest should
+			// not wait a whole call deadline to learn that no token
+			// serves.
+			if g.allDown(name) || now.Sub(idleSince) >= g.grace && !g.reconnecting(now) && !g.pausing(name) {
 				if last == nil {
 					last = g.lastError()
 				}

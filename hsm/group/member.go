@@ -95,6 +95,10 @@ type member struct {
 	seenRecs uint64    // the backend's recoveries when last checked
 	keys     map[string]KeyState
 	checking bool
+	// checkFailed is 1 + the backend's recoveries when a check of the
+	// member last failed for a token error, 0 when none did (see
+	// pausing).
+	checkFailed uint64
 	// nextCheck is when a check that failed for a token error may run
 	// again (see recheckPause).
 	nextCheck time.Time
@@ -117,6 +121,29 @@ func (m *member) serves(name string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.keys[name] == KeyPresent
+}
+
+// pausing reports whether the member, out of service, is expected back
+// soon without having failed itself: its backend waits for, or renews
+// sessions after, another token's reinitialisation of their shared module
+// (hsm.Stats.Pausing), or it is healthy again and its keys' check runs
+// and has not failed since. A member that served managed key name ("" for
+// none) before is one a call on it waits for, within its deadline
+// (docs/semantics.md#token-groups).
+func (m *member) pausing(name string) bool {
+	if m.getState() != Recovering {
+		return false
+	}
+	st := m.b.Stats()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if name != "" && m.keys[name] != KeyPresent {
+		return false
+	}
+	if st.Pausing || !st.Healthy {
+		return st.Pausing
+	}
+	return m.checkFailed != st.Recoveries+1
 }
 
 // noteError records err as the member's last error.
