@@ -189,6 +189,13 @@ func (b *Backend) reopen() error {
 	}
 	defer b.mod.leave()
 	slot, info, err := selectToken(b.p, b.cfg.Token)
+	if errors.Is(err, provider.ErrNotFound) {
+		// The token is not listed again yet (a remote token whose
+		// server has not come back, a slot the module lists later): a
+		// token fault, not an object that is not there, which is what
+		// ErrNotFound means to the callers of an operation.
+		return fmt.Errorf("hsm: the token is not back: %s: %w", err.Error(), provider.ErrDevice)
+	}
 	if err != nil {
 		return err
 	}
