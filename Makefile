@@ -81,6 +81,14 @@ demo: build
 rig:
 	scripts/rig/compose.sh
 
+## rig-group: the group rig as containers (docker/softhsm/docker-compose.group.yml):
+## three token containers as one group with the same managed keys, guests under
+## load while one token container is killed and another paused
+## (scripts/rig/compose-group.sh)
+.PHONY: rig-group
+rig-group:
+	scripts/rig/compose-group.sh
+
 ## rig-native: the same topology as processes, with the containers' scripts
 ## (scripts/rig/run.sh), for machines without a Docker engine
 .PHONY: rig-native
