@@ -89,8 +89,14 @@ events=$dir/events
 say "   every guest has results; faults begin"
 sleep 2
 t=$(now); docker kill "$(cid token-0)" >/dev/null; echo "kill 0 $t" >>"$events"
-say "   docker kill token-0"
-sleep 4
+say "   docker kill token-0; what an operator sees meanwhile:"
+sleep 1
+compose ps token-0 | sed 's/^/     /' >&2
+# doctor, as an operator runs it in the wasihsm container (exit 1: a check failed)
+inside wasihsm doctor --config /var/lib/wasihsm/wasihsm.yaml 2>&1 | grep -E '^(PASS|WARN|FAIL) .*(token|managed key)|passed' | sed 's/^/     | /' >&2 || true
+inside bash -c 'exec 3<>/dev/tcp/127.0.0.1/9464 && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && cat <&3' |
+	grep -E '^wasihsm_(group_token_state\{.*token="0"\} 1|token_healthy )' | sed 's/^/     | /' >&2 || true
+sleep 1
 docker start "$(cid token-0)" >/dev/null
 for _ in $(seq 1 100); do compose exec -T token-0 test -S /run/p11-kit/pkcs11.sock 2>/dev/null && break; sleep 0.05; done
 t=$(now); echo "back 0 $t" >>"$events"

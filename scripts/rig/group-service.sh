@@ -28,6 +28,8 @@
 #   RIG_GROUP_TOKENS    the tokens' labels, in group order (default: group-0 group-1 group-2)
 #   RIG_GROUP_GUESTS    load guests (default 3)
 #   RIG_GROUP_SECONDS   how long each guest runs (default 40)
+#   RIG_GROUP_CALL_TIMEOUT  pkcs11.call_timeout (default 5s: each attempt on
+#                       one token gets a quarter of it)
 #   RIG_STATE           state directory (default: /var/lib/wasihsm)
 #   RIG_GROUP_GUEST     the load guest (default: /opt/wasihsm/groupguest.wasm)
 set -euo pipefail
@@ -74,7 +76,7 @@ fallback: deny
 pkcs11:
   module: $proxy
   pin: file:$pin_file
-  call_timeout: 2s
+  call_timeout: ${RIG_GROUP_CALL_TIMEOUT:-5s}
   policy: balance
   tokens:
 YAML
