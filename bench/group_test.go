@@ -57,10 +57,19 @@ func newGroupEnv(b *testing.B) *groupEnv {
 		if err == nil {
 			_, err = a.Create(context.Background(), hsm.KeySpec{Label: "bench-group", ID: []byte{0xb1}, Algorithm: "ES256", Material: der})
 		}
+		if a != nil {
+			_ = a.Close()
+		}
 		if err != nil {
 			b.Fatalf("bench: provision token %d: %v", i, err)
 		}
 	}
+	// Everything that holds the proxy module is closed when the
+	// benchmark ends, so that the module is finalised: p11-kit-proxy
+	// initialises every module registered with p11-kit, SoftHSM2's
+	// included, in this process, and the token benchmarks that run after
+	// this one initialise SoftHSM2 themselves (crypto11 refuses a module
+	// that is already initialised).
 	managed := []hsm.ManagedKey{{Name: "ES256", Label: "bench-group", ID: []byte{0xb1}, Algorithm: provider.MustLookup("ES256"),
 		Guests: []hsm.GuestRule{{Module: "bench"}}}}
 	env := &groupEnv{fx: fx}
@@ -71,11 +80,13 @@ func newGroupEnv(b *testing.B) *groupEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = sb.Close() })
 	openGroup := func(tokens ...hsm.Config) provider.Provider {
 		g, err := group.Open(context.Background(), group.Config{Tokens: tokens, ManagedKeys: managed})
 		if err != nil {
 			b.Fatal(err)
 		}
+		b.Cleanup(func() { _ = g.Close() })
 		for _, s := range g.Status() {
 			if s.State != group.Healthy {
 				b.Fatalf("bench: group token %d: %s (%v)", s.Index, s.State, s.LastError)
