@@ -25,7 +25,8 @@ const (
 	done
 	// transient: the same call may succeed when repeated. SoftHSM2 2.6.1
 	// fails object creation at random with CKR_GENERAL_ERROR when objects
-	// are created in parallel (upstream issue 573); creation is retried a
+	// are created in parallel (quirk parallel-create-general-error,
+	// docs/operations.md#token-quirks); creation is retried a
 	// few times.
 	transient
 	// fatal: the token, its slot or the module (through p11-kit remoting:

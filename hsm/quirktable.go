@@ -129,7 +129,7 @@ var quirks = []Quirk{
 		Test:      "TestQuirkGCMTagGeneralError",
 	},
 	{
-		Name: QuirkParallelCreate, SeenOn: "SoftHSM2 2.6.1 (upstream issue 573)",
+		Name: QuirkParallelCreate, SeenOn: "SoftHSM2 2.6.1",
 		Deviation: "object creation fails at random with CKR_GENERAL_ERROR when objects are created in parallel",
 		Detection: "the answer (CKR_GENERAL_ERROR is transient)",
 		Handling:  "objects are created one at a time on the persistent session, and a transient failure is retried a few times; a probe that meets it learns nothing and is not kept",
